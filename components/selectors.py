@@ -14,4 +14,4 @@ DASHBOARD_LABEL = "grafana_dashboard"
 DASHBOARD_LABEL_VALUE = "1"
 
 # Marks everything this program creates, for `kubectl get -l` and for ownership checks.
-PART_OF_LABELS = {"app.kubernetes.io/part-of": "flux-monitoring", "app.kubernetes.io/managed-by": "pulumi"}
+PART_OF_LABELS = {"app.kubernetes.io/part-of": "flux-monitoring"}
