@@ -39,6 +39,8 @@ _GIT_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 DELIVERY_MODES = ("direct", "gitops")
 FLUX_METRICS_GENERATIONS = ("resource-info", "legacy")
+# Never echoed in an error, whether or not the stack holds them as secrets.
+SECRET_KEYS = frozenset({"grafanaAdminPassword"})
 KNOWN_DEFAULT_PASSWORDS = frozenset({"admin", "prom-operator", "password", "changeme"})
 
 PROMETHEUS_DURATION = "a Prometheus duration such as 15d, 12h30m or 1y"
@@ -169,7 +171,8 @@ class _Reader:
         self.problems: list[str] = []
 
     def problem(self, key: str, value: Any, expected: str) -> None:
-        shown = "[secret]" if key.split(".")[0] in self.secret_keys else json.dumps(value)
+        secret = key.split(".")[0] in self.secret_keys | SECRET_KEYS
+        shown = "[secret]" if secret and value is not None else json.dumps(value)
         self.problems.append(f"{key}: got {shown}; expected {expected}")
 
     # -- top-level texts ---------------------------------------------------------------
@@ -434,11 +437,11 @@ def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] | set[str]
     require_password = r.boolean("requireGrafanaAdminPassword", False)
     if password is not None:
         if "grafanaAdminPassword" not in r.secret_keys:
-            r.problem("grafanaAdminPassword", "[not shown]",
+            r.problem("grafanaAdminPassword", password,
                       "a secret: set it with pulumi config set --secret grafanaAdminPassword")
         elif len(password) < 12 or password.lower() in KNOWN_DEFAULT_PASSWORDS:
             r.problem("grafanaAdminPassword", password,
-                      "at least 12 characters and not a well-known default such as prom-operator")
+                      "at least 12 characters and not a well-known default password")
     elif require_password:
         r.problem("grafanaAdminPassword", None,
                   "a secret, required by requireGrafanaAdminPassword: "

@@ -1,0 +1,32 @@
+"""The whole of flux-monitoring for one stack."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.grafana_admin import GrafanaAdmin
+from components.kube_prometheus_stack import KubePrometheusStack
+from components.namespace import MonitoringNamespace
+from components.settings import Settings
+
+
+class FluxMonitoring(pulumi.ComponentResource):
+    """Namespace, Grafana credentials and kube-prometheus-stack on the stack's own cluster."""
+
+    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("flux-monitoring:flux_monitoring:FluxMonitoring", name, None, opts)
+        if settings.delivery != "direct":
+            raise ValueError(f"delivery {settings.delivery!r} is not supported yet; use direct")
+        # An explicit provider on the stack's own context: never the operator's current context.
+        self.provider = k8s.Provider(
+            "cluster", context=settings.kube_context,
+            opts=pulumi.ResourceOptions(parent=self))
+        in_cluster = pulumi.ResourceOptions(parent=self, providers=[self.provider])
+
+        namespace = MonitoringNamespace("monitoring", settings, opts=in_cluster)
+        self.grafana_admin = GrafanaAdmin("grafana", settings, namespace.name, opts=in_cluster)
+        self.stack = KubePrometheusStack(
+            "kube-prometheus-stack", settings, namespace.name, self.grafana_admin.secret, opts=in_cluster)
+        self.namespace = namespace.name
+        self.register_outputs({"namespace": self.namespace})

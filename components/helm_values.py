@@ -1,0 +1,95 @@
+"""Helm values for kube-prometheus-stack, as a pure function of the settings.
+
+Direct delivery passes these values to a Helm release; the offline render writes the same
+values into a Flux HelmRelease, so both modes deploy exactly the same chart configuration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.selectors import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE, PROMETHEUS_SELECTOR_LABELS
+from components.settings import RELEASE_NAME, Settings
+
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+GRAFANA_ADMIN_USER_KEY = "admin-user"
+GRAFANA_ADMIN_PASSWORD_KEY = "admin-password"
+
+# Service names follow from the release name; the Flux guide's commands rely on them.
+GRAFANA_SERVICE = f"{RELEASE_NAME}-grafana"
+PROMETHEUS_SERVICE = f"{RELEASE_NAME}-prometheus"
+OPERATOR_DEPLOYMENT = f"{RELEASE_NAME}-operator"
+
+
+def _grafana_values(settings: Settings) -> dict[str, Any]:
+    grafana: dict[str, Any] = {
+        # The password lives only in this Secret; Helm stores values in plain text.
+        "admin": {
+            "existingSecret": GRAFANA_ADMIN_SECRET,
+            "userKey": GRAFANA_ADMIN_USER_KEY,
+            "passwordKey": GRAFANA_ADMIN_PASSWORD_KEY,
+        },
+        "sidecar": {
+            "dashboards": {
+                "enabled": True,
+                "label": DASHBOARD_LABEL,
+                "labelValue": DASHBOARD_LABEL_VALUE,
+                "searchNamespace": "ALL",
+            }
+        },
+    }
+    ingress = settings.grafana.ingress
+    if ingress is not None:
+        grafana["ingress"] = {
+            "enabled": True,
+            "hosts": [ingress.host],
+            "path": "/",
+        }
+        if ingress.class_name:
+            grafana["ingress"]["ingressClassName"] = ingress.class_name
+        if ingress.tls_secret_name:
+            grafana["ingress"]["tls"] = [{"secretName": ingress.tls_secret_name, "hosts": [ingress.host]}]
+    if settings.grafana.persistence_size:
+        grafana["persistence"] = {"enabled": True, "size": settings.grafana.persistence_size}
+    return grafana
+
+
+def _prometheus_spec(settings: Settings) -> dict[str, Any]:
+    prometheus = settings.prometheus
+    spec: dict[str, Any] = {
+        "replicas": prometheus.replicas,
+        "retention": prometheus.retention,
+        # Explicit selectors: the PodMonitor and PrometheusRule of this program carry these
+        # labels, and so do the chart's own monitors.
+        "podMonitorSelector": {"matchLabels": dict(PROMETHEUS_SELECTOR_LABELS)},
+        "ruleSelector": {"matchLabels": dict(PROMETHEUS_SELECTOR_LABELS)},
+    }
+    if prometheus.retention_size:
+        spec["retentionSize"] = prometheus.retention_size
+    resources = {part: dict(amounts) for part, amounts in
+                 (("requests", prometheus.resources.requests), ("limits", prometheus.resources.limits))
+                 if amounts}
+    if resources:
+        spec["resources"] = resources
+    if prometheus.storage_size:
+        claim: dict[str, Any] = {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": prometheus.storage_size}},
+        }
+        if prometheus.storage_class_name:
+            claim["storageClassName"] = prometheus.storage_class_name
+        spec["storageSpec"] = {"volumeClaimTemplate": {"spec": claim}}
+    return spec
+
+
+def kube_prometheus_stack_values(settings: Settings) -> dict[str, Any]:
+    """The chart values that realise ``settings``; every key path exists in the chart's defaults."""
+    values: dict[str, Any] = {
+        "grafana": _grafana_values(settings),
+        "prometheus": {"prometheusSpec": _prometheus_spec(settings)},
+        "alertmanager": {"enabled": settings.alertmanager.enabled},
+    }
+    if settings.prometheus.replicas > 1:
+        # Keep one replica scraping through node drains.
+        values["prometheus"]["podDisruptionBudget"] = {"enabled": True, "minAvailable": 1}
+    return values

@@ -1,0 +1,42 @@
+"""The kube-prometheus-stack Helm release (direct delivery)."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.helm_values import kube_prometheus_stack_values
+from components.settings import HELM_REPOSITORY, RELEASE_NAME, Settings
+
+# A first install pulls a dozen images and runs the admission-webhook hooks.
+RELEASE_TIMEOUT_SECONDS = 900
+MAX_HISTORY = 10
+
+
+class KubePrometheusStack(pulumi.ComponentResource):
+    """Prometheus Operator, Prometheus, Grafana and kube-state-metrics, from a pinned chart.
+
+    A ``helm.v3.Release`` rather than ``helm.v4.Chart``: the chart relies on Helm hooks,
+    which ``helm.v4.Chart`` does not run.
+    """
+
+    def __init__(self, name: str, settings: Settings, namespace: pulumi.Input[str],
+                 admin_secret: pulumi.Resource, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("flux-monitoring:kube_prometheus_stack:KubePrometheusStack", name, None, opts)
+        self.release = k8s.helm.v3.Release(
+            "kube-prometheus-stack",
+            name=RELEASE_NAME,  # exact: the Flux guide's service and deployment names derive from it
+            chart="kube-prometheus-stack",
+            version=settings.chart_version,
+            repository_opts={"repo": HELM_REPOSITORY},
+            namespace=namespace,
+            values=kube_prometheus_stack_values(settings),
+            atomic=True,
+            cleanup_on_fail=True,
+            timeout=RELEASE_TIMEOUT_SECONDS,
+            max_history=MAX_HISTORY,
+            # Grafana's pod mounts the admin Secret: it must exist before the release installs.
+            opts=pulumi.ResourceOptions(parent=self, protect=settings.protect, depends_on=[admin_secret]),
+        )
+        self.status = self.release.status
+        self.register_outputs({"status": self.status})

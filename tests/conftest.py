@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.pulumi_harness import PROJECT, ProgramRun, run_program, stack_config
+
+SHARED_UPSTREAM = Path(__file__).resolve().parent.parent.parent / "shared" / "upstream"
+
+# A password as a stack would hold it: set with `pulumi config set --secret`.
+PROD_PASSWORD = "S3cret-for-tests-only-7f3a9c"
+PASSWORD_KEY = f"{PROJECT}:grafanaAdminPassword"
+
+
+@pytest.fixture(scope="session")
+def shared_upstream() -> Path:
+    """../shared/upstream: upstream CRDs and chart defaults, beside the checkout."""
+    if not SHARED_UPSTREAM.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{SHARED_UPSTREAM} is missing; CI must provide ../shared beside the checkout")
+        pytest.skip(f"{SHARED_UPSTREAM} is absent (a user's clone has no ../shared): "
+                    "upstream schema and chart-default checks skipped")
+    return SHARED_UPSTREAM
+
+
+def run_stack(stack: str, overrides: dict[str, str] | None = None,
+              password: str | None = None, run: ProgramRun | None = None) -> ProgramRun:
+    """Evaluate the program for a shipped stack file, optionally with config overrides."""
+    config = {**stack_config(stack), **(overrides or {})}
+    secret_keys: tuple[str, ...] = ()
+    if password is not None:
+        config[PASSWORD_KEY] = password
+        secret_keys = (PASSWORD_KEY,)
+    return run_program(config, secret_keys, stack=stack, run=run)
+
+
+@pytest.fixture
+def staging_run() -> ProgramRun:
+    return run_stack("staging")
+
+
+@pytest.fixture
+def prod_run() -> ProgramRun:
+    return run_stack("prod", password=PROD_PASSWORD)

@@ -1,0 +1,165 @@
+"""Runs the Pulumi program under mocks and records what `pulumi up` would create.
+
+Config is handed over as the Pulumi CLI hands it: the project defaults from Pulumi.yaml,
+then the stack file, every value as text (objects as JSON) under ``<project>:<key>``.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.settings import set_root_resource
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
+
+
+def config_text(value: Any) -> str:
+    """A config value as the CLI passes it to the program."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """The config a `pulumi up -s <stack>` hands to the program (without secrets)."""
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    config = {f"{PROJECT}:{key}": config_text(spec["default"])
+              for key, spec in project.get("config", {}).items() if "default" in spec}
+    stack_file = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+    for key, value in (stack_file.get("config") or {}).items():
+        full_key = key if ":" in key else f"{PROJECT}:{key}"
+        config[full_key] = config_text(value)
+    return config
+
+
+@dataclass
+class Registered:
+    """One resource registration, as the engine would receive it."""
+
+    type: str
+    name: str
+    urn: str
+    inputs: dict[str, Any]
+    secret_inputs: set[str]  # dotted paths of the inputs sent as Pulumi secrets
+    parent: str
+    dependencies: list[str]
+    protect: bool
+    provider: str
+    custom: bool
+
+
+@dataclass
+class ProgramRun:
+    resources: list[Registered] = field(default_factory=list)
+    exports: dict[str, Any] = field(default_factory=dict)
+    secret_exports: set[str] = field(default_factory=set)
+
+    def of_type(self, type_: str) -> list[Registered]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str | None = None) -> Registered:
+        found = [r for r in self.of_type(type_) if name is None or r.name == name]
+        assert len(found) == 1, f"expected one {type_} {name or ''}, found {[r.name for r in found]}"
+        return found[0]
+
+    def by_urn(self, urn: str) -> Registered:
+        return next(r for r in self.resources if r.urn == urn)
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Echoes inputs back as outputs, the way a provider that accepts them would."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        outputs = dict(args.inputs)
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            # A stand-in value with the generated password's length and alphabet.
+            outputs["result"] = "Mock" + "x" * (int(args.inputs.get("length", 32)) - 4)
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+def _unwrap_secrets(value: Any, path: str, secret_paths: set[str]) -> Any:
+    """Plain values, with the paths of the ones that arrived wrapped as secrets."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            secret_paths.add(path)
+            return _unwrap_secrets(value["value"], path, secret_paths)
+        return {k: _unwrap_secrets(v, f"{path}.{k}" if path else k, secret_paths) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap_secrets(v, f"{path}[{i}]", secret_paths) for i, v in enumerate(value)]
+    return value
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """Keeps each registration's options (parent, dependencies, protect, provider) for the tests."""
+
+    def __init__(self, mocks: RecordingMocks, run: ProgramRun):
+        super().__init__(mocks)
+        self.run = run
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            secret_paths: set[str] = set()
+            inputs = _unwrap_secrets(rpc.deserialize_properties(request.object), "", secret_paths)
+            self.run.resources.append(Registered(
+                type=request.type, name=request.name, urn=response.urn,
+                inputs=inputs, secret_inputs=secret_paths,
+                parent=request.parent, dependencies=list(request.dependencies),
+                protect=request.protect, provider=request.provider, custom=request.custom))
+        return response
+
+
+def run_program(config: dict[str, str], secret_keys: tuple[str, ...] = (), stack: str = "test",
+                run: ProgramRun | None = None) -> ProgramRun:
+    """Evaluate __main__.py as `pulumi up` would and return what it registered and exported.
+
+    Pass ``run`` to see what was registered even when the program raises.
+    """
+    run = run if run is not None else ProgramRun()
+    mocks = RecordingMocks()
+    set_root_resource(None)  # a fresh Stack for each run: set_mocks is process-global
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False,
+                             monitor=RecordingMonitor(mocks, run))
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+
+    @pulumi.runtime.test
+    def evaluate():
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        outputs: dict[str, pulumi.Output] = pulumi.runtime.get_root_resource().outputs
+
+        def record(values: list[Any]) -> None:
+            names = list(outputs)
+            run.exports.update(zip(names, values[: len(names)]))
+            run.secret_exports.update(n for n, secret in zip(names, values[len(names):]) if secret)
+
+        exported = [pulumi.Output.from_input(value) for value in outputs.values()]
+        secret_flags = [pulumi.Output.from_input(o.is_secret()) for o in exported]
+        return pulumi.Output.all(*exported, *secret_flags).apply(record)
+
+    evaluate()
+    return run
+
+
+def stack_settings(stack: str, password: str | None = None):
+    """The validated settings of a shipped stack, as the program would read them."""
+    from components.settings import load_settings
+
+    config = stack_config(stack)
+    raw = {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith(f"{PROJECT}:")}
+    secret_keys = set()
+    if password is not None:
+        raw["grafanaAdminPassword"] = password
+        secret_keys.add("grafanaAdminPassword")
+    return load_settings(raw, secret_keys=secret_keys, kube_context=config.get("kubernetes:context"))

@@ -1,0 +1,104 @@
+"""The Helm values: what each setting turns into, and that the chart knows every key."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.helm_values import kube_prometheus_stack_values
+from components.selectors import PROMETHEUS_SELECTOR_LABELS
+from components.settings import load_settings
+from tests.chart_defaults import load_chart_defaults, unknown_paths
+from tests.conftest import PROD_PASSWORD
+from tests.pulumi_harness import stack_settings
+
+# Every optional setting switched on, so every key path the program can set is checked.
+EVERYTHING = {
+    "grafana": {"adminUser": "ops", "persistenceSize": "10Gi",
+                "ingress": {"host": "grafana.example.com", "className": "nginx", "tlsSecretName": "tls"}},
+    "prometheus": {"replicas": 2, "retention": "30d", "retentionSize": "90GB", "storageSize": "100Gi",
+                   "storageClassName": "standard",
+                   "resources": {"requests": {"cpu": "1", "memory": "4Gi"}, "limits": {"cpu": "2", "memory": "8Gi"}}},
+    "alertmanager": {"enabled": True},
+}
+
+
+def values_for(**raw):
+    return kube_prometheus_stack_values(load_settings(
+        {key: json.dumps(value) for key, value in raw.items()}, kube_context="test"))
+
+
+@pytest.mark.parametrize("values", [
+    pytest.param(lambda: kube_prometheus_stack_values(stack_settings("staging")), id="staging"),
+    pytest.param(lambda: kube_prometheus_stack_values(stack_settings("prod", PROD_PASSWORD)), id="prod"),
+    pytest.param(lambda: values_for(**EVERYTHING), id="every-option"),
+])
+def test_every_key_path_exists_in_the_chart_defaults(values, shared_upstream):
+    charts = shared_upstream / "charts"
+    defaults = load_chart_defaults(charts, "88.5.3")
+    assert unknown_paths(values(), defaults, charts) == []
+
+
+def test_the_key_path_check_catches_a_mistyped_key(shared_upstream):
+    charts = shared_upstream / "charts"
+    defaults = load_chart_defaults(charts, "88.5.3")
+    mistyped = {"prometheus": {"prometheusSpec": {"retension": "1d", "resources": {"requests": {}}}}}
+    assert unknown_paths(mistyped, defaults, charts) == ["prometheus.prometheusSpec.retension"]
+
+
+def test_grafana_reads_its_admin_credentials_from_the_secret_not_from_values():
+    grafana = values_for()["grafana"]
+    assert grafana["admin"] == {"existingSecret": "grafana-admin", "userKey": "admin-user",
+                                "passwordKey": "admin-password"}
+    assert "adminPassword" not in grafana
+
+
+def test_grafana_loads_labelled_dashboards_from_all_namespaces():
+    assert values_for()["grafana"]["sidecar"]["dashboards"] == {
+        "enabled": True, "label": "grafana_dashboard", "labelValue": "1", "searchNamespace": "ALL"}
+
+
+def test_prometheus_selects_monitors_and_rules_by_the_program_labels():
+    spec = values_for()["prometheus"]["prometheusSpec"]
+    assert spec["podMonitorSelector"] == {"matchLabels": PROMETHEUS_SELECTOR_LABELS}
+    assert spec["ruleSelector"] == {"matchLabels": PROMETHEUS_SELECTOR_LABELS}
+
+
+def test_prometheus_has_no_volume_unless_a_storage_size_is_set():
+    assert "storageSpec" not in values_for()["prometheus"]["prometheusSpec"]
+
+
+def test_prometheus_storage_claim_has_size_and_class():
+    spec = values_for(prometheus={"storageSize": "50Gi", "storageClassName": "gp3"})["prometheus"]["prometheusSpec"]
+    assert spec["storageSpec"] == {"volumeClaimTemplate": {"spec": {
+        "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "50Gi"}}, "storageClassName": "gp3"}}}
+
+
+def test_prometheus_retention_replicas_and_resources_pass_through():
+    spec = values_for(**EVERYTHING)["prometheus"]["prometheusSpec"]
+    assert (spec["replicas"], spec["retention"], spec["retentionSize"]) == (2, "30d", "90GB")
+    assert spec["resources"] == {"requests": {"cpu": "1", "memory": "4Gi"}, "limits": {"cpu": "2", "memory": "8Gi"}}
+
+
+def test_replicated_prometheus_gets_a_disruption_budget():
+    assert values_for(prometheus={"replicas": 2})["prometheus"]["podDisruptionBudget"] == {
+        "enabled": True, "minAvailable": 1}
+    assert "podDisruptionBudget" not in values_for()["prometheus"]
+
+
+def test_grafana_ingress_carries_host_class_and_tls():
+    ingress = values_for(**EVERYTHING)["grafana"]["ingress"]
+    assert ingress == {"enabled": True, "hosts": ["grafana.example.com"], "path": "/",
+                       "ingressClassName": "nginx",
+                       "tls": [{"secretName": "tls", "hosts": ["grafana.example.com"]}]}
+
+
+def test_grafana_persistence_only_when_sized():
+    assert values_for(**EVERYTHING)["grafana"]["persistence"] == {"enabled": True, "size": "10Gi"}
+    assert "persistence" not in values_for()["grafana"]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_alertmanager_follows_its_setting(enabled):
+    assert values_for(alertmanager={"enabled": enabled})["alertmanager"] == {"enabled": enabled}

@@ -1,0 +1,167 @@
+"""Whole-program runs of the shipped stacks: what `pulumi up -s <stack>` would create and export."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.helm_values import kube_prometheus_stack_values
+from components.settings import SettingsError
+from tests.conftest import PROD_PASSWORD, run_stack
+from tests.pulumi_harness import ProgramRun, stack_settings
+
+NAMESPACE = "kubernetes:core/v1:Namespace"
+SECRET = "kubernetes:core/v1:Secret"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+PROVIDER = "pulumi:providers:kubernetes"
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+
+EXPORTS = {"namespace", "grafanaUrl", "grafanaPortForward", "grafanaAdminUser", "grafanaAdminPassword",
+           "prometheusUrl", "dashboards"}
+
+
+def resource_names(run) -> set[tuple[str, str]]:
+    return {(r.type, r.name) for r in run.resources}
+
+
+def test_staging_creates_namespace_credentials_and_release(staging_run):
+    assert {(NAMESPACE, "namespace"), (SECRET, "grafana-admin"), (RELEASE, "kube-prometheus-stack"),
+            (PROVIDER, "cluster"), (RANDOM_PASSWORD, "grafana-admin-password")} <= resource_names(staging_run)
+
+
+def test_prod_uses_the_configured_password_and_generates_none(prod_run):
+    assert prod_run.of_type(RANDOM_PASSWORD) == []
+    assert prod_run.exports["grafanaAdminPassword"] == PROD_PASSWORD
+
+
+def test_every_component_has_a_flux_monitoring_type_token(staging_run):
+    components = [r for r in staging_run.resources if not r.custom]
+    assert components and all(r.type.startswith("flux-monitoring:") for r in components)
+    assert all(r.type.split(":")[1] in {"flux_monitoring", "namespace", "grafana_admin",
+                                        "kube_prometheus_stack", "flux_signals", "gitops"}
+               for r in components)
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_every_kubernetes_resource_targets_the_stacks_own_context(stack):
+    run = run_stack(stack, password=PROD_PASSWORD if stack == "prod" else None)
+    provider = run.one(PROVIDER, "cluster")
+    assert provider.inputs["context"] == stack
+    kubernetes = [r for r in run.resources if r.type.startswith("kubernetes:")]
+    assert kubernetes and all(r.provider.startswith(provider.urn + "::") for r in kubernetes)
+
+
+def test_namespace_allows_node_exporter_privileged_pods(staging_run):
+    labels = staging_run.one(NAMESPACE).inputs["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert staging_run.one(NAMESPACE).inputs["metadata"]["name"] == "monitoring"
+
+
+def test_release_is_the_pinned_chart_under_its_exact_name(staging_run):
+    release = staging_run.one(RELEASE).inputs
+    assert release["name"] == "kube-prometheus-stack"
+    assert release["chart"] == "kube-prometheus-stack"
+    assert release["version"] == "88.5.3"
+    assert release["repositoryOpts"] == {"repo": "https://prometheus-community.github.io/helm-charts"}
+    assert release["namespace"] == "monitoring"
+
+
+def test_release_is_atomic_bounded_and_cleans_up(staging_run):
+    release = staging_run.one(RELEASE).inputs
+    assert release["atomic"] is True
+    assert release["cleanupOnFail"] is True
+    assert 600 <= release["timeout"] <= 1800
+    assert release["maxHistory"] == 10
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_release_values_are_the_pure_values_of_the_stack_settings(stack):
+    password = PROD_PASSWORD if stack == "prod" else None
+    run = run_stack(stack, password=password)
+    assert run.one(RELEASE).inputs["values"] == kube_prometheus_stack_values(stack_settings(stack, password))
+
+
+def test_staging_is_small_and_cheap(staging_run):
+    values = staging_run.one(RELEASE).inputs["values"]
+    spec = values["prometheus"]["prometheusSpec"]
+    assert spec["replicas"] == 1
+    assert spec["retention"] == "3d"
+    assert "storageSpec" not in spec
+    assert values["alertmanager"] == {"enabled": False}
+
+
+def test_prod_is_replicated_persistent_and_alerting(prod_run):
+    values = prod_run.one(RELEASE).inputs["values"]
+    spec = values["prometheus"]["prometheusSpec"]
+    assert spec["replicas"] == 2
+    assert spec["retention"] == "30d"
+    assert spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"] == "100Gi"
+    assert values["alertmanager"] == {"enabled": True}
+    assert values["grafana"]["ingress"]["tls"] == [{"secretName": "grafana-tls", "hosts": ["grafana.example.com"]}]
+
+
+def test_prod_protects_namespace_and_release(prod_run):
+    assert prod_run.one(NAMESPACE).protect and prod_run.one(RELEASE).protect
+
+
+def test_staging_protects_nothing(staging_run):
+    assert not any(r.protect for r in staging_run.resources)
+
+
+def test_release_waits_for_the_namespace_and_the_admin_secret(staging_run):
+    release = staging_run.one(RELEASE)
+    assert staging_run.one(SECRET).urn in release.dependencies
+    assert staging_run.one(NAMESPACE).urn in release.dependencies
+
+
+def test_admin_secret_holds_user_and_password_in_the_monitoring_namespace(prod_run):
+    secret = prod_run.one(SECRET).inputs
+    assert secret["metadata"] == {"name": "grafana-admin", "namespace": "monitoring",
+                                  "labels": {"app.kubernetes.io/part-of": "flux-monitoring"}}
+    assert secret["stringData"] == {"admin-user": "admin", "admin-password": PROD_PASSWORD}
+    assert "stringData" in prod_run.one(SECRET).secret_inputs
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_exports_are_complete_and_only_the_password_is_secret(stack):
+    run = run_stack(stack, password=PROD_PASSWORD if stack == "prod" else None)
+    assert set(run.exports) == EXPORTS
+    assert run.secret_exports == {"grafanaAdminPassword"}
+
+
+def test_staging_exports_in_cluster_endpoints(staging_run):
+    assert staging_run.exports["grafanaUrl"] == "http://kube-prometheus-stack-grafana.monitoring.svc.cluster.local"
+    assert staging_run.exports["grafanaPortForward"] == (
+        "kubectl -n monitoring port-forward svc/kube-prometheus-stack-grafana 3000:80")
+    assert staging_run.exports["prometheusUrl"] == (
+        "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090")
+    assert staging_run.exports["namespace"] == "monitoring"
+    assert staging_run.exports["grafanaAdminUser"] == "admin"
+
+
+def test_prod_exports_the_ingress_url_and_dashboard_links(prod_run):
+    assert prod_run.exports["grafanaUrl"] == "https://grafana.example.com"
+    assert prod_run.exports["dashboards"] == {
+        "flux-control-plane": "https://grafana.example.com/d/flux-control-plane",
+        "flux-cluster": "https://grafana.example.com/d/flux-cluster"}
+
+
+def test_port_forward_names_the_configured_namespace():
+    run = run_stack("staging", {"flux-monitoring:namespace": "observability"})
+    assert run.exports["grafanaPortForward"] == (
+        "kubectl -n observability port-forward svc/kube-prometheus-stack-grafana 3000:80")
+
+
+def test_prod_without_a_password_fails_before_creating_anything():
+    run = ProgramRun()
+    with pytest.raises(SettingsError, match="grafanaAdminPassword: got null; expected a secret, required"):
+        run_stack("prod", run=run)
+    assert run.resources == []
+
+
+def test_invalid_config_fails_before_any_resource_is_registered():
+    run = ProgramRun()
+    with pytest.raises(SettingsError) as caught:
+        run_stack("staging", {"flux-monitoring:prometheus": '{"retention": "forever"}', "kubernetes:context": ""},
+                  run=run)
+    assert [p.split(":")[0] for p in caught.value.problems] == ["kubernetes", "prometheus.retention"]
+    assert run.resources == []

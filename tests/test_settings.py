@@ -1,0 +1,223 @@
+"""The stack-config contract: defaults, accepted forms and the errors for bad values."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.settings import Ingress, SettingsError, load_settings
+
+
+def load(**raw) -> object:
+    texts = {key: value if isinstance(value, str) else json.dumps(value) for key, value in raw.items()}
+    return load_settings(texts, kube_context="test-cluster")
+
+
+def problems(**raw) -> list[str]:
+    with pytest.raises(SettingsError) as caught:
+        load(**raw)
+    return caught.value.problems
+
+
+def test_defaults_follow_the_flux_guide():
+    settings = load()
+    assert settings.namespace == "monitoring"
+    assert settings.flux_namespace == "flux-system"
+    assert settings.delivery == "direct"
+    assert settings.chart_version == "88.5.3"
+    assert settings.flux_metrics == "resource-info"
+    assert settings.grafana.admin_user == "admin"
+    assert settings.prometheus.replicas == 1
+    assert settings.prometheus.storage_size is None
+    assert settings.alertmanager.enabled is True
+    assert settings.protect is False
+    assert settings.grafana_admin_password is None
+
+
+def test_kubernetes_context_is_required_so_no_stack_follows_the_current_context():
+    with pytest.raises(SettingsError) as caught:
+        load_settings({}, kube_context=None)
+    assert caught.value.problems[0].startswith("kubernetes:context: got null; expected")
+
+
+@pytest.mark.parametrize("retention", ["1y", "90d", "12h30m", "15d", "2w", "36h", "0"])
+def test_prometheus_retention_accepts_every_prometheus_duration(retention):
+    assert load(prometheus={"retention": retention}).prometheus.retention == retention
+
+
+@pytest.mark.parametrize("retention", ["15 days", "1.5d", "d", "", "15D", "-1d", 15])
+def test_prometheus_retention_rejects_what_prometheus_rejects(retention):
+    assert problems(prometheus={"retention": retention}) == [
+        f"prometheus.retention: got {json.dumps(retention)}; expected a Prometheus duration such as 15d, 12h30m or 1y"]
+
+
+@pytest.mark.parametrize("size", ["1Ti", "500Mi", "50Gi", "0.5", "100G", "1e3", ".5", "128974848", 2])
+def test_storage_size_accepts_every_kubernetes_quantity(size):
+    assert load(prometheus={"storageSize": size}).prometheus.storage_size == str(size)
+
+
+@pytest.mark.parametrize("size", ["50GB", "fifty", "-1Gi", "1 Gi", "", "1Zi", True])
+def test_storage_size_rejects_what_is_not_a_quantity(size):
+    [problem] = problems(prometheus={"storageSize": size})
+    assert problem.startswith(f"prometheus.storageSize: got {json.dumps(size)}; expected a Kubernetes quantity")
+
+
+@pytest.mark.parametrize("size", ["45GB", "512MB", "1.5TiB", "0"])
+def test_retention_size_accepts_prometheus_byte_sizes(size):
+    assert load(prometheus={"retentionSize": size}).prometheus.retention_size == size
+
+
+def test_retention_size_rejects_kubernetes_quantities():
+    [problem] = problems(prometheus={"retentionSize": "45Gi"})
+    assert problem.startswith('prometheus.retentionSize: got "45Gi"; expected a Prometheus byte size')
+
+
+@pytest.mark.parametrize("replicas", [0, -1, 1.5, "two", True, 11])
+def test_replicas_must_be_a_whole_number_of_at_least_one(replicas):
+    assert problems(prometheus={"replicas": replicas}) == [
+        f"prometheus.replicas: got {json.dumps(replicas)}; expected a whole number from 1 to 10"]
+
+
+def test_resources_take_cpu_and_memory_quantities():
+    resources = {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"memory": "4Gi", "cpu": 0.5}}
+    settings = load(prometheus={"resources": resources})
+    assert settings.prometheus.resources.requests == {"cpu": "500m", "memory": "2Gi"}
+    assert settings.prometheus.resources.limits == {"memory": "4Gi", "cpu": "0.5"}
+
+
+def test_resources_reject_unknown_resource_names():
+    [problem] = problems(prometheus={"resources": {"requests": {"gpu": "1"}}})
+    assert problem == ('prometheus.resources.requests.gpu: got "1"; expected no such key; '
+                       "valid keys of prometheus.resources.requests are cpu, memory")
+
+
+def test_a_typo_inside_an_object_is_reported_with_the_valid_keys():
+    [problem] = problems(prometheus={"retension": "15d"})
+    assert problem.startswith('prometheus.retension: got "15d"; expected no such key; valid keys of prometheus are')
+    assert "retention, retentionSize" in problem
+
+
+def test_a_misspelt_top_level_key_is_reported():
+    [problem] = problems(namepsace="monitoring")
+    assert problem.startswith('namepsace: got "monitoring"; expected no such key; valid keys are namespace,')
+
+
+def test_every_problem_is_reported_at_once():
+    found = problems(namespace="Monitoring", chartVersion="latest", prometheus={"replicas": 0},
+                     grafana={"ingress": {"host": "not a host"}})
+    assert [p.split(":")[0] for p in found] == [
+        "namespace", "chartVersion", "grafana.ingress.host", "prometheus.replicas"]
+
+
+@pytest.mark.parametrize("version", ["latest", "88.x", "^88.5.0", ">=88.0.0", "88.5", "v88.5.3", "88.5.3 "])
+def test_chart_version_must_be_exact(version):
+    [problem] = problems(chartVersion=version)
+    assert problem.startswith(f"chartVersion: got {json.dumps(version)}; expected an exact kube-prometheus-stack")
+
+
+@pytest.mark.parametrize("version", ["88.5.3", "89.0.0", "90.1.0-rc.1"])
+def test_chart_version_accepts_exact_semver(version):
+    assert load(chartVersion=version).chart_version == version
+
+
+@pytest.mark.parametrize("key", ["namespace", "fluxNamespace"])
+@pytest.mark.parametrize("name", ["Monitoring", "-monitoring", "mon_itoring", "a" * 64, "", "my.ns"])
+def test_namespaces_must_be_dns_labels(key, name):
+    [problem] = problems(**{key: name})
+    assert problem.startswith(f"{key}: got {json.dumps(name)}; expected a DNS-1123 label")
+
+
+def test_the_monitoring_namespace_is_not_the_flux_namespace():
+    [problem] = problems(namespace="flux-system")
+    assert problem.startswith('fluxNamespace: got "flux-system"; expected a namespace other than')
+
+
+def test_delivery_is_direct_or_gitops():
+    [problem] = problems(delivery="helm")
+    assert problem == 'delivery: got "helm"; expected direct or gitops'
+
+
+def test_flux_metrics_names_a_generation():
+    assert load(fluxMetrics="legacy").flux_metrics == "legacy"
+    [problem] = problems(fluxMetrics="v2")
+    assert problem.startswith('fluxMetrics: got "v2"; expected resource-info')
+
+
+@pytest.mark.parametrize("value", ["yes", "1", "True"])
+def test_booleans_are_true_or_false(value):
+    assert problems(protect=value) == [f"protect: got {json.dumps(value)}; expected true or false"]
+
+
+def test_grafana_ingress_is_typed():
+    settings = load(grafana={"ingress": {"host": "grafana.example.com", "className": "nginx",
+                                         "tlsSecretName": "grafana-tls"}})
+    assert settings.grafana.ingress == Ingress("grafana.example.com", "nginx", "grafana-tls")
+
+
+def test_grafana_ingress_needs_a_host():
+    [problem] = problems(grafana={"ingress": {"className": "nginx"}})
+    assert problem.startswith("grafana.ingress.host: got null; expected a DNS name")
+
+
+@pytest.mark.parametrize("host", ["https://grafana.example.com", "Grafana.example.com", "*.example.com",
+                                  "grafana example.com", ""])
+def test_grafana_ingress_host_is_a_dns_name(host):
+    [problem] = problems(grafana={"ingress": {"host": host}})
+    assert problem.startswith(f"grafana.ingress.host: got {json.dumps(host)}; expected a DNS name")
+
+
+def test_grafana_admin_user_has_no_spaces():
+    [problem] = problems(grafana={"adminUser": "the admin"})
+    assert problem.startswith('grafana.adminUser: got "the admin"; expected a user name')
+
+
+def test_an_object_key_given_a_scalar_is_reported():
+    [problem] = problems(prometheus="big")
+    assert problem.startswith('prometheus: got "big"; expected an object with keys replicas,')
+
+
+def test_alerts_override_for_severity_and_threshold():
+    settings = load(alerts={"reconcileDuration": {"for": "30m", "severity": "critical", "p99Seconds": 600},
+                            "workqueue": {"depth": 50}})
+    assert settings.alerts.reconcile_duration.for_ == "30m"
+    assert settings.alerts.reconcile_duration.severity == "critical"
+    assert settings.alerts.reconcile_duration.threshold == 600
+    assert settings.alerts.workqueue.threshold == 50
+    assert settings.alerts.workqueue.for_ == "15m"
+    assert settings.alerts.reconciliation_failure.for_ == "10m"
+
+
+def test_alert_thresholds_belong_to_their_alert():
+    [problem] = problems(alerts={"suspended": {"p99Seconds": 10}})
+    assert problem.startswith("alerts.suspended.p99Seconds: got 10; expected no such key")
+
+
+def test_secret_password_is_kept_but_never_shown():
+    settings = load_settings({"grafanaAdminPassword": "correct-horse-battery"},
+                             secret_keys={"grafanaAdminPassword"}, kube_context="c")
+    assert settings.grafana_admin_password == "correct-horse-battery"
+    assert "correct-horse-battery" not in repr(settings)
+
+
+def test_password_in_plain_config_is_rejected_without_echoing_it():
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"grafanaAdminPassword": "correct-horse-battery"}, kube_context="c")
+    assert caught.value.problems == [
+        "grafanaAdminPassword: got [secret]; expected a secret: "
+        "set it with pulumi config set --secret grafanaAdminPassword"]
+    assert "correct-horse-battery" not in str(caught.value)
+
+
+@pytest.mark.parametrize("password", ["prom-operator", "short"])
+def test_weak_or_default_password_is_rejected_without_echoing_it(password):
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"grafanaAdminPassword": password}, secret_keys={"grafanaAdminPassword"},
+                      kube_context="c")
+    assert caught.value.problems[0].startswith("grafanaAdminPassword: got [secret]; expected at least 12")
+    assert password not in str(caught.value)
+
+
+def test_required_password_must_be_set():
+    [problem] = problems(requireGrafanaAdminPassword="true")
+    assert problem.startswith("grafanaAdminPassword: got null; expected a secret, required by")
