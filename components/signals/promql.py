@@ -1,0 +1,171 @@
+"""PromQL for Flux objects and controllers, in one place for both metric generations.
+
+Dashboards and alert rules take their queries from here, so a panel and the alert beside it
+always count the same objects.
+
+Every object query returns one series per Flux object labelled ``kind``, ``exported_namespace``
+and ``name``. ``exported_namespace`` is the object's namespace in both generations:
+- Controller metrics are scraped through the PodMonitor with honor_labels false, so the pod's
+  namespace (flux-system) takes ``namespace`` and the object's own ``namespace`` label is renamed
+  ``exported_namespace`` by Prometheus.
+- kube-state-metrics is scraped with honorLabels true (kube-prometheus-stack's default), which
+  would keep an object ``namespace`` label as is; the custom resource state config therefore names
+  the label ``exported_namespace`` itself (see kube_state_metrics.py), matching the controllers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.settings import Settings
+
+# The PodMonitor's name; the Prometheus Operator sets the ``job`` label of its targets to
+# "<PodMonitor namespace>/<PodMonitor name>".
+POD_MONITOR_NAME = "flux-system"
+
+CONTROLLERS = (
+    "source-controller",
+    "kustomize-controller",
+    "helm-controller",
+    "notification-controller",
+    "image-reflector-controller",
+    "image-automation-controller",
+)
+# What `flux install` deploys by default; the image controllers are opt-in, so only these four
+# are expected to exist.
+CORE_CONTROLLERS = CONTROLLERS[:4]
+
+OBJECT_LABELS = ("kind", "exported_namespace", "name")
+
+
+@dataclass(frozen=True)
+class Kinds:
+    """A set of Flux kinds, or (negate) every kind but these."""
+
+    names: tuple[str, ...]
+    negate: bool = False
+
+    def matcher(self, label: str) -> str:
+        if not self.names:
+            return ""
+        return f'{label}{"!~" if self.negate else "=~"}"{"|".join(self.names)}"'
+
+
+RECONCILERS = Kinds(("Kustomization", "HelmRelease"))
+SOURCES = Kinds(("GitRepository", "OCIRepository", "HelmRepository", "HelmChart", "Bucket"))
+NOT_SOURCES = Kinds(SOURCES.names, negate=True)
+ALL_KINDS = Kinds(())
+
+READY_STATES = ("True", "False", "Unknown")
+
+
+def _selector(*matchers: str) -> str:
+    return "{" + ", ".join(m for m in matchers if m) + "}"
+
+
+def _equals(label: str, value: str) -> str:
+    return f'{label}="{value}"'
+
+
+def _by(labels: tuple[str, ...]) -> str:
+    return f"by ({', '.join(labels)})"
+
+
+@dataclass(frozen=True)
+class FluxQueries:
+    """Queries for one metric generation.
+
+    ``object_namespace`` and ``controller_namespace`` are regexes restricting the objects' and the
+    controllers' namespaces (dashboards pass their template variables); None means any.
+    """
+
+    settings: Settings
+    object_namespace: str | None = None
+    controller_namespace: str | None = None
+
+    @property
+    def legacy(self) -> bool:
+        return self.settings.flux_metrics == "legacy"
+
+    # -- controllers -------------------------------------------------------------------
+
+    def controllers(self, *matchers: str) -> str:
+        """Selector of the series scraped from the Flux controllers by the PodMonitor."""
+        namespace = (f'namespace=~"{self.controller_namespace}"'
+                     if self.controller_namespace is not None else "")
+        return _selector(f'job="{self.settings.namespace}/{POD_MONITOR_NAME}"', namespace, *matchers)
+
+    def _objects_namespace(self) -> str:
+        if self.object_namespace is None:
+            return ""
+        return f'exported_namespace=~"{self.object_namespace}"'
+
+    def durations(self, series: str) -> str:
+        """A gotk_reconcile_duration_seconds series (bucket, sum or count) with its selector."""
+        return f"gotk_reconcile_duration_seconds_{series}{self.controllers(self._objects_namespace())}"
+
+    def controller_down(self) -> str:
+        """A controller whose scrape fails, or a core controller with no target at all."""
+        down = f"up{self.controllers()} == 0"
+        absent = [f"absent(up{self.controllers(_equals('app', app))})" for app in CORE_CONTROLLERS]
+        return "\nor ".join([down, *absent])
+
+    def reconcile_p99(self, window: str, by: tuple[str, ...]) -> str:
+        return self.duration_quantile(0.99, window, by)
+
+    def duration_quantile(self, quantile: float, window: str, by: tuple[str, ...]) -> str:
+        return (f"histogram_quantile({quantile}, sum {_by(by + ('le',))} "
+                f"(rate({self.durations('bucket')}[{window}])))")
+
+    def duration_average(self, window: str, by: tuple[str, ...]) -> str:
+        return (f"sum {_by(by)} (rate({self.durations('sum')}[{window}]))\n"
+                f"/ sum {_by(by)} (rate({self.durations('count')}[{window}]))")
+
+    # -- objects -----------------------------------------------------------------------
+
+    def objects(self, ready: str, kinds: Kinds, detail: bool = False) -> str:
+        """Objects whose Ready condition is ``ready``, neither deleted nor suspended.
+
+        A suspended object keeps the Ready condition of its last reconciliation; it is counted
+        (and alerted on) as suspended instead, so each object is in exactly one state.
+        ``detail`` adds the revision label where the generation knows it.
+        """
+        return f"{self._ready(ready, kinds, detail)}\nunless on ({', '.join(OBJECT_LABELS)}) {self.suspended(kinds)}"
+
+    def suspended(self, kinds: Kinds, detail: bool = False) -> str:
+        if self.legacy:
+            return (f"max {_by(OBJECT_LABELS)} (gotk_suspend_status"
+                    f"{self._legacy_selector(kinds)} == 1)")
+        return self._resource_info(kinds, detail, 'suspended="true"')
+
+    def _ready(self, ready: str, kinds: Kinds, detail: bool) -> str:
+        if self.legacy:
+            def condition(status: str) -> str:
+                selector = self._legacy_selector(kinds, _equals("type", "Ready"), _equals("status", status))
+                return f"gotk_reconcile_condition{selector}"
+
+            state, deleted = condition(ready), condition("Deleted")
+            # A deleted object's series linger until the controller restarts, with Deleted=1.
+            return (f"max {_by(OBJECT_LABELS)} ({state} == 1)\n"
+                    f"unless on ({', '.join(OBJECT_LABELS)}) ({deleted} == 1)")
+        # An object without a Ready condition yet has no ready label: it counts as Unknown.
+        ready_matcher = 'ready=~"Unknown|"' if ready == "Unknown" else f'ready="{ready}"'
+        # Deleted objects disappear from kube-state-metrics, so nothing to exclude.
+        return self._resource_info(kinds, detail, ready_matcher)
+
+    def _legacy_selector(self, kinds: Kinds, *matchers: str) -> str:
+        return self.controllers(kinds.matcher("kind"), self._objects_namespace(), *matchers)
+
+    def _resource_info(self, kinds: Kinds, detail: bool, *matchers: str) -> str:
+        labels = OBJECT_LABELS + (("revision",) if detail else ())
+        info = (f"gotk_resource_info"
+                f"{_selector(kinds.matcher('customresource_kind'), self._objects_namespace(), *matchers)}")
+        # kube-state-metrics names the kind customresource_kind; copy it to kind like the
+        # controllers' metrics so both generations share labels.
+        return (f"max {_by(labels)} (label_replace({info}, "
+                f'"kind", "$1", "customresource_kind", "(.+)"))')
+
+
+def object_count(query: str) -> str:
+    """How many series ``query`` returns, 0 rather than no data when there are none."""
+    return f"count({query}) or vector(0)"

@@ -1,0 +1,329 @@
+"""The Flux alert rules, checked and unit-tested with the real promtool, in both metric generations.
+
+Input series carry the labels a real scrape gives them: controller metrics arrive through the
+PodMonitor (pod namespace in ``namespace``, the object's in ``exported_namespace``), kube-state-
+metrics' gotk_resource_info through the chart's ServiceMonitor (honorLabels: true).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.settings import load_settings
+from components.signals.rules import flux_prometheus_rule, flux_rule_groups
+from tests.signals_tools import require_tool
+
+GENERATIONS = ("resource-info", "legacy")
+CONTROLLER_TARGET = {"job": "monitoring/flux-system", "namespace": "flux-system", "container": "manager",
+                     "endpoint": "http-prom"}
+KSM_TARGET = {"job": "kube-state-metrics", "namespace": "monitoring", "instance": "10.0.0.9:8080"}
+GROUPS = {"Kustomization": "kustomize.toolkit.fluxcd.io", "HelmRelease": "helm.toolkit.fluxcd.io",
+          "GitRepository": "source.toolkit.fluxcd.io"}
+CORE_CONTROLLERS = ("source-controller", "kustomize-controller", "helm-controller", "notification-controller")
+
+
+def settings_for(generation: str, alerts: str | None = None):
+    raw = {"fluxMetrics": generation}
+    if alerts:
+        raw["alerts"] = alerts
+    return load_settings(raw, kube_context="test")
+
+
+def selector(name: str, labels: dict[str, str]) -> str:
+    return name + "{" + ", ".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+
+
+def flux_object(generation: str, kind: str, namespace: str, name: str, values: str = "1x60",
+                ready: str = "True", suspended: bool = False, deleted: bool = False) -> list[dict]:
+    """The input series that describe one Flux object in ``generation``.
+
+    ``values`` is the promtool notation of the object's lifetime; a deleted object keeps its
+    legacy series (Deleted=1) but vanishes from kube-state-metrics.
+    """
+    if generation == "legacy":
+        owner = {**CONTROLLER_TARGET, "app": "kustomize-controller", "pod": "kustomize-controller-5d7c9"}
+        obj = {**owner, "kind": kind, "exported_namespace": namespace, "name": name}
+        status = "Deleted" if deleted else ready
+        conditions = [{"series": selector("gotk_reconcile_condition", {**obj, "type": "Ready", "status": s}),
+                       "values": values.replace("1x", f"{int(s == status)}x")}
+                      for s in ("True", "False", "Unknown", "Deleted")]
+        return conditions + [{"series": selector("gotk_suspend_status", obj),
+                              "values": values.replace("1x", f"{int(suspended)}x")}]
+    if deleted:
+        values = "1x2 _x58"
+    info = {**KSM_TARGET, "customresource_group": GROUPS[kind], "customresource_kind": kind,
+            "customresource_version": "v1", "exported_namespace": namespace, "name": name,
+            "ready": ready, "suspended": str(suspended).lower(), "revision": "main@sha1:0a1b2c"}
+    return [{"series": selector("gotk_resource_info", info), "values": values}]
+
+
+def controller_up(app: str, values: str = "1x60") -> dict:
+    return {"series": selector("up", {**CONTROLLER_TARGET, "app": app, "pod": f"{app}-5d7c9"}), "values": values}
+
+
+def healthy_controllers(except_app: str | None = None) -> list[dict]:
+    return [controller_up(app) for app in CORE_CONTROLLERS if app != except_app]
+
+
+def durations(kind: str, namespace: str, name: str, seconds: float) -> list[dict]:
+    """A reconcile duration histogram with one reconciliation a minute, each taking ``seconds``."""
+    obj = {**CONTROLLER_TARGET, "app": "kustomize-controller", "pod": "kustomize-controller-5d7c9",
+           "kind": kind, "exported_namespace": namespace, "name": name}
+    series = [{"series": selector("gotk_reconcile_duration_seconds_bucket", {**obj, "le": "+Inf" if le == float("inf") else str(le)}),
+               "values": "0+1x60" if seconds <= le else "0x60"}
+              for le in (1, 10, 60, 300, 600, 1200, float("inf"))]
+    return series + [
+        {"series": selector("gotk_reconcile_duration_seconds_count", obj), "values": "0+1x60"},
+        {"series": selector("gotk_reconcile_duration_seconds_sum", obj), "values": f"0+{seconds}x60"},
+    ]
+
+
+def promtool_test(tmp_path: Path, generation: str, series: list[dict], eval_time: str, alertname: str,
+                  exp_alerts: list[dict], alerts: str | None = None, annotations: bool = False) -> None:
+    """Runs one promtool alert test against the generated rules; fails with promtool's report.
+
+    promtool compares annotations too; they are dropped unless the test is about them.
+    """
+    promtool = require_tool("promtool")
+    groups = flux_rule_groups(settings_for(generation, alerts))
+    if not annotations:
+        groups = [{**g, "rules": [{k: v for k, v in r.items() if k != "annotations"} for r in g["rules"]]}
+                  for g in groups]
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": groups}))
+    test = {
+        "rule_files": [str(rules)],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": series,
+            "alert_rule_test": [{"eval_time": eval_time, "alertname": alertname, "exp_alerts": exp_alerts}],
+        }],
+    }
+    test_file = tmp_path / "test.yaml"
+    test_file.write_text(yaml.safe_dump(test, sort_keys=False))
+    result = subprocess.run([promtool, "test", "rules", str(test_file)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def object_alert(severity: str, kind: str, namespace: str, name: str) -> dict:
+    return {"exp_labels": {"severity": severity, "kind": kind, "exported_namespace": namespace, "name": name}}
+
+
+# -- the rule file ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_promtool_accepts_the_rule_groups(tmp_path, generation):
+    promtool = require_tool("promtool")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": flux_rule_groups(settings_for(generation))}))
+    result = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_prometheus_rule_is_selected_by_prometheus_and_holds_the_groups():
+    settings = load_settings({"namespace": "observability"}, kube_context="test")
+    rule = flux_prometheus_rule(settings)
+    assert (rule["apiVersion"], rule["kind"]) == ("monitoring.coreos.com/v1", "PrometheusRule")
+    assert rule["metadata"]["name"] == "flux-monitoring"
+    assert rule["metadata"]["namespace"] == "observability"
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert rule["spec"]["groups"] == flux_rule_groups(settings)
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_both_generations_define_the_same_alerts(generation):
+    names = [r["alert"] for g in flux_rule_groups(settings_for(generation)) for r in g["rules"]]
+    assert names == [r["alert"] for g in flux_rule_groups(settings_for("resource-info")) for r in g["rules"]]
+    assert "ReconciliationFailure" in names
+
+
+# -- ReconciliationFailure -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_reconciliation_failure_names_the_failing_object_not_its_namesake(tmp_path, generation):
+    series = (flux_object(generation, "Kustomization", "apps", "podinfo", ready="False")
+              + flux_object(generation, "Kustomization", "staging", "podinfo", ready="True"))
+    promtool_test(tmp_path, generation, series, "15m", "ReconciliationFailure",
+                  [object_alert("page", "Kustomization", "apps", "podinfo")])
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_reconciliation_failure_summary_names_kind_and_namespaced_object(tmp_path, generation):
+    series = flux_object(generation, "Kustomization", "apps", "podinfo", ready="False")
+    alert = object_alert("page", "Kustomization", "apps", "podinfo")
+    alert["exp_annotations"] = {
+        "summary": "Kustomization apps/podinfo reconciliation has been failing for more than 10m",
+        "description": "Its Ready condition is False; see `flux get` and the controller's logs.",
+    }
+    promtool_test(tmp_path, generation, series, "15m", "ReconciliationFailure", [alert], annotations=True)
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_reconciliation_failure_waits_for_its_for_duration(tmp_path, generation):
+    series = flux_object(generation, "HelmRelease", "apps", "redis", ready="False")
+    promtool_test(tmp_path, generation, series, "9m", "ReconciliationFailure", [])
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_reconciliation_failure_for_duration_comes_from_settings(tmp_path, generation):
+    series = flux_object(generation, "HelmRelease", "apps", "redis", ready="False")
+    promtool_test(tmp_path, generation, series, "4m", "ReconciliationFailure",
+                  [object_alert("critical", "HelmRelease", "apps", "redis")],
+                  alerts='{"reconciliationFailure": {"for": "3m", "severity": "critical"}}')
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_reconciliation_failure_ignores_healthy_deleted_and_suspended_objects(tmp_path, generation):
+    series = (flux_object(generation, "Kustomization", "apps", "healthy")
+              + flux_object(generation, "Kustomization", "apps", "gone", ready="False", deleted=True)
+              + flux_object(generation, "Kustomization", "apps", "parked", ready="False", suspended=True))
+    promtool_test(tmp_path, generation, series, "30m", "ReconciliationFailure", [])
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_reconciliation_failure_leaves_sources_to_source_failure(tmp_path, generation):
+    series = flux_object(generation, "GitRepository", "apps", "podinfo", ready="False")
+    promtool_test(tmp_path, generation, series, "30m", "ReconciliationFailure", [])
+
+
+# -- FluxSourceFailure -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_source_failure_names_the_failing_source_not_its_namesake(tmp_path, generation):
+    series = (flux_object(generation, "GitRepository", "apps", "podinfo", ready="False")
+              + flux_object(generation, "GitRepository", "staging", "podinfo"))
+    promtool_test(tmp_path, generation, series, "20m", "FluxSourceFailure",
+                  [object_alert("warning", "GitRepository", "apps", "podinfo")])
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_source_failure_waits_for_its_for_duration(tmp_path, generation):
+    series = flux_object(generation, "GitRepository", "apps", "podinfo", ready="False")
+    promtool_test(tmp_path, generation, series, "14m", "FluxSourceFailure", [])
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_source_failure_ignores_healthy_deleted_and_suspended_sources(tmp_path, generation):
+    series = (flux_object(generation, "GitRepository", "apps", "healthy")
+              + flux_object(generation, "GitRepository", "apps", "gone", ready="False", deleted=True)
+              + flux_object(generation, "GitRepository", "apps", "parked", ready="False", suspended=True))
+    promtool_test(tmp_path, generation, series, "30m", "FluxSourceFailure", [])
+
+
+# -- FluxObjectSuspended ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_suspended_fires_for_the_suspended_object_after_its_threshold(tmp_path, generation):
+    series = (flux_object(generation, "HelmRelease", "apps", "redis", suspended=True, values="1x1500")
+              + flux_object(generation, "HelmRelease", "staging", "redis", values="1x1500"))
+    promtool_test(tmp_path, generation, series, "25h", "FluxObjectSuspended",
+                  [object_alert("warning", "HelmRelease", "apps", "redis")])
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_suspended_waits_for_its_threshold(tmp_path, generation):
+    series = flux_object(generation, "HelmRelease", "apps", "redis", suspended=True, values="1x1500")
+    promtool_test(tmp_path, generation, series, "23h", "FluxObjectSuspended", [])
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_suspended_threshold_comes_from_settings(tmp_path, generation):
+    series = flux_object(generation, "HelmRelease", "apps", "redis", suspended=True, values="1x180")
+    promtool_test(tmp_path, generation, series, "2h", "FluxObjectSuspended",
+                  [object_alert("info", "HelmRelease", "apps", "redis")],
+                  alerts='{"suspended": {"for": "1h", "severity": "info"}}')
+
+
+# -- FluxControllerDown ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_controller_down_fires_for_the_controller_that_cannot_be_scraped(tmp_path, generation):
+    series = healthy_controllers(except_app="helm-controller") + [controller_up("helm-controller", "0x60")]
+    promtool_test(tmp_path, generation, series, "10m", "FluxControllerDown", [{"exp_labels": {
+        "severity": "page", "app": "helm-controller", "pod": "helm-controller-5d7c9", **CONTROLLER_TARGET}}])
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_controller_down_fires_when_a_core_controller_has_no_target(tmp_path, generation):
+    series = healthy_controllers(except_app="source-controller")
+    promtool_test(tmp_path, generation, series, "10m", "FluxControllerDown", [{"exp_labels": {
+        "severity": "page", "app": "source-controller", "job": "monitoring/flux-system"}}])
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_controller_down_waits_for_its_for_duration(tmp_path, generation):
+    series = healthy_controllers(except_app="helm-controller") + [controller_up("helm-controller", "0x60")]
+    promtool_test(tmp_path, generation, series, "4m", "FluxControllerDown", [])
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_controller_down_stays_quiet_while_controllers_are_up(tmp_path, generation):
+    promtool_test(tmp_path, generation, healthy_controllers(), "30m", "FluxControllerDown", [])
+
+
+# -- FluxReconcileDurationHigh ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_reconcile_duration_fires_for_the_slow_object_not_its_namesake(tmp_path, generation):
+    series = (durations("Kustomization", "apps", "infra", seconds=500)
+              + durations("Kustomization", "staging", "infra", seconds=5))
+    promtool_test(tmp_path, generation, series, "40m", "FluxReconcileDurationHigh",
+                  [object_alert("warning", "Kustomization", "apps", "infra")])
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_reconcile_duration_waits_for_its_for_duration(tmp_path, generation):
+    series = durations("Kustomization", "apps", "infra", seconds=500)
+    promtool_test(tmp_path, generation, series, "10m", "FluxReconcileDurationHigh", [])
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_reconcile_duration_threshold_comes_from_settings(tmp_path, generation):
+    series = durations("Kustomization", "apps", "infra", seconds=50)
+    promtool_test(tmp_path, generation, series, "40m", "FluxReconcileDurationHigh", [],
+                  alerts='{"reconcileDuration": {"p99Seconds": 100}}')
+    promtool_test(tmp_path, generation, series, "40m", "FluxReconcileDurationHigh",
+                  [object_alert("warning", "Kustomization", "apps", "infra")],
+                  alerts='{"reconcileDuration": {"p99Seconds": 30}}')
+
+
+# -- FluxWorkqueueBacklog --------------------------------------------------------------------
+
+
+def workqueue_depth(app: str, queue: str, values: str) -> dict:
+    labels = {**CONTROLLER_TARGET, "app": app, "pod": f"{app}-5d7c9", "name": queue, "controller": queue}
+    return {"series": selector("workqueue_depth", labels), "values": values}
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_workqueue_backlog_fires_for_the_backed_up_queue(tmp_path, generation):
+    series = [workqueue_depth("kustomize-controller", "kustomization", "150x60"),
+              workqueue_depth("helm-controller", "helmrelease", "3x60")]
+    promtool_test(tmp_path, generation, series, "20m", "FluxWorkqueueBacklog", [{"exp_labels": {
+        "severity": "warning", "namespace": "flux-system", "app": "kustomize-controller", "name": "kustomization"}}])
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_workqueue_backlog_waits_for_its_for_duration(tmp_path, generation):
+    series = [workqueue_depth("kustomize-controller", "kustomization", "150x60")]
+    promtool_test(tmp_path, generation, series, "10m", "FluxWorkqueueBacklog", [])
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_workqueue_backlog_threshold_comes_from_settings(tmp_path, generation):
+    series = [workqueue_depth("kustomize-controller", "kustomization", "30x60")]
+    promtool_test(tmp_path, generation, series, "20m", "FluxWorkqueueBacklog", [{"exp_labels": {
+        "severity": "warning", "namespace": "flux-system", "app": "kustomize-controller", "name": "kustomization"}}],
+                  alerts='{"workqueue": {"depth": 20}}')
