@@ -1,0 +1,26 @@
+# Plain entry points; README.md documents them.
+PYTHON ?= python3
+VENV := venv
+STACK ?= staging
+
+.PHONY: up preview test render bench clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+## up STACK=staging|prod: set everything up and run `pulumi up` for the stack
+up: $(VENV)/.installed
+	./scripts/pulumi-stack.sh up $(STACK)
+
+## preview STACK=...: what `pulumi up` would change
+preview: $(VENV)/.installed
+	./scripts/pulumi-stack.sh preview $(STACK)
+
+## test: the whole test suite (unit tests with Pulumi mocks, promtool, a real Prometheus on 127.0.0.1)
+test: $(VENV)/.installed
+	$(VENV)/bin/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache
