@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -17,3 +18,16 @@ def require_tool(name: str) -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason}; CI must install it")
     pytest.skip(reason)
+
+
+UPSTREAM = Path(__file__).resolve().parent.parent.parent / "shared" / "upstream"
+
+
+def upstream_file(relative: str) -> Path:
+    """A file of ../shared/upstream (reference CRDs and chart defaults); skips when absent, except in CI."""
+    path = UPSTREAM / relative
+    if path.is_file():
+        return path
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{path} is missing; CI must provide ../shared beside the checkout")
+    pytest.skip(f"{path} is absent: upstream reference checks skipped")
