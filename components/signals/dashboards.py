@@ -1,0 +1,164 @@
+"""The Flux dashboards, as code with Grafana's foundation SDK, and the ConfigMaps that ship them.
+
+The uids match the Flux monitoring guide, so links to /d/flux-control-plane and /d/flux-cluster
+work. Queries come from promql.FluxQueries, the same builders the alert rules use.
+"""
+
+from __future__ import annotations
+
+import json
+
+from grafana_foundation_sdk.builders import dashboard, prometheus, stat, table, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import dashboard as models
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
+from components.selectors import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE, PART_OF_LABELS
+from components.settings import Settings
+from components.signals.promql import (
+    ALL_KINDS, OBJECT_LABELS, RECONCILERS, SOURCES, FluxQueries, Kinds, object_count,
+)
+
+CONTROL_PLANE_UID = "flux-control-plane"
+CLUSTER_UID = "flux-cluster"
+
+DATASOURCE = models.DataSourceRef(type_val="prometheus", uid="${datasource}")
+RATE = "$__rate_interval"
+# Per-object panels show the slowest few: a fleet holds thousands of objects.
+SLOWEST = 10
+
+
+def _query(expr: str, legend: str = "__auto", ref: str = "A") -> prometheus.Dataquery:
+    return prometheus.Dataquery().expr(expr).legend_format(legend).ref_id(ref).datasource(DATASOURCE)
+
+
+def _timeseries(title: str, unit: str, *queries: prometheus.Dataquery) -> timeseries.Panel:
+    panel = timeseries.Panel().title(title).unit(unit).datasource(DATASOURCE).span(12).height(8)
+    for query in queries:
+        panel = panel.with_target(query)
+    return panel
+
+
+def _stat(title: str, expr: str, width: int = 3) -> stat.Panel:
+    return (stat.Panel().title(title).datasource(DATASOURCE).span(width).height(4)
+            .with_target(_query(expr, legend=title).instant()))
+
+
+def _table(title: str, expr: str) -> table.Panel:
+    # One row per object: its labels as columns, without the constant Time and Value columns.
+    hide = models.DataTransformerConfig(id_val="organize", options={"excludeByName": {"Time": True, "Value": True}})
+    return (table.Panel().title(title).datasource(DATASOURCE).span(12).height(10)
+            .with_target(_query(expr).instant().format(PromQueryFormat.TABLE))
+            .with_transformation(hide))
+
+
+def _datasource_variable() -> dashboard.DatasourceVariable:
+    return dashboard.DatasourceVariable("datasource").label("Data source").type("prometheus")
+
+
+def _namespace_variable(name: str, label: str, source: str) -> dashboard.QueryVariable:
+    return (dashboard.QueryVariable(name).label(label).datasource(DATASOURCE)
+            .query(f"label_values({source}, {name})")
+            .refresh(models.VariableRefresh.ON_TIME_RANGE_CHANGED).sort(models.VariableSort.ALPHABETICAL_ASC)
+            .multi(True).include_all(True).all_value(".*")
+            .current(models.VariableOption(selected=True, text="All", value="$__all")))
+
+
+def _build(builder: dashboard.Dashboard, panels: list) -> dict:
+    for number, panel in enumerate(panels, start=1):
+        builder = builder.with_panel(panel.id(number))  # fixed ids keep the JSON stable
+    return json.loads(json.dumps(builder.build(), cls=JSONEncoder, sort_keys=True))
+
+
+def _dashboard(uid: str, title: str, variables: list) -> dashboard.Dashboard:
+    return (dashboard.Dashboard(title).uid(uid).tags(["flux"]).time("now-1h", "now").refresh("1m")
+            .tooltip(models.DashboardCursorSync.CROSSHAIR).variables(variables))
+
+
+def control_plane_dashboard(settings: Settings) -> dict:
+    """Health and load of the Flux controllers."""
+    q = FluxQueries(settings, controller_namespace="$namespace")
+
+    def controllers(metric: str, *matchers: str) -> str:
+        return f"{metric}{q.controllers(*matchers)}"
+
+    api = controllers("rest_client_requests_total")
+    api_errors = controllers("rest_client_requests_total", 'code=~"5..|429"')
+    panels = [
+        _stat("Controllers up", f"sum by (app) ({controllers('up')})", width=24),
+        _timeseries("CPU per controller", "short",
+                    _query(f"sum by (app) (rate({controllers('process_cpu_seconds_total')}[{RATE}]))", "{{app}}")),
+        # The controller's own resident memory: it needs no cAdvisor series.
+        _timeseries("Memory per controller", "bytes",
+                    _query(f"sum by (app) ({controllers('process_resident_memory_bytes')})", "{{app}}")),
+        _timeseries("Work queue depth", "short",
+                    _query(f"sum by (app, name) ({controllers('workqueue_depth')})", "{{app}} {{name}}")),
+        _timeseries("Longest running processor", "s",
+                    _query(f"max by (app, name) ({controllers('workqueue_longest_running_processor_seconds')})",
+                           "{{app}} {{name}}")),
+        _timeseries("Reconciliations per minute", "short",
+                    _query(f"sum by (controller) (rate({controllers('controller_runtime_reconcile_total')}"
+                           f"[{RATE}])) * 60", "{{controller}}")),
+        _timeseries("Reconciliation errors per minute", "short",
+                    _query(f"sum by (controller) (rate({controllers('controller_runtime_reconcile_errors_total')}"
+                           f"[{RATE}])) * 60", "{{controller}}")),
+        _timeseries("Kubernetes API requests per second", "reqps",
+                    _query(f"sum by (app, method) (rate({api}[{RATE}]))", "{{app}} {{method}}")),
+        _timeseries("Kubernetes API error rate (5xx, 429)", "percentunit",
+                    _query(f"sum by (app) (rate({api_errors}[{RATE}]))\n/ sum by (app) (rate({api}[{RATE}]))",
+                           "{{app}}")),
+        _timeseries("Reconcile duration per kind", "s", *[
+            _query(q.duration_quantile(quantile, RATE, ("kind",)), f"{{{{kind}}}} p{int(quantile * 100)}", ref)
+            for quantile, ref in ((0.5, "A"), (0.9, "B"), (0.99, "C"))
+        ]),
+    ]
+    variables = [_datasource_variable(),
+                 _namespace_variable("namespace", "Flux namespace", f"up{FluxQueries(settings).controllers()}")]
+    return _build(_dashboard(CONTROL_PLANE_UID, "Flux Control Plane", variables), panels)
+
+
+def cluster_dashboard(settings: Settings) -> dict:
+    """State of the Flux objects: what is ready, failing, unknown or suspended, and how long reconciling takes."""
+    q = FluxQueries(settings, object_namespace="$exported_namespace")
+
+    def counts(group: str, kinds: Kinds) -> list[stat.Panel]:
+        return [_stat(f"{group} {label}", object_count(q.objects(ready, kinds)))
+                for label, ready in (("ready", "True"), ("failing", "False"), ("unknown", "Unknown"))]
+
+    panels = [
+        *counts("Reconcilers", RECONCILERS),
+        *counts("Sources", SOURCES),
+        _stat("Suspended", object_count(q.suspended(ALL_KINDS)), width=6),
+        _table("Failing objects", q.objects("False", ALL_KINDS, detail=True)),
+        _table("Suspended objects", q.suspended(ALL_KINDS, detail=True)),
+        _timeseries("Average reconcile duration per kind", "s",
+                    _query(q.duration_average(RATE, ("kind",)), "{{kind}}")),
+        _timeseries("p99 reconcile duration per kind", "s",
+                    _query(q.duration_quantile(0.99, RATE, ("kind",)), "{{kind}}")),
+        _timeseries(f"Slowest {SLOWEST} objects, average reconcile duration", "s",
+                    _query(f"topk({SLOWEST}, {q.duration_average(RATE, OBJECT_LABELS)})",
+                           "{{kind}} {{exported_namespace}}/{{name}}")),
+        _timeseries(f"Slowest {SLOWEST} objects, p99 reconcile duration", "s",
+                    _query(f"topk({SLOWEST}, {q.duration_quantile(0.99, RATE, OBJECT_LABELS)})",
+                           "{{kind}} {{exported_namespace}}/{{name}}")),
+    ]
+    state_metric = "gotk_reconcile_condition" if q.legacy else "gotk_resource_info"
+    variables = [_datasource_variable(), _namespace_variable("exported_namespace", "Namespace", state_metric)]
+    return _build(_dashboard(CLUSTER_UID, "Flux Cluster Stats", variables), panels)
+
+
+def dashboard_config_maps(settings: Settings) -> list[dict]:
+    """One ConfigMap per dashboard, labelled for Grafana's dashboard sidecar."""
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": model["uid"],
+                "namespace": settings.namespace,
+                "labels": {**PART_OF_LABELS, DASHBOARD_LABEL: DASHBOARD_LABEL_VALUE},
+            },
+            "data": {f"{model['uid']}.json": json.dumps(model, sort_keys=True, indent=1)},
+        }
+        for model in (control_plane_dashboard(settings), cluster_dashboard(settings))
+    ]

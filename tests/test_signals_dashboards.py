@@ -1,0 +1,130 @@
+"""The Flux dashboards and the ConfigMaps that deliver them to Grafana's sidecar."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from components.settings import load_settings
+from components.signals.dashboards import cluster_dashboard, control_plane_dashboard, dashboard_config_maps
+
+PROJECT = Path(__file__).resolve().parent.parent
+GENERATIONS = ("resource-info", "legacy")
+DASHBOARDS = {"flux-control-plane": control_plane_dashboard, "flux-cluster": cluster_dashboard}
+# kubectl's client-side apply copies the object into an annotation limited to 256 KiB; staying
+# below that keeps every way of applying open, far under the 1 MiB ConfigMap limit.
+APPLY_ANNOTATION_LIMIT = 262144
+
+
+def settings_for(generation: str, namespace: str = "monitoring"):
+    return load_settings({"fluxMetrics": generation, "namespace": namespace}, kube_context="test")
+
+
+def targets(model: dict) -> list[dict]:
+    return [target for panel in model["panels"] for target in panel.get("targets", [])]
+
+
+@pytest.mark.parametrize("uid", sorted(DASHBOARDS))
+def test_dashboard_has_the_uid_of_the_flux_guide(uid):
+    assert DASHBOARDS[uid](settings_for("resource-info"))["uid"] == uid
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+@pytest.mark.parametrize("uid", sorted(DASHBOARDS))
+def test_dashboard_offers_a_prometheus_datasource_and_a_namespace_choice(uid, generation):
+    variables = {v["name"]: v for v in DASHBOARDS[uid](settings_for(generation))["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    namespace = next(v for name, v in variables.items() if "namespace" in name)
+    assert namespace["type"] == "query"
+    assert namespace["includeAll"] is True
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+@pytest.mark.parametrize("uid", sorted(DASHBOARDS))
+def test_every_panel_queries_the_chosen_prometheus(uid, generation):
+    model = DASHBOARDS[uid](settings_for(generation))
+    for panel in model["panels"]:
+        assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
+        assert panel.get("targets"), panel["title"]
+        for target in panel["targets"]:
+            assert target["expr"].strip(), panel["title"]
+            assert target["datasource"]["uid"] == "${datasource}", panel["title"]
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+@pytest.mark.parametrize("uid", sorted(DASHBOARDS))
+def test_panel_ids_and_titles_are_unique(uid, generation):
+    panels = DASHBOARDS[uid](settings_for(generation))["panels"]
+    assert len({p["id"] for p in panels}) == len({p["title"] for p in panels}) == len(panels)
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+@pytest.mark.parametrize("uid", sorted(DASHBOARDS))
+def test_panels_filter_by_the_namespace_variable(uid, generation):
+    model = DASHBOARDS[uid](settings_for(generation))
+    names = [v["name"] for v in model["templating"]["list"] if v["type"] == "query"]
+    for target in targets(model):
+        assert any(f"${name}" in target["expr"] for name in names), target["expr"]
+
+
+def test_cluster_dashboard_reads_object_state_from_the_chosen_generation():
+    legacy = json.dumps(targets(cluster_dashboard(settings_for("legacy"))))
+    resource_info = json.dumps(targets(cluster_dashboard(settings_for("resource-info"))))
+    assert "gotk_reconcile_condition" in legacy and "gotk_suspend_status" in legacy
+    assert "gotk_resource_info" not in legacy
+    assert "gotk_resource_info" in resource_info
+    assert "gotk_reconcile_condition" not in resource_info and "gotk_suspend_status" not in resource_info
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_config_maps_are_labelled_for_the_grafana_sidecar_in_the_monitoring_namespace(generation):
+    config_maps = dashboard_config_maps(settings_for(generation, namespace="observability"))
+    assert [cm["metadata"]["name"] for cm in config_maps] == ["flux-control-plane", "flux-cluster"]
+    for cm in config_maps:
+        assert cm["metadata"]["namespace"] == "observability"
+        assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_config_map_holds_its_dashboard_as_json(generation):
+    settings = settings_for(generation)
+    for cm in dashboard_config_maps(settings):
+        uid = cm["metadata"]["name"]
+        assert list(cm["data"]) == [f"{uid}.json"]
+        assert json.loads(cm["data"][f"{uid}.json"]) == DASHBOARDS[uid](settings)
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_config_maps_stay_far_below_the_configmap_size_limit(generation):
+    for cm in dashboard_config_maps(settings_for(generation)):
+        assert len(json.dumps(cm).encode()) < APPLY_ANNOTATION_LIMIT
+
+
+RENDER_ALL_SIGNALS = """
+import json, sys
+from components.settings import load_settings
+from components.signals.dashboards import dashboard_config_maps
+from components.signals.kube_state_metrics import kube_state_metrics_values
+from components.signals.podmonitor import flux_pod_monitor
+from components.signals.rules import flux_prometheus_rule
+settings = load_settings({"fluxMetrics": sys.argv[1]}, kube_context="test")
+print(json.dumps([dashboard_config_maps(settings), flux_prometheus_rule(settings),
+                  flux_pod_monitor(settings), kube_state_metrics_values(settings)]))
+"""
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_signals_are_byte_identical_across_processes(generation):
+    """Separate interpreters with different hash seeds: set or dict ordering cannot leak into the output."""
+    outputs = {
+        subprocess.run([sys.executable, "-c", RENDER_ALL_SIGNALS, generation], capture_output=True, text=True,
+                       check=True, timeout=60, cwd=PROJECT, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outputs) == 1
