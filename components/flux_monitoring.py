@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.gitops import GitOpsDelivery
 from components.grafana_admin import GrafanaAdmin
 from components.kube_prometheus_stack import KubePrometheusStack
 from components.namespace import MonitoringNamespace
@@ -12,12 +13,14 @@ from components.settings import Settings
 
 
 class FluxMonitoring(pulumi.ComponentResource):
-    """Namespace, Grafana credentials and kube-prometheus-stack on the stack's own cluster."""
+    """Namespace, Grafana credentials and kube-prometheus-stack on the stack's own cluster.
+
+    ``direct``: Pulumi installs the stack. ``gitops``: Pulumi creates the Flux objects that sync
+    it from git, and only what must not go to git (the namespace the Secret lives in, the Secret).
+    """
 
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None):
         super().__init__("flux-monitoring:flux_monitoring:FluxMonitoring", name, None, opts)
-        if settings.delivery != "direct":
-            raise ValueError(f"delivery {settings.delivery!r} is not supported yet; use direct")
         # An explicit provider on the stack's own context: never the operator's current context.
         self.provider = k8s.Provider(
             "cluster", context=settings.kube_context,
@@ -26,7 +29,12 @@ class FluxMonitoring(pulumi.ComponentResource):
 
         namespace = MonitoringNamespace("monitoring", settings, opts=in_cluster)
         self.grafana_admin = GrafanaAdmin("grafana", settings, namespace.name, opts=in_cluster)
-        self.stack = KubePrometheusStack(
-            "kube-prometheus-stack", settings, namespace.name, self.grafana_admin.secret, opts=in_cluster)
+        if settings.delivery == "gitops":
+            # Flux owns everything else: no object is owned by both.
+            self.delivery = GitOpsDelivery(
+                "gitops", settings, after=[namespace.namespace, self.grafana_admin.secret], opts=in_cluster)
+        else:
+            self.stack = KubePrometheusStack(
+                "kube-prometheus-stack", settings, namespace.name, self.grafana_admin.secret, opts=in_cluster)
         self.namespace = namespace.name
         self.register_outputs({"namespace": self.namespace})
