@@ -1,0 +1,200 @@
+"""The dashboards against a real Prometheus scraping a synthetic Flux fleet on 127.0.0.1.
+
+Every panel query, with its template variables substituted as Grafana would for "All", must
+return data, and the cluster dashboard's numbers must equal what the fleet holds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import socket
+import subprocess
+import time
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+import requests
+import yaml
+
+from components.settings import load_settings
+from components.signals.dashboards import cluster_dashboard, control_plane_dashboard
+from tests.flux_fleet import build_fleet, scrape_configs, serve_fleet
+from tests.signals_tools import require_tool
+
+GENERATIONS = ("resource-info", "legacy")
+FLEET = build_fleet(size=60, namespaces=4, failing=0.1, suspended=0.05, unknown=0.02)
+RECONCILERS = {"Kustomization", "HelmRelease"}
+SOURCES = {"GitRepository", "OCIRepository", "HelmRepository", "HelmChart", "Bucket"}
+SCRAPE_INTERVAL = "1s"
+# What Grafana would make of $__rate_interval at a 1s scrape interval (at least 4 scrapes).
+RATE_INTERVAL = "10s"
+STARTUP_DEADLINE = 45.0
+
+
+def settings_for(generation: str):
+    return load_settings({"fluxMetrics": generation}, kube_context="test")
+
+
+def substitute(expr: str, model: dict) -> str:
+    """The query Grafana sends with every template variable at All."""
+    expr = expr.replace("$__rate_interval", RATE_INTERVAL)
+    for variable in model["templating"]["list"]:
+        if variable["type"] == "query":
+            expr = re.sub(rf"\$\{{?{variable['name']}\}}?\b", variable["allValue"], expr)
+    return expr
+
+
+def panel_queries() -> list:
+    params = []
+    for generation in GENERATIONS:
+        for build in (control_plane_dashboard, cluster_dashboard):
+            model = build(settings_for(generation))
+            for panel in model["panels"]:
+                for target in panel["targets"]:
+                    params.append(pytest.param(generation, substitute(target["expr"], model),
+                                               id=f"{generation}/{model['uid']}/{panel['title']}/{target['refId']}"))
+    return params
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Prometheus:
+    def __init__(self, url: str):
+        self.url = url
+
+    def query(self, expr: str) -> list[dict]:
+        response = requests.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=10)
+        body = response.json()
+        assert body["status"] == "success", f"{expr}: {body}"
+        return body["data"]["result"]
+
+
+def wait_until_queryable(prometheus: Prometheus, process: subprocess.Popen, targets: int) -> None:
+    """Every target scraped healthy at least 5 times: rate windows then hold data."""
+    deadline = time.monotonic() + STARTUP_DEADLINE
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"prometheus exited with {process.returncode}")
+        try:
+            scrapes = prometheus.query("min(count_over_time(up[1m])) and min(up) == 1")
+            up = prometheus.query("count(up == 1)")
+        except requests.RequestException:
+            scrapes, up = [], []
+        if scrapes and up and float(scrapes[0]["value"][1]) >= 5 and int(up[0]["value"][1]) == targets:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"no data queryable from {targets} targets within {STARTUP_DEADLINE}s")
+
+
+@contextmanager
+def fleet_prometheus(binary: str, generation: str, workdir: Path) -> Iterator[Prometheus]:
+    """A Prometheus scraping the fleet served in ``generation``; both stopped when the block ends."""
+    with serve_fleet(FLEET, generation) as fleet_port:
+        configs = scrape_configs(fleet_port, generation)
+        config = {"global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
+                  "scrape_configs": configs}
+        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+        port = free_port()
+        with (workdir / "prometheus.log").open("w") as log:
+            process = subprocess.Popen(
+                [binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
+                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+                cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                prometheus = Prometheus(f"http://127.0.0.1:{port}")
+                wait_until_queryable(prometheus, process, sum(len(c["static_configs"]) for c in configs))
+                yield prometheus
+            finally:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def prometheus_for(tmp_path_factory) -> Iterator[Callable[[str], Prometheus]]:
+    """Starts, on first use, one Prometheus per metric generation; stops them all after the module."""
+    binary = require_tool("prometheus")
+    started: dict[str, Prometheus] = {}
+    with ExitStack() as stack:
+        def get(generation: str) -> Prometheus:
+            if generation not in started:
+                workdir = tmp_path_factory.mktemp(f"prometheus-{generation}")
+                started[generation] = stack.enter_context(fleet_prometheus(binary, generation, workdir))
+            return started[generation]
+
+        yield get
+
+
+def numbers(result: list[dict]) -> list[float]:
+    return [float(series["value"][1]) for series in result]
+
+
+@pytest.mark.parametrize("generation, expr", panel_queries())
+def test_every_dashboard_panel_query_returns_data(prometheus_for, generation, expr):
+    values = numbers(prometheus_for(generation).query(expr))
+    assert values, f"no data for {expr}"
+    assert not all(math.isnan(v) for v in values), f"only NaN for {expr}"
+
+
+def objects(kinds: set[str] | None = None, ready: str | None = None) -> set[tuple[str, str, str]]:
+    """(kind, namespace, name) of the fleet's objects of ``kinds`` in ``ready`` state (suspended apart)."""
+    chosen = [o for o in FLEET if (kinds is None or o.kind in kinds)
+              and (o.suspended if ready is None else (not o.suspended and o.ready == ready))]
+    return {(o.kind, o.namespace, o.name) for o in chosen}
+
+
+# Stat panel title -> the fleet's objects it counts.
+COUNTED = {
+    "Reconcilers ready": objects(RECONCILERS, "True"),
+    "Reconcilers failing": objects(RECONCILERS, "False"),
+    "Reconcilers unknown": objects(RECONCILERS, "Unknown"),
+    "Sources ready": objects(SOURCES, "True"),
+    "Sources failing": objects(SOURCES, "False"),
+    "Sources unknown": objects(SOURCES, "Unknown"),
+    "Suspended": objects(),
+}
+TABLED = {"Failing objects": objects(ready="False"), "Suspended objects": objects()}
+
+
+def cluster_panel(generation: str, title: str) -> str:
+    model = cluster_dashboard(settings_for(generation))
+    (panel,) = [p for p in model["panels"] if p["title"] == title]
+    return substitute(panel["targets"][0]["expr"], model)
+
+
+def test_the_fleet_has_objects_in_every_counted_state():
+    assert all(COUNTED[title] for title in ("Reconcilers failing", "Sources failing", "Suspended"))
+    assert {o.namespace for o in FLEET if o.name == "app-0"} == {o.namespace for o in FLEET}
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+@pytest.mark.parametrize("title", sorted(COUNTED))
+def test_cluster_dashboard_counts_what_the_fleet_holds(prometheus_for, title, generation):
+    assert numbers(prometheus_for(generation).query(cluster_panel(generation, title))) == [len(COUNTED[title])]
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+@pytest.mark.parametrize("title", sorted(TABLED))
+def test_cluster_dashboard_tables_list_exactly_the_fleets_objects(prometheus_for, title, generation):
+    rows = prometheus_for(generation).query(cluster_panel(generation, title))
+    listed = {(r["metric"]["kind"], r["metric"]["exported_namespace"], r["metric"]["name"]) for r in rows}
+    assert listed == TABLED[title]
+
+
+def test_failing_objects_table_shows_revisions_from_kube_state_metrics(prometheus_for):
+    revisions = {(o.kind, o.namespace, o.name): o.revision for o in FLEET}
+    rows = prometheus_for("resource-info").query(cluster_panel("resource-info", "Failing objects"))
+    assert rows
+    for row in rows:
+        m = row["metric"]
+        assert m["revision"] == revisions[(m["kind"], m["exported_namespace"], m["name"])]
