@@ -374,6 +374,10 @@ def _read_gitops(r: _Reader, required: bool) -> GitOpsSettings | None:
         pattern = _GIT_COMMIT if ref_kind == "commit" else re.compile(r"^\S+$")
         expected = ("a full 40 (or 64) character lower-case hex commit SHA" if ref_kind == "commit"
                     else f"a git {ref_kind} name without spaces")
+        if ref_kind == "semver":
+            # Flux takes semver constraints, whose clauses are separated by spaces or commas.
+            pattern, expected = re.compile(r"^[0-9A-Za-z.*^~=<>!|, +-]+$"), \
+                "a semver range such as 1.x, ^1.2.0 or >=1.2.0 <2.0.0"
         ref_value = r.check_string(f"{p}.{ref_kind}", raw[ref_kind], pattern, expected)
     defaults = dict(interval="30m", stack_path="./manifests/monitoring/kube-prometheus-stack",
                     config_path="./manifests/monitoring/monitoring-config", timeout="10m")
