@@ -1,0 +1,434 @@
+"""The production guardrails of flux-monitoring: pure checks and the policies that run them.
+
+Importing this module starts nothing: only ``__main__.py`` builds the ``PolicyPack`` (whose
+constructor serves the pack over gRPC and blocks). Each check is a pure function of a
+resource's type and input properties (as a policy sees them: the provider's camelCase names,
+secrets already decrypted) and returns the violation messages, so tests can feed it the
+registrations of a whole-program mock run.
+
+Which stacks are production: a policy applies when the stack's name (``PULUMI_STACK``, set by
+the CLI for the pack) is listed in the policy's ``productionStacks`` config (default
+``["prod"]``); on any other stack it reports itself not applicable.
+
+Secrets: policies receive secret values decrypted and unmarked (pulumi-policy#241), so no
+policy can ask "is this value a Pulumi secret?". The pack therefore checks what makes the
+password a secret instead: the stack sets ``requireGrafanaAdminPassword`` (with it, the program
+refuses a password not set with ``pulumi config set --secret`` and never generates one), no
+RandomPassword exists, and the password's text appears in no resource input other than the
+grafana-admin Secret's data, which the Kubernetes provider always stores as a secret. No
+message ever quotes the password.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+PROJECT = "flux-monitoring"
+PACK_NAME = "flux-monitoring-production"
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+SECRET = "kubernetes:core/v1:Secret"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+GRAFANA_ADMIN_PASSWORD_KEY = "admin-password"
+MINIMUM_PASSWORD_LENGTH = 12
+# The chart's own default (prom-operator) and the usual suspects; compared case-insensitively.
+KNOWN_DEFAULT_PASSWORDS = frozenset({
+    "admin", "prom-operator", "password", "changeme", "grafana", "secret", "123456",
+    "12345678", "123456789", "1234567890", "admin123", "password123", "letmein", "qwerty",
+    "administrator", "changeme123", "default",
+})
+
+DEFAULT_PRODUCTION_STACKS = ("prod",)
+DEFAULT_MINIMUM_RETENTION = "15d"
+MINIMUM_PROMETHEUS_REPLICAS = 2
+
+_EXACT_SEMVER = re.compile(
+    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
+)
+_DURATION_PART = re.compile(r"([0-9]+)(ms|y|w|d|h|m|s)")
+_DURATION_SECONDS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+_GIT_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+# -- reading props -----------------------------------------------------------------------
+
+def _get(value: Any, *path: str) -> Any:
+    """The value at ``path`` inside nested mappings, or None."""
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every string inside ``value``, with its dotted path."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key in value:
+            yield from _strings(value[key], f"{path}.{key}" if path else str(key))
+    elif isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}[{index}]")
+
+
+def _prometheus_spec(props: Mapping[str, Any]) -> Any:
+    return _get(props, "values", "prometheus", "prometheusSpec")
+
+
+def _is_flux(resource_type: str, group: str, kind: str) -> bool:
+    return resource_type.startswith(f"kubernetes:{group}/") and resource_type.endswith(f":{kind}")
+
+
+def is_git_repository(resource_type: str) -> bool:
+    return _is_flux(resource_type, "source.toolkit.fluxcd.io", "GitRepository")
+
+
+def is_kustomization(resource_type: str) -> bool:
+    return _is_flux(resource_type, "kustomize.toolkit.fluxcd.io", "Kustomization")
+
+
+def is_helm_release(resource_type: str) -> bool:
+    return _is_flux(resource_type, "helm.toolkit.fluxcd.io", "HelmRelease")
+
+
+def prometheus_duration_seconds(text: Any) -> float | None:
+    """Seconds in a Prometheus duration such as 30d or 12h30m; None when it is not one."""
+    if not isinstance(text, str) or not text:
+        return None
+    if text == "0":
+        return 0.0
+    parts = _DURATION_PART.findall(text)
+    if "".join(number + unit for number, unit in parts) != text:
+        return None
+    return sum(int(number) * _DURATION_SECONDS[unit] for number, unit in parts)
+
+
+def is_production(stack: str, config: Mapping[str, Any]) -> bool:
+    """Whether ``stack`` (a plain or org/project/stack name) is listed as production."""
+    production = config.get("productionStacks") or list(DEFAULT_PRODUCTION_STACKS)
+    return stack.split("/")[-1] in production
+
+
+def grafana_admin_password(props: Mapping[str, Any]) -> str | None:
+    """The password held by a grafana-admin Secret, from stringData or base64 data."""
+    password = _get(props, "stringData", GRAFANA_ADMIN_PASSWORD_KEY)
+    if isinstance(password, str):
+        return password
+    encoded = _get(props, "data", GRAFANA_ADMIN_PASSWORD_KEY)
+    if isinstance(encoded, str):
+        try:
+            return base64.b64decode(encoded, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+    return None
+
+
+def _is_admin_secret(resource_type: str, props: Mapping[str, Any]) -> bool:
+    return resource_type == SECRET and _get(props, "metadata", "name") == GRAFANA_ADMIN_SECRET
+
+
+# -- checks: each returns the violation messages -------------------------------------------
+
+def grafana_admin_password_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """The grafana-admin Secret holds a password that is long and not a well-known default."""
+    if not _is_admin_secret(resource_type, props):
+        return []
+    password = grafana_admin_password(props)
+    if password is None:
+        return [f"the {GRAFANA_ADMIN_SECRET} Secret has no {GRAFANA_ADMIN_PASSWORD_KEY}: "
+                "set one with pulumi config set --secret grafanaAdminPassword"]
+    if password.lower() in KNOWN_DEFAULT_PASSWORDS:
+        return ["the Grafana admin password is a well-known default: "
+                "set another with pulumi config set --secret grafanaAdminPassword"]
+    if len(password) < MINIMUM_PASSWORD_LENGTH:
+        return [f"the Grafana admin password is shorter than {MINIMUM_PASSWORD_LENGTH} characters: "
+                "set a longer one with pulumi config set --secret grafanaAdminPassword"]
+    return []
+
+
+def grafana_admin_password_configuration_violations(
+        resources: Iterable[tuple[str, str, Mapping[str, Any]]], stack_config: Mapping[str, str]) -> list[str]:
+    """The password is the stack's own secret: required by config, never generated, nowhere else.
+
+    ``resources`` are (type, name, props) triples; ``stack_config`` the stack's config texts.
+    """
+    resources = list(resources)
+    problems = []
+    if str(stack_config.get(f"{PROJECT}:requireGrafanaAdminPassword", "")).lower() != "true":
+        problems.append(f"{PROJECT}:requireGrafanaAdminPassword is not true: without it the program may "
+                        "generate the Grafana admin password instead of refusing to run without a secret one")
+    for resource_type, name, _ in resources:
+        if resource_type == RANDOM_PASSWORD:
+            problems.append(f"the Grafana admin password is generated by {RANDOM_PASSWORD} {name}: "
+                            "set it with pulumi config set --secret grafanaAdminPassword")
+    passwords = {p for t, _, props in resources if _is_admin_secret(t, props)
+                 and (p := grafana_admin_password(props))}
+    if not any(_is_admin_secret(t, props) for t, _, props in resources):
+        problems.append(f"no {GRAFANA_ADMIN_SECRET} Secret holds the Grafana admin password")
+    for resource_type, name, props in resources:
+        if _is_admin_secret(resource_type, props):
+            continue
+        for path, text in _strings(props):
+            if any(password in text for password in passwords):
+                problems.append(f"the Grafana admin password appears in the inputs of {resource_type} {name} "
+                                f"at {path}: it belongs only in the {GRAFANA_ADMIN_SECRET} Secret")
+    return problems
+
+
+def prometheus_storage_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """Prometheus keeps its data on a persistent volume."""
+    if resource_type != RELEASE:
+        return []
+    storage = _get(_prometheus_spec(props), "storageSpec", "volumeClaimTemplate", "spec",
+                   "resources", "requests", "storage")
+    if not storage:
+        return ["Prometheus has no persistent storage (values prometheus.prometheusSpec.storageSpec): "
+                "set prometheus.storageSize, such as 100Gi"]
+    return []
+
+
+def prometheus_retention_violations(resource_type: str, props: Mapping[str, Any],
+                                    minimum: str = DEFAULT_MINIMUM_RETENTION) -> list[str]:
+    """Prometheus keeps at least ``minimum`` of data."""
+    if resource_type != RELEASE:
+        return []
+    retention = _get(_prometheus_spec(props), "retention")
+    seconds = prometheus_duration_seconds(retention)
+    minimum_seconds = prometheus_duration_seconds(minimum)
+    if minimum_seconds is None:
+        return [f"the policy's minimumRetention {minimum!r} is not a Prometheus duration such as 15d"]
+    if seconds is None or seconds < minimum_seconds:
+        shown = "the chart default" if retention is None else repr(retention)
+        return [f"Prometheus retention {shown} is shorter than the production minimum {minimum}: "
+                f"set prometheus.retention to at least {minimum}"]
+    return []
+
+
+def prometheus_replica_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """Prometheus runs at least two replicas."""
+    if resource_type != RELEASE:
+        return []
+    replicas = _get(_prometheus_spec(props), "replicas")
+    if not isinstance(replicas, (int, float)) or isinstance(replicas, bool) or replicas < MINIMUM_PROMETHEUS_REPLICAS:
+        shown = ("the chart default of 1" if replicas is None
+                 else f"{replicas:g}" if isinstance(replicas, (int, float)) else repr(replicas))
+        return [f"Prometheus runs {shown} replica(s): set prometheus.replicas to at least "
+                f"{MINIMUM_PROMETHEUS_REPLICAS}"]
+    return []
+
+
+def prometheus_request_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """Prometheus requests CPU and memory, so the scheduler reserves them."""
+    if resource_type != RELEASE:
+        return []
+    requests = _get(_prometheus_spec(props), "resources", "requests")
+    missing = [name for name in ("cpu", "memory") if not _get(requests, name)]
+    if missing:
+        return [f"Prometheus has no {' or '.join(missing)} request: "
+                f"set prometheus.resources.requests.{' and .'.join(missing)}"]
+    return []
+
+
+def chart_version_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """The kube-prometheus-stack chart is pinned to one exact version."""
+    if resource_type == RELEASE:
+        version = props.get("version")
+    elif is_helm_release(resource_type):
+        version = _get(props, "spec", "chart", "spec", "version")
+    else:
+        return []
+    if not isinstance(version, str) or not _EXACT_SEMVER.match(version):
+        shown = "no version" if version is None else f"version {version!r}"
+        return [f"the chart has {shown}: pin chartVersion to an exact version such as 88.5.3 "
+                "(no ranges, no 'latest')"]
+    return []
+
+
+def git_source_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """A Flux GitRepository follows a tag, a semver range or a commit, never a branch."""
+    if not is_git_repository(resource_type):
+        return []
+    ref = _get(props, "spec", "ref")
+    if not isinstance(ref, Mapping):
+        ref = {}
+    commit = ref.get("commit")
+    if commit is not None and not (isinstance(commit, str) and _GIT_COMMIT.match(commit)):
+        return [f"the GitRepository ref commit {commit!r} is not a full lower-case hex commit SHA"]
+    if any(ref.get(key) for key in ("tag", "semver", "commit")):
+        return []
+    name = ref.get("name")
+    if isinstance(name, str) and name.startswith("refs/tags/"):
+        return []
+    followed = f"branch {ref['branch']!r}" if ref.get("branch") else "the default branch"
+    return [f"the GitRepository follows {followed}: pin gitops to a tag, a semver range or a commit"]
+
+
+def grafana_ingress_tls_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """Grafana is exposed only over TLS, for every host."""
+    if resource_type == RELEASE:
+        ingress = _get(props, "values", "grafana", "ingress")
+        if not isinstance(ingress, Mapping) or not ingress.get("enabled"):
+            return []
+        hosts, tls = ingress.get("hosts") or [], ingress.get("tls") or []
+        where = "Grafana's ingress"
+    elif resource_type == INGRESS:
+        rules = _get(props, "spec", "rules") or []
+        hosts = [rule.get("host") for rule in rules if isinstance(rule, Mapping) and rule.get("host")]
+        tls = _get(props, "spec", "tls") or []
+        where = f"Ingress {_get(props, 'metadata', 'name')}"
+    else:
+        return []
+    covered = {host for entry in tls if isinstance(entry, Mapping) and entry.get("secretName")
+               for host in (entry.get("hosts") or [])}
+    uncovered = [host for host in hosts if host not in covered]
+    if not tls or uncovered:
+        return [f"{where} serves {', '.join(map(str, uncovered or hosts)) or 'its hosts'} without TLS: "
+                "set grafana.ingress.tlsSecretName"]
+    return []
+
+
+def protect_violations(resource_type: str, props: Mapping[str, Any], protect: bool) -> list[str]:
+    """What deleting would take the monitoring stack down with is protected."""
+    guarded = (resource_type in (NAMESPACE, RELEASE) or is_git_repository(resource_type)
+               or is_kustomization(resource_type))
+    if guarded and not protect:
+        name = _get(props, "metadata", "name") or props.get("name") or ""
+        return [f"{resource_type} {name} is not protected: set protect: true in the production stack"]
+    return []
+
+
+# -- policies --------------------------------------------------------------------------------
+
+def current_stack() -> str:
+    """The stack under preview or update: the CLI sets PULUMI_STACK for the pack's process."""
+    stack = os.environ.get("PULUMI_STACK")
+    if stack:
+        return stack
+    import pulumi  # noqa: PLC0415 - only needed outside the CLI
+
+    try:
+        return pulumi.get_stack()
+    except Exception:  # noqa: BLE001 - no stack configured at all
+        return ""
+
+
+def stack_config() -> dict[str, str]:
+    """The stack's config texts, as the CLI passes them to the pack (PULUMI_CONFIG)."""
+    from pulumi.runtime import get_config_env  # noqa: PLC0415
+
+    return dict(get_config_env())
+
+
+_PRODUCTION_SCHEMA = {
+    "productionStacks": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": list(DEFAULT_PRODUCTION_STACKS),
+        "description": "Names of the stacks this policy applies to; it is not applicable on any other.",
+    },
+}
+
+
+def _not_production(args: ResourceValidationArgs | StackValidationArgs) -> bool:
+    config = args.get_config() or {}
+    if is_production(current_stack(), config):
+        return False
+    args.not_applicable(f"stack {current_stack()!r} is not one of productionStacks")
+    return True
+
+
+def _resource_policy(name: str, description: str, check: Callable[[ResourceValidationArgs], list[str]],
+                     extra_schema: dict[str, dict[str, Any]] | None = None) -> ResourceValidationPolicy:
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        if _not_production(args):
+            return
+        for message in check(args):
+            report_violation(message, None)
+
+    return ResourceValidationPolicy(
+        name=name, description=description, validate=validate,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        config_schema=PolicyConfigSchema(properties={**_PRODUCTION_SCHEMA, **(extra_schema or {})}),
+    )
+
+
+def _validate_password_configuration(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    if _not_production(args):
+        return
+    resources = [(r.resource_type, r.name, r.props) for r in args.resources]
+    for message in grafana_admin_password_configuration_violations(resources, stack_config()):
+        report_violation(message, None)
+
+
+POLICIES = [
+    StackValidationPolicy(
+        name="grafana-admin-password-configured",
+        description="The Grafana admin password is the stack's own secret: required, never generated, "
+                    "and in no resource other than the grafana-admin Secret.",
+        validate=_validate_password_configuration,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        config_schema=PolicyConfigSchema(properties=dict(_PRODUCTION_SCHEMA)),
+    ),
+    _resource_policy(
+        "grafana-admin-password-not-default",
+        "The Grafana admin password is at least 12 characters and not a well-known default.",
+        lambda args: grafana_admin_password_violations(args.resource_type, args.props)),
+    _resource_policy(
+        "prometheus-persistent-storage",
+        "Prometheus keeps its data on a persistent volume.",
+        lambda args: prometheus_storage_violations(args.resource_type, args.props)),
+    _resource_policy(
+        "prometheus-minimum-retention",
+        "Prometheus retains at least the configured minimum of data.",
+        lambda args: prometheus_retention_violations(
+            args.resource_type, args.props,
+            (args.get_config() or {}).get("minimumRetention") or DEFAULT_MINIMUM_RETENTION),
+        {"minimumRetention": {"type": "string", "default": DEFAULT_MINIMUM_RETENTION,
+                              "description": "Shortest Prometheus retention allowed, as a Prometheus duration."}}),
+    _resource_policy(
+        "prometheus-replicated",
+        "Prometheus runs at least two replicas.",
+        lambda args: prometheus_replica_violations(args.resource_type, args.props)),
+    _resource_policy(
+        "prometheus-resource-requests",
+        "Prometheus requests CPU and memory.",
+        lambda args: prometheus_request_violations(args.resource_type, args.props)),
+    _resource_policy(
+        "chart-version-pinned",
+        "The kube-prometheus-stack chart version is pinned exactly.",
+        lambda args: chart_version_violations(args.resource_type, args.props)),
+    _resource_policy(
+        "gitops-source-pinned",
+        "In gitops delivery, the GitRepository follows a tag, semver range or commit, not a branch.",
+        lambda args: git_source_violations(args.resource_type, args.props)),
+    _resource_policy(
+        "grafana-ingress-tls",
+        "Grafana's ingress serves every host over TLS.",
+        lambda args: grafana_ingress_tls_violations(args.resource_type, args.props)),
+    _resource_policy(
+        "protected-from-deletion",
+        "The namespace, the Helm release and the Flux source and Kustomizations are protected.",
+        lambda args: protect_violations(args.resource_type, args.props, bool(args.opts.protect))),
+]
