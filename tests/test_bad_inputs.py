@@ -1,0 +1,228 @@
+"""The bad-input catalogue: every config key, broken on purpose, fails alone and early.
+
+Each bad stack config runs the whole program and must fail with exactly one problem that
+names the key, the value given and the form expected, before any resource (Kubernetes or
+otherwise) is registered. The legal edge cases after it must be accepted: validation may
+not be stricter than Kubernetes, Prometheus and Flux are.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.settings import SettingsError
+from tests.conftest import run_stack
+from tests.pulumi_harness import ProgramRun
+
+DNS_LABEL = "a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters, such as monitoring"
+QUANTITY = "a Kubernetes quantity such as 50Gi, 500Mi, 1Ti, 500m or 0.5"
+DURATION = "a Prometheus duration such as 15d, 12h30m or 1y"
+FLUX_DURATION = "a Flux duration such as 30m, 1h or 1h30m"
+GITOPS_KEYS = "url, branch, tag, semver, commit, interval, stackPath, configPath, secretRef, timeout"
+REPO = "https://github.com/example/fleet"
+
+
+def gitops(**fields) -> dict[str, str]:
+    return {"delivery": "gitops", "gitops": {"url": REPO, "tag": "v1.0.0", **fields}}
+
+
+# (config overrides on the staging stack, key named in the error, value as shown, expected form)
+CATALOGUE = [
+    # top-level scalars
+    ({"namespace": "Monitoring"}, "namespace", '"Monitoring"', DNS_LABEL),
+    ({"namespace": ""}, "namespace", '""', DNS_LABEL),
+    ({"namespace": "a" * 64}, "namespace", json.dumps("a" * 64), DNS_LABEL),
+    ({"namespace": "monitoring-"}, "namespace", '"monitoring-"', DNS_LABEL),
+    ({"fluxNamespace": "flux_system"}, "fluxNamespace", '"flux_system"', DNS_LABEL),
+    ({"fluxNamespace": "monitoring"}, "fluxNamespace", '"monitoring"',
+     "a namespace other than the monitoring namespace"),
+    ({"delivery": "helm"}, "delivery", '"helm"', "direct or gitops"),
+    ({"chartVersion": "88.5"}, "chartVersion", '"88.5"', "an exact kube-prometheus-stack chart version"),
+    ({"chartVersion": "latest"}, "chartVersion", '"latest"', "an exact kube-prometheus-stack chart version"),
+    ({"chartVersion": "^88.5.3"}, "chartVersion", '"^88.5.3"', "(no 'latest', no ranges)"),
+    ({"fluxMetrics": "v2"}, "fluxMetrics", '"v2"', "resource-info (Flux 2.1 and later) or legacy"),
+    ({"protect": "1"}, "protect", '"1"', "true or false"),
+    ({"requireGrafanaAdminPassword": "yes"}, "requireGrafanaAdminPassword", '"yes"', "true or false"),
+    ({"kubernetes:context": ""}, "kubernetes:context", '""', "the kubeconfig context of this stack's cluster"),
+    ({"monitoringNamespace": "observability"}, "monitoringNamespace", '"observability"',
+     "no such key; valid keys are namespace, fluxNamespace, delivery"),
+    # grafana
+    ({"grafana": "big"}, "grafana", '"big"', "an object with keys adminUser, ingress, persistenceSize"),
+    ({"grafana": {"adminUser": "ad min"}}, "grafana.adminUser", '"ad min"', "a user name without spaces or ':'"),
+    ({"grafana": {"adminUser": ""}}, "grafana.adminUser", '""', "a user name without spaces or ':'"),
+    ({"grafana": {"ingres": {"host": "grafana.example.com"}}}, "grafana.ingres", '{"host": "grafana.example.com"}',
+     "no such key; valid keys of grafana are adminUser, ingress, persistenceSize"),
+    ({"grafana": {"ingress": {"host": "https://grafana.example.com"}}}, "grafana.ingress.host",
+     '"https://grafana.example.com"', "a DNS name such as grafana.example.com"),
+    ({"grafana": {"ingress": {"className": "nginx"}}}, "grafana.ingress.host", "null",
+     "a DNS name such as grafana.example.com (required with ingress)"),
+    ({"grafana": {"ingress": {"host": "grafana.example.com", "className": "Nginx_Class"}}},
+     "grafana.ingress.className", '"Nginx_Class"', "an IngressClass name such as nginx"),
+    ({"grafana": {"ingress": {"host": "grafana.example.com", "tlsSecret": "grafana-tls"}}},
+     "grafana.ingress.tlsSecret", '"grafana-tls"', "no such key; valid keys of grafana.ingress are host, className"),
+    ({"grafana": {"persistenceSize": "10GB"}}, "grafana.persistenceSize", '"10GB"', QUANTITY),
+    # prometheus
+    ({"prometheus": [1, 2]}, "prometheus", "[1, 2]", "an object with keys replicas, retention"),
+    ({"prometheus": {"replicas": "two"}}, "prometheus.replicas", '"two"', "a whole number from 1 to 10"),
+    ({"prometheus": {"replicas": 0}}, "prometheus.replicas", "0", "a whole number from 1 to 10"),
+    ({"prometheus": {"replicas": 11}}, "prometheus.replicas", "11", "a whole number from 1 to 10"),
+    ({"prometheus": {"replicas": 1.5}}, "prometheus.replicas", "1.5", "a whole number from 1 to 10"),
+    ({"prometheus": {"retention": "30 days"}}, "prometheus.retention", '"30 days"', DURATION),
+    ({"prometheus": {"retention": "1.5d"}}, "prometheus.retention", '"1.5d"', DURATION),
+    ({"prometheus": {"retentionSize": "90Gi"}}, "prometheus.retentionSize", '"90Gi"',
+     "a Prometheus byte size such as 45GB, 512MB or 1.5TiB"),
+    ({"prometheus": {"storageSize": "100 Gi"}}, "prometheus.storageSize", '"100 Gi"', QUANTITY),
+    ({"prometheus": {"storageSize": "-1Gi"}}, "prometheus.storageSize", '"-1Gi"', QUANTITY),
+    ({"prometheus": {"storageClassName": "Fast_SSD"}}, "prometheus.storageClassName", '"Fast_SSD"',
+     "a StorageClass name such as standard or gp3"),
+    ({"prometheus": {"resources": {"requests": {"cpu": "1 core"}}}}, "prometheus.resources.requests.cpu",
+     '"1 core"', QUANTITY),
+    ({"prometheus": {"resources": {"requests": {"memory": "4GiB"}}}}, "prometheus.resources.requests.memory",
+     '"4GiB"', QUANTITY),
+    ({"prometheus": {"resources": {"request": {"cpu": "1"}}}}, "prometheus.resources.request", '{"cpu": "1"}',
+     "no such key; valid keys of prometheus.resources are requests, limits"),
+    ({"prometheus": {"resources": {"limits": {"gpu": "1"}}}}, "prometheus.resources.limits.gpu", '"1"',
+     "no such key; valid keys of prometheus.resources.limits are cpu, memory"),
+    ({"prometheus": {"retension": "30d"}}, "prometheus.retension", '"30d"',
+     "no such key; valid keys of prometheus are replicas, retention"),
+    # alertmanager
+    ({"alertmanager": {"enabled": "yes"}}, "alertmanager.enabled", '"yes"', "true or false"),
+    ({"alertmanager": {"enable": True}}, "alertmanager.enable", "true",
+     "no such key; valid keys of alertmanager are enabled"),
+    # alerts
+    ({"alerts": 5}, "alerts", "5", "an object with keys reconciliationFailure, suspended"),
+    ({"alerts": {"controllerDown": {"for": "5 minutes"}}}, "alerts.controllerDown.for", '"5 minutes"', DURATION),
+    ({"alerts": {"suspended": {"severity": ""}}}, "alerts.suspended.severity", '""',
+     "a label value such as page, critical, warning or info"),
+    ({"alerts": {"workqueue": {"depth": -5}}}, "alerts.workqueue.depth", "-5", "a number greater than 0"),
+    ({"alerts": {"reconcileDuration": {"p99Seconds": "slow"}}}, "alerts.reconcileDuration.p99Seconds", '"slow"',
+     "a number greater than 0"),
+    ({"alerts": {"controlerDown": {"for": "5m"}}}, "alerts.controlerDown", '{"for": "5m"}',
+     "no such key; valid keys of alerts are reconciliationFailure"),
+    ({"alerts": {"suspended": {"threshold": 3}}}, "alerts.suspended.threshold", "3",
+     "no such key; valid keys of alerts.suspended are for, severity"),
+    # gitops
+    ({"delivery": "gitops", "gitops": {"url": REPO, "branch": "main", "tag": "v1.0.0"}},
+     "gitops.branch|tag|semver|commit", '{"branch": "main", "tag": "v1.0.0"}',
+     "exactly one of branch, tag, semver or commit"),
+    ({"delivery": "gitops", "gitops": {"url": REPO}}, "gitops.branch|tag|semver|commit", "null",
+     "exactly one of branch, tag, semver or commit"),
+    ({"delivery": "gitops", "gitops": {"url": "git@github.com:example/fleet.git", "tag": "v1.0.0"}}, "gitops.url",
+     '"git@github.com:example/fleet.git"', "an https:// or ssh:// git URL"),
+    ({"delivery": "gitops", "gitops": {"tag": "v1.0.0"}}, "gitops.url", "null",
+     "(required when delivery is gitops)"),
+    (gitops(tag="v1 final"), "gitops.tag", '"v1 final"', "a git tag name without spaces"),
+    ({"delivery": "gitops", "gitops": {"url": REPO, "commit": "abc123"}}, "gitops.commit", '"abc123"',
+     "a full 40 (or 64) character lower-case hex commit SHA"),
+    (gitops(interval="30 minutes"), "gitops.interval", '"30 minutes"', FLUX_DURATION),
+    (gitops(timeout="1d"), "gitops.timeout", '"1d"', FLUX_DURATION),
+    (gitops(stackPath="manifests/monitoring"), "gitops.stackPath", '"manifests/monitoring"',
+     "a path inside the repository starting with ./"),
+    (gitops(configPath=""), "gitops.configPath", '""', "a path inside the repository starting with ./"),
+    (gitops(secretRef="Git_Auth"), "gitops.secretRef", '"Git_Auth"', "the name of a Secret in the Flux namespace"),
+    (gitops(timout="5m"), "gitops.timout", '"5m"', f"no such key; valid keys of gitops are {GITOPS_KEYS}"),
+]
+
+
+def overrides(config: dict) -> dict[str, str]:
+    return {(key if ":" in key else f"flux-monitoring:{key}"): value if isinstance(value, str) else json.dumps(value)
+            for key, value in config.items()}
+
+
+def catalogue_id(case) -> str:
+    return f"{case[1]}={case[2][:40]}"
+
+
+def test_the_catalogue_covers_every_config_key():
+    from components.settings import GIT_REF_KEYS  # noqa: PLC0415
+
+    keys = {"namespace", "fluxNamespace", "delivery", "chartVersion", "fluxMetrics", "protect",
+            "requireGrafanaAdminPassword", "kubernetes:context", "grafana", "prometheus", "alertmanager",
+            "alerts", "gitops"}
+    named = {key.split(".")[0] for _, key, _, _ in CATALOGUE}
+    assert keys <= named
+    nested = {key for _, key, _, _ in CATALOGUE if "." in key}
+    for field in ("adminUser", "ingress.host", "ingress.className", "persistenceSize"):
+        assert f"grafana.{field}" in nested
+    for field in ("replicas", "retention", "retentionSize", "storageSize", "storageClassName",
+                  "resources.requests.cpu", "resources.requests.memory"):
+        assert f"prometheus.{field}" in nested
+    for field in ("url", "interval", "timeout", "stackPath", "configPath", "secretRef", "commit", "tag"):
+        assert f"gitops.{field}" in nested
+    assert "gitops.branch|tag|semver|commit" in nested and len(GIT_REF_KEYS) == 4
+    assert len(CATALOGUE) >= 30
+
+
+@pytest.mark.parametrize("config, key, shown, expected", CATALOGUE, ids=[catalogue_id(c) for c in CATALOGUE])
+def test_a_bad_config_fails_with_one_problem_naming_key_value_and_form_before_any_resource(
+        config, key, shown, expected):
+    run = ProgramRun()
+    with pytest.raises(SettingsError) as caught:
+        run_stack("staging", overrides(config), run=run)
+    [problem] = caught.value.problems
+    assert problem.startswith(f"{key}: got {shown}; expected ")
+    assert expected in problem.split("; expected ", 1)[1]
+    assert run.resources == []
+
+
+def test_a_non_secret_password_fails_without_showing_it_and_registers_nothing():
+    run = ProgramRun()
+    with pytest.raises(SettingsError) as caught:
+        run_stack("staging", {"flux-monitoring:grafanaAdminPassword": "plain-text-password-1"}, run=run)
+    assert caught.value.problems == [
+        "grafanaAdminPassword: got [secret]; expected a secret: set it with pulumi config set --secret "
+        "grafanaAdminPassword"]
+    assert run.resources == []
+
+
+def test_a_weak_secret_password_fails_without_showing_it_and_registers_nothing():
+    run = ProgramRun()
+    with pytest.raises(SettingsError) as caught:
+        run_stack("staging", password="prom-operator", run=run)
+    assert caught.value.problems == [
+        "grafanaAdminPassword: got [secret]; expected at least 12 characters and not a well-known default password"]
+    assert run.resources == []
+
+
+# -- legal edge cases that must be accepted ------------------------------------------------------
+
+ACCEPTED = [
+    {"namespace": "a" * 63},
+    {"namespace": "1monitoring"},
+    {"namespace": "m"},
+    {"fluxNamespace": "flux"},
+    {"chartVersion": "88.5.3-rc.1"},
+    {"chartVersion": "88.5.3+build.7"},
+    {"grafana": {"adminUser": "ops@example.com"}},
+    {"grafana": {"ingress": {"host": "grafana.internal", "className": "ingress.k8s.aws",
+                             "tlsSecretName": "grafana.tls"}}},
+    {"grafana": {"persistenceSize": "512Mi"}},
+    {"prometheus": {"replicas": 10}},
+    {"prometheus": {"replicas": "3"}},
+    {"prometheus": {"retention": "1y"}},
+    {"prometheus": {"retention": "12h30m"}},
+    {"prometheus": {"retention": "0"}},
+    {"prometheus": {"retentionSize": "1.5TiB"}},
+    {"prometheus": {"storageSize": "1e3"}},
+    {"prometheus": {"storageSize": "0.5"}},
+    {"prometheus": {"storageSize": "128974848"}},
+    {"prometheus": {"storageSize": "100G"}},
+    {"prometheus": {"storageClassName": "gp3.encrypted"}},
+    {"prometheus": {"resources": {"requests": {"cpu": "500m", "memory": "4e9"}, "limits": {"cpu": 2}}}},
+    {"alerts": {"workqueue": {"depth": 0.5}, "suspended": {"severity": "P3_low"}}},
+    {"alerts": {"controllerDown": {"for": "90s"}}},
+    gitops(),
+    {"delivery": "gitops", "gitops": {"url": "ssh://git@github.com:2222/example/fleet.git", "branch": "release/v1.2"}},
+    {"delivery": "gitops", "gitops": {"url": REPO, "semver": ">=1.2.0 <2.0.0"}},
+    {"delivery": "gitops", "gitops": {"url": REPO, "semver": "1.x"}},
+    {"delivery": "gitops", "gitops": {"url": REPO, "commit": "0123456789abcdef" * 4}},
+    gitops(interval="1.5h", timeout="90s", stackPath="./", secretRef="git.auth"),
+]
+
+
+@pytest.mark.parametrize("config", ACCEPTED, ids=[json.dumps(c)[:60] for c in ACCEPTED])
+def test_a_legal_edge_case_is_accepted(config):
+    run = run_stack("staging", overrides(config))
+    assert any(r.type == "kubernetes:core/v1:Namespace" for r in run.resources)
