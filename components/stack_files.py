@@ -35,8 +35,8 @@ def stack_config(stack: str, root: Path = ROOT) -> dict[str, str]:
     """The config texts of ``stack``, as written in its files (secrets stay encrypted there)."""
     stack_file = root / "stacks" / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
-        raise UnknownStackError(f"unknown stack {stack!r}: no {stack_file}; "
-                                f"stacks: {', '.join(stack_names(root)) or 'none'}")
+        raise UnknownStackError(f"no such stack: {stack_file} does not exist "
+                                f"(stacks: {', '.join(stack_names(root)) or 'none'})")
     project = yaml.safe_load((root / "Pulumi.yaml").read_text())
     name = project["name"]
     config = {f"{name}:{key}": config_text(spec["default"])

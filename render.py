@@ -1,0 +1,127 @@
+"""Render a stack's desired state as the tree that `gitops` delivery syncs, offline.
+
+    python render.py --stack prod --out manifests/monitoring
+
+Writes OUT/kube-prometheus-stack/ (HelmRepository and HelmRelease, with the Namespace unless
+Pulumi owns it), OUT/monitoring-config/ (PodMonitor, dashboards, rules) and, for a stack in
+gitops mode, OUT/flux/ (the GitRepository and Kustomizations Pulumi creates), each with a
+kustomization.yaml. No Pulumi CLI, cluster or secret is needed: secrets never go to git.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.gitops_manifests import flux_sync_manifests, helm_release, helm_repository
+from components.manifests import namespace_manifest
+from components.settings import PROJECT, Settings, SettingsError, load_settings
+from components.signals.dashboards import dashboard_config_maps
+from components.signals.podmonitor import flux_pod_monitor
+from components.signals.rules import flux_prometheus_rule
+from components.stack_files import ROOT, UnknownStackError, stack_config
+
+STACK_DIR = "kube-prometheus-stack"
+CONFIG_DIR = "monitoring-config"
+FLUX_DIR = "flux"
+# Marks the files the render owns: only these are replaced on a re-render.
+HEADER_PREFIX = "# Rendered by render.py"
+HEADER = HEADER_PREFIX + " from stacks/Pulumi.{stack}.yaml: change the stack, then re-render.\n"
+
+
+def _encrypted(text: str) -> bool:
+    # `pulumi config set --secret` stores {"secure": "<ciphertext>"} in the stack file.
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
+def offline_settings(stack: str, root: Path = ROOT) -> Settings:
+    """The stack's validated settings, without its secrets.
+
+    The rendered files never hold a secret, so the render does not need one: encrypted values
+    are left out, and so is requireGrafanaAdminPassword, which only `pulumi up` (the one
+    that can decrypt) can check. Everything else is validated as the program validates it.
+    """
+    config = stack_config(stack, root)
+    prefix = f"{PROJECT}:"
+    raw = {key[len(prefix):]: value for key, value in config.items()
+           if key.startswith(prefix) and not _encrypted(value)}
+    raw.pop("requireGrafanaAdminPassword", None)
+    return load_settings(raw, kube_context=config.get("kubernetes:context"))
+
+
+def rendered_tree(settings: Settings) -> dict[str, list[dict[str, Any]]]:
+    """Directory name -> the objects it holds, in a fixed order."""
+    # In gitops mode Pulumi creates the Namespace (the Grafana Secret lives in it): not Flux too.
+    namespace = [namespace_manifest(settings)] if settings.delivery == "direct" else []
+    tree = {
+        STACK_DIR: [*namespace, helm_repository(settings), helm_release(settings)],
+        CONFIG_DIR: [flux_pod_monitor(settings), *dashboard_config_maps(settings), flux_prometheus_rule(settings)],
+    }
+    if settings.gitops is not None:
+        tree[FLUX_DIR] = flux_sync_manifests(settings)
+    return tree
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (dashboards) as literal blocks, so their git diffs read line by line."""
+
+
+_Dumper.add_representer(str, lambda dumper, value: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
+
+
+def _dump(header: str, document: dict[str, Any]) -> str:
+    return header + yaml.dump(document, Dumper=_Dumper, sort_keys=True, default_flow_style=False,
+                              allow_unicode=True, width=120)
+
+
+def file_name(manifest: dict[str, Any]) -> str:
+    return f"{manifest['kind'].lower()}-{manifest['metadata']['name']}.yaml"
+
+
+def write_tree(tree: dict[str, list[dict[str, Any]]], out: Path, stack: str) -> list[Path]:
+    """Write each directory with its kustomization.yaml; returns the files written."""
+    header = HEADER.format(stack=stack)
+    for directory in (STACK_DIR, CONFIG_DIR, FLUX_DIR):
+        for old in sorted((out / directory).glob("*.yaml")):
+            if old.read_text().startswith(HEADER_PREFIX):
+                old.unlink()
+    written = []
+    for directory, manifests in tree.items():
+        (out / directory).mkdir(parents=True, exist_ok=True)
+        kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                         "resources": [file_name(m) for m in manifests]}
+        for name, document in [*((file_name(m), m) for m in manifests), ("kustomization.yaml", kustomization)]:
+            path = out / directory / name
+            path.write_text(_dump(header, document))
+            written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
+    parser.add_argument("--out", required=True, type=Path, help="directory to write the tree into")
+    parser.add_argument("--project", type=Path, default=ROOT, help="Pulumi project directory (default: this one)")
+    args = parser.parse_args(argv)
+    try:
+        settings = offline_settings(args.stack, args.project)
+    except (UnknownStackError, SettingsError) as error:
+        print(f"render: stack {args.stack!r}: {error}", file=sys.stderr)
+        return 1
+    written = write_tree(rendered_tree(settings), args.out, args.stack)
+    print(f"render: wrote {len(written)} files for stack {args.stack!r} into {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

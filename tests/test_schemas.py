@@ -1,0 +1,118 @@
+"""Every object the program registers and every rendered file, against its real schema."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from components.gitops_manifests import helm_release, stack_kustomization
+from components.signals.podmonitor import flux_pod_monitor
+from render import rendered_tree, write_tree
+from tests.gitops_stacks import MODES_AND_STACKS, run_mode, settings_of
+from tests.schemas import CrdSchemas, crd_schemas, kubernetes_objects, validate
+
+FLUX_AND_OPERATOR_KINDS = {"GitRepository", "HelmRepository", "Kustomization", "HelmRelease", "PodMonitor",
+                           "PrometheusRule"}
+
+
+@pytest.fixture(scope="module")
+def crds(shared_upstream: Path) -> CrdSchemas:
+    return crd_schemas(shared_upstream)
+
+
+@pytest.fixture(scope="module")
+def kustomization() -> dict:
+    return stack_kustomization(settings_of("staging", "gitops"))
+
+
+def test_crds_cover_every_custom_resource_this_project_writes(crds):
+    assert FLUX_AND_OPERATOR_KINDS <= {kind for _, kind in crds}
+
+
+def test_validator_accepts_the_stack_kustomization(crds, kustomization):
+    validate(kustomization, crds)
+
+
+def test_validator_rejects_a_kustomization_interval_of_1_hour(crds, kustomization):
+    broken = copy.deepcopy(kustomization)
+    broken["spec"]["interval"] = "1 hour"
+    with pytest.raises(jsonschema.ValidationError, match="does not match"):
+        validate(broken, crds)
+
+
+def test_validator_rejects_a_kustomization_without_its_source(crds, kustomization):
+    broken = copy.deepcopy(kustomization)
+    del broken["spec"]["sourceRef"]
+    with pytest.raises(jsonschema.ValidationError, match="'sourceRef' is a required property"):
+        validate(broken, crds)
+
+
+def test_validator_rejects_a_misspelt_custom_resource_field(crds, kustomization):
+    broken = copy.deepcopy(kustomization)
+    broken["spec"]["healthCheck"] = broken["spec"].pop("healthChecks")
+    with pytest.raises(jsonschema.ValidationError, match="'healthCheck' was unexpected"):
+        validate(broken, crds)
+
+
+def test_validator_rejects_a_custom_resource_without_namespace(crds, kustomization):
+    broken = copy.deepcopy(kustomization)
+    del broken["metadata"]["namespace"]
+    with pytest.raises(jsonschema.ValidationError, match="needs a namespace"):
+        validate(broken, crds)
+
+
+def test_validator_rejects_malformed_custom_resource_metadata(crds, kustomization):
+    broken = copy.deepcopy(kustomization)
+    broken["metadata"]["labels"] = ["app.kubernetes.io/part-of"]
+    with pytest.raises(jsonschema.ValidationError):
+        validate(broken, crds)
+
+
+def test_validator_keeps_free_form_helm_values_open(crds):
+    release = helm_release(settings_of("prod", "direct"))
+    release["spec"]["values"]["anyChartKey"] = {"nested": [1, "two"]}
+    validate(release, crds)
+
+
+@pytest.mark.parametrize("port, valid", [(8080, True), ("http-prom", True), (True, False)])
+def test_validator_treats_int_or_string_fields_as_either(crds, port, valid):
+    monitor = flux_pod_monitor(settings_of("staging", "direct"))
+    monitor["spec"]["podMetricsEndpoints"][0]["targetPort"] = port
+    if valid:
+        validate(monitor, crds)
+    else:
+        with pytest.raises(jsonschema.ValidationError):
+            validate(monitor, crds)
+
+
+def test_validator_rejects_an_unknown_core_field_strictly(crds):
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "monitoring", "lables": {}}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        validate(namespace, crds)
+
+
+def test_validator_refuses_an_object_it_has_no_schema_for(crds):
+    with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+        validate({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}, crds)
+
+
+@pytest.mark.parametrize("mode, stack", MODES_AND_STACKS)
+def test_every_registered_object_matches_its_schema(crds, mode, stack):
+    objects = kubernetes_objects(run_mode(stack, mode))
+    assert objects
+    for manifest in objects:
+        validate(manifest, crds)
+
+
+@pytest.mark.parametrize("mode, stack", MODES_AND_STACKS)
+def test_every_rendered_file_matches_its_schema(crds, tmp_path, mode, stack):
+    written = write_tree(rendered_tree(settings_of(stack, mode)), tmp_path, stack)
+    manifests = [yaml.safe_load(p.read_text()) for p in written if p.name != "kustomization.yaml"]
+    assert FLUX_AND_OPERATOR_KINDS - {"GitRepository", "Kustomization"} <= {m["kind"] for m in manifests}
+    for manifest in manifests:
+        validate(manifest, crds)
