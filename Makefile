@@ -18,6 +18,11 @@ up: $(VENV)/.installed
 preview: $(VENV)/.installed
 	./scripts/pulumi-stack.sh preview $(STACK)
 
+## render STACK=... OUT=dir: write the stack's desired state as the tree gitops delivery syncs (offline)
+render: $(VENV)/.installed
+	@test -n "$(OUT)" || { echo "usage: make render STACK=staging|prod OUT=dir" >&2; exit 2; }
+	$(VENV)/bin/python render.py --stack $(STACK) --out $(OUT)
+
 ## test: the whole test suite (unit tests with Pulumi mocks, promtool, a real Prometheus on 127.0.0.1)
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest
