@@ -47,9 +47,11 @@ def flux_object(generation: str, kind: str, namespace: str, name: str, values: s
     if generation == "legacy":
         owner = {**CONTROLLER_TARGET, "app": "kustomize-controller", "pod": "kustomize-controller-5d7c9"}
         obj = {**owner, "kind": kind, "exported_namespace": namespace, "name": name}
-        status = "Deleted" if deleted else ready
+        # A deleted object may keep its last Ready sample beside Deleted=1: the case the Flux
+        # guide's alert guards against.
+        statuses = {ready, "Deleted"} if deleted else {ready}
         conditions = [{"series": selector("gotk_reconcile_condition", {**obj, "type": "Ready", "status": s}),
-                       "values": values.replace("1x", f"{int(s == status)}x")}
+                       "values": values.replace("1x", f"{int(s in statuses)}x")}
                       for s in ("True", "False", "Unknown", "Deleted")]
         return conditions + [{"series": selector("gotk_suspend_status", obj),
                               "values": values.replace("1x", f"{int(suspended)}x")}]
