@@ -52,3 +52,107 @@ def test_the_scan_finds_a_password_leaked_into_helm_values():
     release = next(r for r in run.resources if r.type == "kubernetes:helm.sh/v3:Release")
     release.inputs["values"]["grafana"]["adminPassword"] = PROD_PASSWORD
     assert places_holding(run, PROD_PASSWORD) == ["kubernetes:helm.sh/v3:Release kube-prometheus-stack: values"]
+
+
+# -- secrets discipline beyond the password scan -------------------------------------------------
+
+import logging  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import yaml  # noqa: E402
+
+from components.settings import SettingsError  # noqa: E402
+from tests.conftest import PASSWORD_KEY  # noqa: E402
+from tests.pulumi_harness import ROOT, ProgramRun, run_program, stack_config  # noqa: E402
+
+GITOPS_PROD = {"flux-monitoring:delivery": "gitops",
+               "flux-monitoring:gitops": json.dumps({"url": "https://github.com/example/fleet", "tag": "v1.0.0"})}
+
+
+def test_in_gitops_delivery_the_password_appears_only_in_secret_data_and_the_secret_export():
+    run = run_stack("prod", GITOPS_PROD, password=PROD_PASSWORD)
+    assert any(r.type.endswith(":GitRepository") for r in run.resources)
+    assert places_holding(run, PROD_PASSWORD) == []
+    assert run.secret_exports == {"grafanaAdminPassword"}
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_every_secret_input_is_secret_data_of_a_secret(stack):
+    # Anything the program marks secret is Secret data: nothing else carries a secret to the cluster.
+    run = run_stack(stack, password=PROD_PASSWORD)
+    secret_places = {(r.type, path) for r in run.resources for path in r.secret_inputs}
+    assert secret_places == {(SECRET, "stringData")}
+
+
+def test_a_successful_run_logs_no_secret(caplog):
+    with caplog.at_level(logging.DEBUG):
+        run_stack("prod", password=PROD_PASSWORD)
+    assert PROD_PASSWORD not in caplog.text
+
+
+def _fails_quietly(config: dict[str, str], secret_keys: tuple[str, ...], secret: str, caplog) -> SettingsError:
+    """Runs a bad config holding ``secret``; the error and every log line must not show it."""
+    run = ProgramRun()
+    with caplog.at_level(logging.DEBUG), pytest.raises(SettingsError) as caught:
+        run_program(config, secret_keys, stack="prod", run=run)
+    assert secret not in str(caught.value)
+    assert secret not in repr(caught.value)
+    assert secret not in caplog.text
+    assert run.resources == []
+    return caught.value
+
+
+def test_a_bad_config_that_includes_the_secret_does_not_echo_it(caplog):
+    config = {**stack_config("prod"), PASSWORD_KEY: PROD_PASSWORD, "flux-monitoring:namespace": "Bad_Namespace"}
+    error = _fails_quietly(config, (PASSWORD_KEY,), PROD_PASSWORD, caplog)
+    assert [p.split(":")[0] for p in error.problems] == ["namespace"]
+
+
+def test_a_weak_secret_password_is_refused_without_echoing_it(caplog):
+    weak = "Sh0rt-pw"
+    config = {**stack_config("prod"), PASSWORD_KEY: weak}
+    error = _fails_quietly(config, (PASSWORD_KEY,), weak, caplog)
+    assert error.problems == ["grafanaAdminPassword: got [secret]; expected at least 12 characters "
+                              "and not a well-known default password"]
+
+
+def test_a_password_set_in_plain_text_is_refused_without_echoing_it(caplog):
+    config = {**stack_config("prod"), PASSWORD_KEY: PROD_PASSWORD}
+    error = _fails_quietly(config, (), PROD_PASSWORD, caplog)
+    assert error.problems == ["grafanaAdminPassword: got [secret]; expected a secret: "
+                              "set it with pulumi config set --secret grafanaAdminPassword"]
+
+
+def test_a_misspelt_secret_key_is_refused_without_echoing_its_value(caplog):
+    misspelt = "flux-monitoring:grafanaAdminPasword"
+    config = {**stack_config("prod"), PASSWORD_KEY: PROD_PASSWORD, misspelt: "An0ther-secret-value"}
+    error = _fails_quietly(config, (PASSWORD_KEY, misspelt), "An0ther-secret-value", caplog)
+    assert error.problems[0].startswith("grafanaAdminPasword: got [secret]; expected no such key")
+
+
+def test_a_secret_structured_value_is_refused_without_echoing_it(caplog):
+    # e.g. `pulumi config set --secret gitops '{...}'` with credentials in the URL
+    token_url = "https://user:tok3n-value@github.com/example/fleet"
+    config = {**stack_config("prod"), PASSWORD_KEY: PROD_PASSWORD, "flux-monitoring:delivery": "gitops",
+              "flux-monitoring:gitops": json.dumps({"url": token_url, "tag": "v1 bad"})}
+    error = _fails_quietly(config, (PASSWORD_KEY, "flux-monitoring:gitops"), "tok3n-value", caplog)
+    assert [p.split(":")[0] for p in error.problems] == ["gitops.tag"]
+
+
+def test_a_render_of_a_stack_holding_a_plain_text_password_fails_without_echoing_it_or_writing(tmp_path):
+    project = tmp_path / "project"
+    (project / "stacks").mkdir(parents=True)
+    shutil.copy(ROOT / "Pulumi.yaml", project)
+    config = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text())["config"]
+    config[PASSWORD_KEY] = PROD_PASSWORD  # a mistake: not set with --secret
+    (project / "stacks" / "Pulumi.leaky.yaml").write_text(yaml.safe_dump({"config": config}))
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, str(ROOT / "render.py"), "--stack", "leaky", "--out", str(out),
+                           "--project", str(project)], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "grafanaAdminPassword: got [secret]" in done.stderr
+    assert PROD_PASSWORD not in done.stdout + done.stderr
+    assert not Path(out).exists() or not any(Path(out).rglob("*.yaml"))
