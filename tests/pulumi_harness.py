@@ -6,7 +6,6 @@ then the stack file, every value as text (objects as JSON) under ``<project>:<ke
 
 from __future__ import annotations
 
-import json
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,27 +17,10 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.settings import set_root_resource
 
+from components.stack_files import stack_config  # noqa: F401  (re-exported for the tests)
+
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
-
-
-def config_text(value: Any) -> str:
-    """A config value as the CLI passes it to the program."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value)
-
-
-def stack_config(stack: str) -> dict[str, str]:
-    """The config a `pulumi up -s <stack>` hands to the program (without secrets)."""
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
-    config = {f"{PROJECT}:{key}": config_text(spec["default"])
-              for key, spec in project.get("config", {}).items() if "default" in spec}
-    stack_file = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
-    for key, value in (stack_file.get("config") or {}).items():
-        full_key = key if ":" in key else f"{PROJECT}:{key}"
-        config[full_key] = config_text(value)
-    return config
 
 
 @dataclass
