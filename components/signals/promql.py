@@ -110,9 +110,6 @@ class FluxQueries:
         absent = [f"absent(up{self.controllers(_equals('app', app))})" for app in CORE_CONTROLLERS]
         return "\nor ".join([down, *absent])
 
-    def reconcile_p99(self, window: str, by: tuple[str, ...]) -> str:
-        return self.duration_quantile(0.99, window, by)
-
     def duration_quantile(self, quantile: float, window: str, by: tuple[str, ...]) -> str:
         return (f"histogram_quantile({quantile}, sum {_by(by + ('le',))} "
                 f"(rate({self.durations('bucket')}[{window}])))")

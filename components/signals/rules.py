@@ -46,7 +46,7 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
                f"Prometheus cannot scrape {{{{ $labels.app }}}} in {settings.flux_namespace} "
                f"(or, for the core controllers, finds no target) for {alerts.controller_down.for_}."),
         _alert("FluxReconcileDurationHigh",
-               f"{q.reconcile_p99(DURATION_WINDOW, OBJECT_LABELS)} > {alerts.reconcile_duration.threshold:g}",
+               f"{q.duration_quantile(0.99, DURATION_WINDOW, OBJECT_LABELS)} > {alerts.reconcile_duration.threshold:g}",
                alerts.reconcile_duration,
                f"{_OBJECT} p99 reconcile duration is {{{{ $value | humanizeDuration }}}}",
                f"Above {alerts.reconcile_duration.threshold:g}s over {DURATION_WINDOW}, "
