@@ -7,6 +7,7 @@ import json
 import pytest
 
 from components.gitops import duration_seconds
+from components.gitops_manifests import flux_sync_manifests
 from render import CONFIG_DIR, STACK_DIR, rendered_tree
 from tests.gitops_stacks import GUIDE_TAG, GUIDE_URL, MODES_AND_STACKS, run_mode, settings_of
 from tests.pulumi_harness import ProgramRun
@@ -92,6 +93,13 @@ def test_configured_paths_interval_and_timeout_reach_the_flux_objects():
     assert spec(run, GIT_REPOSITORY)["interval"] == "5m"
     assert [(k.inputs["spec"]["path"], k.inputs["spec"]["timeout"]) for k in run.of_type(KUSTOMIZATION)] == [
         ("./clusters/prod/stack", "20m"), ("./clusters/prod/config", "20m")]
+
+
+def test_registered_flux_objects_are_the_rendered_ones_plus_await_annotations(staging_gitops):
+    registered = [r.inputs for r in staging_gitops.of_type(GIT_REPOSITORY) + staging_gitops.of_type(KUSTOMIZATION)]
+    without_annotations = [{**m, "metadata": {k: v for k, v in m["metadata"].items() if k != "annotations"}}
+                           for m in registered]
+    assert without_annotations == flux_sync_manifests(settings_of("staging", "gitops"))
 
 
 def test_kustomizations_are_created_after_their_source_namespace_and_secret(staging_gitops):
