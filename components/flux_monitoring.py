@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.flux_signals import FluxSignals
 from components.gitops import GitOpsDelivery
 from components.grafana_admin import GrafanaAdmin
 from components.kube_prometheus_stack import KubePrometheusStack
@@ -13,7 +14,7 @@ from components.settings import Settings
 
 
 class FluxMonitoring(pulumi.ComponentResource):
-    """Namespace, Grafana credentials and kube-prometheus-stack on the stack's own cluster.
+    """Namespace, Grafana credentials, kube-prometheus-stack and the Flux signals on the stack's own cluster.
 
     ``direct``: Pulumi installs the stack. ``gitops``: Pulumi creates the Flux objects that sync
     it from git, and only what must not go to git (the namespace the Secret lives in, the Secret).
@@ -36,5 +37,6 @@ class FluxMonitoring(pulumi.ComponentResource):
         else:
             self.stack = KubePrometheusStack(
                 "kube-prometheus-stack", settings, namespace.name, self.grafana_admin.secret, opts=in_cluster)
+            self.signals = FluxSignals("flux-signals", settings, self.stack.release, opts=in_cluster)
         self.namespace = namespace.name
         self.register_outputs({"namespace": self.namespace})

@@ -10,6 +10,7 @@ from typing import Any
 
 from components.selectors import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE, PROMETHEUS_SELECTOR_LABELS
 from components.settings import RELEASE_NAME, Settings
+from components.signals.kube_state_metrics import kube_state_metrics_values
 
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA_ADMIN_USER_KEY = "admin-user"
@@ -89,6 +90,9 @@ def kube_prometheus_stack_values(settings: Settings) -> dict[str, Any]:
         "prometheus": {"prometheusSpec": _prometheus_spec(settings)},
         "alertmanager": {"enabled": settings.alertmanager.enabled},
     }
+    kube_state_metrics = kube_state_metrics_values(settings)
+    if kube_state_metrics:
+        values["kube-state-metrics"] = kube_state_metrics
     if settings.prometheus.replicas > 1:
         # Keep one replica scraping through node drains.
         values["prometheus"]["podDisruptionBudget"] = {"enabled": True, "minAvailable": 1}

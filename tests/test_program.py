@@ -165,3 +165,33 @@ def test_invalid_config_fails_before_any_resource_is_registered():
                   run=run)
     assert [p.split(":")[0] for p in caught.value.problems] == ["kubernetes", "prometheus.retention"]
     assert run.resources == []
+
+
+def test_direct_delivery_creates_the_flux_signals_after_the_release(staging_run):
+    release = staging_run.one(RELEASE)
+    signals = {(r.type, r.name) for r in staging_run.resources
+               if r.type.startswith("kubernetes:") and release.urn in r.dependencies}
+    assert signals == {
+        ("kubernetes:monitoring.coreos.com/v1:PodMonitor", "flux-system"),
+        ("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "flux-monitoring"),
+        ("kubernetes:core/v1:ConfigMap", "flux-control-plane"),
+        ("kubernetes:core/v1:ConfigMap", "flux-cluster"),
+    }
+
+
+def test_dashboards_are_labelled_for_the_grafana_sidecar(staging_run):
+    for name in ("flux-control-plane", "flux-cluster"):
+        config_map = staging_run.one("kubernetes:core/v1:ConfigMap", name).inputs
+        assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert config_map["metadata"]["namespace"] == "monitoring"
+        assert list(config_map["data"]) == [f"{name}.json"]
+
+
+def test_resource_info_generation_configures_kube_state_metrics(staging_run):
+    values = staging_run.one(RELEASE).inputs["values"]
+    assert values["kube-state-metrics"]["customResourceState"]["enabled"] is True
+
+
+def test_legacy_generation_leaves_kube_state_metrics_alone():
+    run = run_stack("staging", {"flux-monitoring:fluxMetrics": "legacy"})
+    assert "kube-state-metrics" not in run.one(RELEASE).inputs["values"]

@@ -1,0 +1,49 @@
+"""Flux signals: the PodMonitor, the dashboards and the alert rules (direct delivery)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.settings import Settings
+from components.signals.dashboards import dashboard_config_maps
+from components.signals.podmonitor import flux_pod_monitor
+from components.signals.rules import flux_prometheus_rule
+
+
+def _custom_resource(manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+    return k8s.apiextensions.CustomResource(
+        manifest["metadata"]["name"],
+        api_version=manifest["apiVersion"],
+        kind=manifest["kind"],
+        metadata=manifest["metadata"],
+        spec=manifest["spec"],
+        opts=opts,
+    )
+
+
+class FluxSignals(pulumi.ComponentResource):
+    """What Prometheus scrapes and alerts on, and what Grafana shows, for the Flux controllers.
+
+    Created after the release: its CRDs (PodMonitor, PrometheusRule) and the Grafana sidecar
+    that loads the dashboards come with it.
+    """
+
+    def __init__(self, name: str, settings: Settings, release: pulumi.Resource,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("flux-monitoring:flux_signals:FluxSignals", name, None, opts)
+        after_release = pulumi.ResourceOptions(parent=self, depends_on=[release])
+        self.pod_monitor = _custom_resource(flux_pod_monitor(settings), after_release)
+        self.rules = _custom_resource(flux_prometheus_rule(settings), after_release)
+        self.dashboards = [
+            k8s.core.v1.ConfigMap(
+                config_map["metadata"]["name"],
+                metadata=config_map["metadata"],
+                data=config_map["data"],
+                opts=after_release,
+            )
+            for config_map in dashboard_config_maps(settings)
+        ]
+        self.register_outputs({"dashboards": [d.metadata.name for d in self.dashboards]})
