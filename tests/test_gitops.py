@@ -91,15 +91,17 @@ def test_configured_paths_interval_and_timeout_reach_the_flux_objects():
         {"url": GUIDE_URL, "branch": "main", "interval": "5m", "timeout": "20m",
          "stackPath": "./clusters/prod/stack", "configPath": "./clusters/prod/config"})})
     assert spec(run, GIT_REPOSITORY)["interval"] == "5m"
-    assert [(k.inputs["spec"]["path"], k.inputs["spec"]["timeout"]) for k in run.of_type(KUSTOMIZATION)] == [
-        ("./clusters/prod/stack", "20m"), ("./clusters/prod/config", "20m")]
+    assert {k.name: (k.inputs["spec"]["path"], k.inputs["spec"]["timeout"]) for k in run.of_type(KUSTOMIZATION)} == {
+        "monitoring-stack": ("./clusters/prod/stack", "20m"), "monitoring-config": ("./clusters/prod/config", "20m")}
 
 
 def test_registered_flux_objects_are_the_rendered_ones_plus_await_annotations(staging_gitops):
-    registered = [r.inputs for r in staging_gitops.of_type(GIT_REPOSITORY) + staging_gitops.of_type(KUSTOMIZATION)]
-    without_annotations = [{**m, "metadata": {k: v for k, v in m["metadata"].items() if k != "annotations"}}
-                           for m in registered]
-    assert without_annotations == flux_sync_manifests(settings_of("staging", "gitops"))
+    # Registration order is not deterministic: compare by name.
+    flux = staging_gitops.of_type(GIT_REPOSITORY) + staging_gitops.of_type(KUSTOMIZATION)
+    without_annotations = {r.name: {**r.inputs, "metadata": {
+        k: v for k, v in r.inputs["metadata"].items() if k != "annotations"}} for r in flux}
+    rendered = flux_sync_manifests(settings_of("staging", "gitops"))
+    assert without_annotations == {m["metadata"]["name"]: m for m in rendered}
 
 
 def test_kustomizations_are_created_after_their_source_namespace_and_secret(staging_gitops):

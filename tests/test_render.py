@@ -122,7 +122,8 @@ def test_gitops_stack_leaves_the_namespace_to_pulumi_and_adds_the_flux_objects(r
     out = rendered["gitops"]
     assert [d["kind"] for d in documents(out / "kube-prometheus-stack")] == ["HelmRelease", "HelmRepository"]
     settings = offline_settings("gitops", gitops_project)
-    assert sorted(documents(out / "flux"), key=kind_and_name) == sorted(flux_sync_manifests(settings), key=kind_and_name)
+    assert sorted(documents(out / "flux"), key=kind_and_name) == sorted(
+        flux_sync_manifests(settings), key=kind_and_name)
 
 
 def test_direct_stack_renders_the_namespace_and_no_flux_objects(rendered):
