@@ -79,9 +79,7 @@ def test_kustomizations_wait_for_their_git_repository_the_namespace_and_the_secr
 def test_operator_custom_resources_wait_for_the_release_that_installs_their_crds():
     run = _run("prod")
     custom = _operator_custom_resources(run)
-    if not custom:
-        pytest.skip("NOT YET WIRED: direct delivery registers no PodMonitor/PrometheusRule "
-                    "(FluxSignals is not part of FluxMonitoring yet)")
+    assert {r.type.rsplit(":", 1)[1] for r in custom} == {"PodMonitor", "PrometheusRule"}
     release = run.one(RELEASE).urn
     assert all(release in r.dependencies for r in custom), [r.name for r in custom if release not in r.dependencies]
 
@@ -89,9 +87,7 @@ def test_operator_custom_resources_wait_for_the_release_that_installs_their_crds
 def test_dashboards_wait_for_the_release_whose_sidecar_loads_them():
     run = _run("prod")
     dashboards = [r for r in run.of_type(CONFIG_MAP) if "grafana_dashboard" in r.inputs["metadata"].get("labels", {})]
-    if not dashboards:
-        pytest.skip("NOT YET WIRED: direct delivery registers no dashboard ConfigMaps "
-                    "(FluxSignals is not part of FluxMonitoring yet)")
+    assert len(dashboards) == 2
     assert all(run.one(RELEASE).urn in r.dependencies for r in dashboards)
 
 
