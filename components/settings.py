@@ -158,6 +158,7 @@ class Settings:
     alertmanager: AlertmanagerSettings = field(default_factory=AlertmanagerSettings)
     protect: bool = False
     flux_metrics: str = "resource-info"
+    drop_unused_metrics: bool = True
     alerts: AlertSettings = field(default_factory=AlertSettings)
     gitops: GitOpsSettings | None = None
 
@@ -415,7 +416,7 @@ def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] | set[str]
     r = _Reader(raw, frozenset(secret_keys))
     known = ("namespace", "fluxNamespace", "delivery", "chartVersion", "grafanaAdminPassword",
              "requireGrafanaAdminPassword", "grafana", "prometheus", "alertmanager", "protect",
-             "fluxMetrics", "alerts", "gitops")
+             "fluxMetrics", "dropUnusedMetrics", "alerts", "gitops")
     for unknown in sorted(set(raw) - set(known)):
         r.problem(unknown, raw[unknown], f"no such key; valid keys are {', '.join(known)}")
 
@@ -469,6 +470,7 @@ def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] | set[str]
         alertmanager=alertmanager,
         protect=r.boolean("protect", False),
         flux_metrics=flux_metrics,
+        drop_unused_metrics=r.boolean("dropUnusedMetrics", True),
         alerts=_read_alerts(r),
         gitops=_read_gitops(r, required=delivery == "gitops"),
     )

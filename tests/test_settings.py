@@ -144,6 +144,12 @@ def test_flux_metrics_names_a_generation():
     assert problem.startswith('fluxMetrics: got "v2"; expected resource-info')
 
 
+def test_drop_unused_metrics_is_on_unless_turned_off():
+    assert load().drop_unused_metrics is True
+    assert load(dropUnusedMetrics="false").drop_unused_metrics is False
+    assert problems(dropUnusedMetrics="no") == ['dropUnusedMetrics: got "no"; expected true or false']
+
+
 @pytest.mark.parametrize("value", ["yes", "1", "True"])
 def test_booleans_are_true_or_false(value):
     assert problems(protect=value) == [f"protect: got {json.dumps(value)}; expected true or false"]
