@@ -16,7 +16,8 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 from components.selectors import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE, PART_OF_LABELS
 from components.settings import Settings
 from components.signals.promql import (
-    ALL_KINDS, OBJECT_LABELS, RECONCILERS, SOURCES, FluxQueries, Kinds, object_count,
+    ALL_KINDS, OBJECT_LABELS, RECONCILERS, SOURCES, STATE_READY, SUSPENDED, FluxQueries, Kinds,
+    RecordedQueries, duration_quantile_record,
 )
 
 CONTROL_PLANE_UID = "flux-control-plane"
@@ -107,8 +108,10 @@ def control_plane_dashboard(settings: Settings) -> dict:
         _timeseries("Kubernetes API error rate (5xx, 429)", "percentunit",
                     _query(f"sum by (app) (rate({api_errors}[{RATE}]))\n/ sum by (app) (rate({api}[{RATE}]))",
                            "{{app}}")),
+        # Recorded per controller namespace and kind (rules.py), over the recording window.
         _timeseries("Reconcile duration per kind", "s", *[
-            _query(q.duration_quantile(quantile, RATE, ("kind",)), f"{{{{kind}}}} p{int(quantile * 100)}", ref)
+            _query(f'max by (kind) ({duration_quantile_record(quantile)}{{namespace=~"$namespace"}})',
+                   f"{{{{kind}}}} p{int(quantile * 100)}", ref)
             for quantile, ref in ((0.5, "A"), (0.9, "B"), (0.99, "C"))
         ]),
     ]
@@ -118,23 +121,28 @@ def control_plane_dashboard(settings: Settings) -> dict:
 
 
 def cluster_dashboard(settings: Settings) -> dict:
-    """State of the Flux objects: what is ready, failing, unknown or suspended, and how long reconciling takes."""
+    """State of the Flux objects: what is ready, failing, unknown or suspended, and how long reconciling takes.
+
+    Aggregate panels read the recorded series (rules.py); the tables and per-object panels, which
+    show individual objects, query the raw series.
+    """
     q = FluxQueries(settings, object_namespace="$exported_namespace")
+    recorded = RecordedQueries(object_namespace="$exported_namespace")
 
     def counts(group: str, kinds: Kinds) -> list[stat.Panel]:
-        return [_stat(f"{group} {label}", object_count(q.objects(ready, kinds)))
-                for label, ready in (("ready", "True"), ("failing", "False"), ("unknown", "Unknown"))]
+        return [_stat(f"{group} {label}", recorded.object_count(label, kinds))
+                for label in STATE_READY]
 
     panels = [
         *counts("Reconcilers", RECONCILERS),
         *counts("Sources", SOURCES),
-        _stat("Suspended", object_count(q.suspended(ALL_KINDS)), width=6),
+        _stat("Suspended", recorded.object_count(SUSPENDED, ALL_KINDS), width=6),
         _table("Failing objects", q.objects("False", ALL_KINDS, detail=True)),
         _table("Suspended objects", q.suspended(ALL_KINDS, detail=True)),
         _timeseries("Average reconcile duration per kind", "s",
-                    _query(q.duration_average(RATE, ("kind",)), "{{kind}}")),
+                    _query(recorded.duration_average(("kind",)), "{{kind}}")),
         _timeseries("p99 reconcile duration per kind", "s",
-                    _query(q.duration_quantile(0.99, RATE, ("kind",)), "{{kind}}")),
+                    _query(recorded.duration_quantile(0.99, ("kind",)), "{{kind}}")),
         _timeseries(f"Slowest {SLOWEST} objects, average reconcile duration", "s",
                     _query(f"topk({SLOWEST}, {q.duration_average(RATE, OBJECT_LABELS)})",
                            "{{kind}} {{exported_namespace}}/{{name}}")),

@@ -163,6 +163,92 @@ class FluxQueries:
                 f'"kind", "$1", "customresource_kind", "(.+)"))')
 
 
+# -- recorded series ----------------------------------------------------------------------
+#
+# Names follow level:metric:operations. Each recorded expression is built from the raw queries
+# above (FluxQueries without namespace filters), so a recorded series and the raw query it stands
+# for cannot drift apart. Recorded series keep ``exported_namespace`` (objects) and ``namespace``
+# (the controllers' namespace) so dashboard variables still filter them.
+
+# Objects per kind, namespace and state: label state is one of STATE_READY's keys or "suspended".
+OBJECT_COUNT = "flux:gotk_objects:count"
+STATE_READY = {"ready": "True", "failing": "False", "unknown": "Unknown"}
+SUSPENDED = "suspended"
+RECORD_WINDOW = "5m"
+DURATION_BY = ("namespace", "kind", "exported_namespace")
+CONTROLLER_BY = ("namespace", "app", "controller")
+
+
+def duration_rate_record(series: str) -> str:
+    """Recorded rate of a gotk_reconcile_duration_seconds series (bucket, sum or count) per kind and namespace."""
+    return f"flux:gotk_reconcile_duration_seconds_{series}:rate{RECORD_WINDOW}"
+
+
+def duration_quantile_record(quantile: float) -> str:
+    return f"flux:gotk_reconcile_duration_seconds:p{round(quantile * 100)}_rate{RECORD_WINDOW}"
+
+
+RECORDED_QUANTILES = (0.5, 0.9, 0.99)
+RECONCILE_RATE = f"flux:controller_runtime_reconcile_total:rate{RECORD_WINDOW}"
+RECONCILE_ERROR_RATE = f"flux:controller_runtime_reconcile_errors_total:rate{RECORD_WINDOW}"
+WORKQUEUE_DEPTH = "flux:workqueue_depth:max"
+
+
+def recording_rules(settings: Settings) -> list[dict]:
+    """The recording rules of the aggregates the dashboards read, in evaluation order."""
+    q = FluxQueries(settings)
+    by_object = _by(("kind", "exported_namespace"))
+    rules = [{"record": OBJECT_COUNT, "expr": f"count {by_object} (\n{q.objects(ready, ALL_KINDS)}\n)",
+              "labels": {"state": state}} for state, ready in STATE_READY.items()]
+    rules.append({"record": OBJECT_COUNT, "expr": f"count {by_object} (\n{q.suspended(ALL_KINDS)}\n)",
+                  "labels": {"state": SUSPENDED}})
+    rules += [{"record": duration_rate_record(series),
+               "expr": f"sum {_by(DURATION_BY + (('le',) if series == 'bucket' else ()))} "
+                       f"(rate({q.durations(series)}[{RECORD_WINDOW}]))"}
+              for series in ("bucket", "sum", "count")]
+    # Rules of a group run in order: the quantiles read the bucket rates just recorded.
+    rules += [{"record": duration_quantile_record(quantile),
+               "expr": f"histogram_quantile({quantile}, sum {_by(('namespace', 'kind', 'le'))} "
+                       f"({duration_rate_record('bucket')}))"}
+              for quantile in RECORDED_QUANTILES]
+    rules += [
+        {"record": RECONCILE_RATE,
+         "expr": f"sum {_by(CONTROLLER_BY)} (rate(controller_runtime_reconcile_total{q.controllers()}[{RECORD_WINDOW}]))"},
+        {"record": RECONCILE_ERROR_RATE,
+         "expr": f"sum {_by(CONTROLLER_BY)} "
+                 f"(rate(controller_runtime_reconcile_errors_total{q.controllers()}[{RECORD_WINDOW}]))"},
+        {"record": WORKQUEUE_DEPTH,
+         "expr": f"max {_by(('namespace', 'app', 'name'))} (workqueue_depth{q.controllers()})"},
+    ]
+    return rules
+
+
+@dataclass(frozen=True)
+class RecordedQueries:
+    """Dashboard queries over the recorded series, filtered like FluxQueries."""
+
+    object_namespace: str | None = None
+    controller_namespace: str | None = None
+
+    def _filters(self, *matchers: str) -> str:
+        obj = f'exported_namespace=~"{self.object_namespace}"' if self.object_namespace is not None else ""
+        ctl = f'namespace=~"{self.controller_namespace}"' if self.controller_namespace is not None else ""
+        return _selector(*matchers, obj, ctl)
+
+    def object_count(self, state: str, kinds: Kinds) -> str:
+        """How many objects of ``kinds`` are in ``state`` (a STATE_READY key or SUSPENDED); 0 when none."""
+        selector = self._filters(_equals("state", state), kinds.matcher("kind"))
+        return f"sum({OBJECT_COUNT}{selector}) or vector(0)"
+
+    def duration_quantile(self, quantile: float, by: tuple[str, ...]) -> str:
+        return (f"histogram_quantile({quantile}, sum {_by(by + ('le',))} "
+                f"({duration_rate_record('bucket')}{self._filters()}))")
+
+    def duration_average(self, by: tuple[str, ...]) -> str:
+        return (f"sum {_by(by)} ({duration_rate_record('sum')}{self._filters()})\n"
+                f"/ sum {_by(by)} ({duration_rate_record('count')}{self._filters()})")
+
+
 def object_count(query: str) -> str:
     """How many series ``query`` returns, 0 rather than no data when there are none."""
     return f"count({query}) or vector(0)"
