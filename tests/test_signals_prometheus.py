@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import math
 import re
-import socket
-import subprocess
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
-import requests
-import yaml
 
 from components.settings import load_settings
 from components.signals.dashboards import cluster_dashboard, control_plane_dashboard
-from tests.flux_fleet import build_fleet, scrape_configs, serve_fleet
+from components.signals.podmonitor import flux_pod_monitor
+from components.signals.rules import flux_rule_groups
+from tests.flux_fleet import (
+    Prometheus, build_fleet, metric_relabel_configs, rule_groups_evaluated_every, scrape_configs, serve_fleet,
+    start_prometheus,
+)
 from tests.signals_tools import require_tool
 
 GENERATIONS = ("resource-info", "legacy")
@@ -59,65 +60,24 @@ def panel_queries() -> list:
     return params
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Prometheus:
-    def __init__(self, url: str):
-        self.url = url
-
-    def query(self, expr: str) -> list[dict]:
-        response = requests.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=10)
-        body = response.json()
-        assert body["status"] == "success", f"{expr}: {body}"
-        return body["data"]["result"]
-
-
-def wait_until_queryable(prometheus: Prometheus, process: subprocess.Popen, targets: int) -> None:
-    """Every target scraped healthy at least 5 times: rate windows then hold data."""
-    deadline = time.monotonic() + STARTUP_DEADLINE
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"prometheus exited with {process.returncode}")
-        try:
-            scrapes = prometheus.query("min(count_over_time(up[1m])) and min(up) == 1")
-            up = prometheus.query("count(up == 1)")
-        except requests.RequestException:
-            scrapes, up = [], []
-        if scrapes and up and float(scrapes[0]["value"][1]) >= 5 and int(up[0]["value"][1]) == targets:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"no data queryable from {targets} targets within {STARTUP_DEADLINE}s")
-
-
 @contextmanager
 def fleet_prometheus(binary: str, generation: str, workdir: Path) -> Iterator[Prometheus]:
-    """A Prometheus scraping the fleet served in ``generation``; both stopped when the block ends."""
-    with serve_fleet(FLEET, generation) as fleet_port:
-        configs = scrape_configs(fleet_port, generation)
-        config = {"global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
-                  "scrape_configs": configs}
-        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-        port = free_port()
-        with (workdir / "prometheus.log").open("w") as log:
-            process = subprocess.Popen(
-                [binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
-                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-                cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
-            try:
-                prometheus = Prometheus(f"http://127.0.0.1:{port}")
-                wait_until_queryable(prometheus, process, sum(len(c["static_configs"]) for c in configs))
-                yield prometheus
-            finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
+    """A Prometheus scraping the fleet served in ``generation`` through the PodMonitor's metric
+    relabelings, evaluating the PrometheusRule's groups every scrape; both stopped when the block ends.
+
+    The fleet's controllers also export the legacy state series (as Flux 2.1 to 2.4 do), so the
+    relabelings of the resource-info generation have them to drop.
+    """
+    settings = settings_for(generation)
+    with serve_fleet(FLEET, generation, legacy_state=True) as fleet_port:
+        configs = scrape_configs(fleet_port, generation, metric_relabel_configs(flux_pod_monitor(settings)))
+        groups = rule_groups_evaluated_every(flux_rule_groups(settings), SCRAPE_INTERVAL)
+        with start_prometheus(binary, workdir, configs, SCRAPE_INTERVAL, groups) as prometheus:
+            deadline = time.monotonic() + STARTUP_DEADLINE
+            # 5 scrapes: rate windows then hold data; then the recorded series cover them.
+            prometheus.wait_until_scraped(sum(len(c["static_configs"]) for c in configs), 5, deadline)
+            prometheus.wait_for_rule_evaluation(deadline)
+            yield prometheus
 
 
 @pytest.fixture(scope="module")

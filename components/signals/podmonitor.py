@@ -2,9 +2,44 @@
 
 from __future__ import annotations
 
+import re
+
 from components.selectors import PART_OF_LABELS, PROMETHEUS_SELECTOR_LABELS
 from components.settings import Settings
 from components.signals.promql import CONTROLLERS, POD_MONITOR_NAME
+
+
+# Controller series that no dashboard, alert or recording rule reads: controller-runtime, work
+# queue and client-go latency/size histograms (one series per bucket per controller) and the Go
+# runtime's GC, memory and scheduler families. tests/test_signals_podmonitor.py proves every
+# metric the signals query survives.
+UNUSED_CONTROLLER_METRICS = (
+    "go_(gc|memstats|sched|cpu|godebug|cgo)_.+",
+    "controller_runtime_reconcile_time_seconds_bucket",
+    "controller_runtime_webhook_.+",
+    "workqueue_(queue|work)_duration_seconds_bucket",
+    "rest_client_(request_duration|rate_limiter_duration|request_size|response_size)_(seconds|bytes)_bucket",
+)
+# Flux 2.1 to 2.4 controllers still export the legacy per-object state series beside
+# kube-state-metrics' gotk_resource_info; the resource-info generation never reads them.
+LEGACY_OBJECT_METRICS = "gotk_reconcile_condition|gotk_suspend_status"
+# The 10 ms bucket of the reconcile duration histogram: quantiles below 100 ms matter to no panel
+# or alert (they interpolate within 0-100 ms without it), and every Flux object pays a series for it.
+DROPPED_DURATION_BUCKET = "0.01"
+
+
+def metric_relabelings(settings: Settings) -> list[dict]:
+    """PodMonitor metricRelabelings dropping the controller series the signals never use."""
+    if not settings.drop_unused_metrics:
+        return []
+    names = list(UNUSED_CONTROLLER_METRICS)
+    if settings.flux_metrics != "legacy":
+        names.append(LEGACY_OBJECT_METRICS)
+    return [
+        {"sourceLabels": ["__name__"], "action": "drop", "regex": f"({'|'.join(names)})"},
+        {"sourceLabels": ["__name__", "le"], "action": "drop",
+         "regex": f"gotk_reconcile_duration_seconds_bucket;{re.escape(DROPPED_DURATION_BUCKET)}"},
+    ]
 
 
 def flux_pod_monitor(settings: Settings) -> dict:
@@ -36,6 +71,7 @@ def flux_pod_monitor(settings: Settings) -> dict:
                     "action": "keep",
                     "regex": "Running",
                 }],
+                **({"metricRelabelings": relabelings} if (relabelings := metric_relabelings(settings)) else {}),
             }],
         },
     }
