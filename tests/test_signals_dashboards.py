@@ -82,6 +82,38 @@ def test_cluster_dashboard_reads_object_state_from_the_chosen_generation():
     assert "gotk_reconcile_condition" not in resource_info and "gotk_suspend_status" not in resource_info
 
 
+def panel_exprs(model: dict) -> dict[str, str]:
+    return {p["title"]: " ".join(t["expr"] for t in p["targets"]) for p in model["panels"]}
+
+
+RECORDED_PANELS = ("Reconcilers ready", "Reconcilers failing", "Reconcilers unknown", "Sources ready",
+                   "Sources failing", "Sources unknown", "Suspended", "Average reconcile duration per kind",
+                   "p99 reconcile duration per kind")
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_cluster_aggregate_panels_read_recorded_series_only(generation):
+    exprs = panel_exprs(cluster_dashboard(settings_for(generation)))
+    for title in RECORDED_PANELS:
+        assert "flux:" in exprs[title] and "gotk_" not in exprs[title].replace("flux:gotk_", ""), title
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_drill_down_panels_show_individual_objects_from_raw_series(generation):
+    exprs = panel_exprs(cluster_dashboard(settings_for(generation)))
+    drill_down = [title for title in exprs if title not in RECORDED_PANELS]
+    assert len(drill_down) == 4
+    for title in drill_down:
+        assert "flux:" not in exprs[title] and "name" in exprs[title], title
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_control_plane_duration_per_kind_reads_the_recorded_quantiles(generation):
+    expr = panel_exprs(control_plane_dashboard(settings_for(generation)))["Reconcile duration per kind"]
+    assert "gotk_reconcile_duration_seconds_bucket" not in expr
+    assert all(f"flux:gotk_reconcile_duration_seconds:p{p}_rate5m" in expr for p in (50, 90, 99))
+
+
 @pytest.mark.parametrize("generation", GENERATIONS)
 def test_config_maps_are_labelled_for_the_grafana_sidecar_in_the_monitoring_namespace(generation):
     config_maps = dashboard_config_maps(settings_for(generation, namespace="observability"))

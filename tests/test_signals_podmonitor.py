@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jsonschema
+import pytest
 import yaml
 
 from components.settings import load_settings
+from components.signals.dashboards import cluster_dashboard, control_plane_dashboard
 from components.signals.podmonitor import flux_pod_monitor
-from components.signals.rules import flux_prometheus_rule
+from components.signals.rules import flux_prometheus_rule, flux_rule_groups
 from tests.signals_tools import upstream_file
 
 SETTINGS = load_settings({"namespace": "observability", "fluxNamespace": "gitops"}, kube_context="test")
@@ -61,3 +64,82 @@ def test_pod_monitor_scrapes_the_prometheus_port_of_running_pods_only():
     assert (endpoint["port"], endpoint["path"]) == ("http-prom", "/metrics")
     assert {"sourceLabels": ["__meta_kubernetes_pod_phase"], "action": "keep", "regex": "Running"} \
         in endpoint["relabelings"]
+
+
+# -- metric relabelings -----------------------------------------------------------------------
+
+GENERATIONS = ("resource-info", "legacy")
+# The reconcile duration buckets quantiles interpolate over (all but the dropped 10 ms one).
+QUANTILE_BUCKETS = ("0.1", "1", "10", "100", "+Inf")
+
+
+def kept(relabelings: list[dict], labels: dict[str, str]) -> bool:
+    """Whether a series with ``labels`` survives drop relabelings, as Prometheus applies them."""
+    for rule in relabelings:
+        assert rule["action"] == "drop"
+        value = rule.get("separator", ";").join(labels.get(name, "") for name in rule["sourceLabels"])
+        if re.fullmatch(rule["regex"], value):
+            return False
+    return True
+
+
+def relabelings(generation: str, **raw: str) -> list[dict]:
+    settings = load_settings({"fluxMetrics": generation, **raw}, kube_context="test")
+    (endpoint,) = flux_pod_monitor(settings)["spec"]["podMetricsEndpoints"]
+    return endpoint.get("metricRelabelings", [])
+
+
+def queried_metrics(generation: str) -> set[str]:
+    """Every scraped metric name in a dashboard query or variable, an alert or a recording rule."""
+    settings = load_settings({"fluxMetrics": generation}, kube_context="test")
+    exprs = [r["expr"] for g in flux_rule_groups(settings) for r in g["rules"]]
+    for model in (control_plane_dashboard(settings), cluster_dashboard(settings)):
+        exprs += [t["expr"] for p in model["panels"] for t in p["targets"]]
+        exprs += [v["query"] for v in model["templating"]["list"] if v["type"] == "query"]
+    names = {m for e in exprs for m in re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*[{\[]", e)}
+    return {n for n in names if ":" not in n}  # recorded series are not scraped
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_the_queries_reference_the_scraped_metrics_they_read(generation):
+    names = queried_metrics(generation)
+    assert {"gotk_reconcile_duration_seconds_bucket", "workqueue_depth", "process_cpu_seconds_total"} <= names
+    assert ("gotk_reconcile_condition" in names) == (generation == "legacy")
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_every_metric_the_signals_query_survives_the_relabelings(generation):
+    rules = relabelings(generation)
+    assert rules
+    for name in queried_metrics(generation):
+        les = QUANTILE_BUCKETS if name.endswith("_bucket") else ("",)
+        for le in les:
+            assert kept(rules, {"__name__": name, "le": le}), (name, le)
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+@pytest.mark.parametrize("name", ["go_memstats_heap_alloc_bytes", "go_gc_duration_seconds",
+                                  "controller_runtime_reconcile_time_seconds_bucket",
+                                  "workqueue_work_duration_seconds_bucket", "workqueue_queue_duration_seconds_bucket",
+                                  "rest_client_request_duration_seconds_bucket"])
+def test_relabelings_drop_controller_families_nothing_reads(generation, name):
+    assert not kept(relabelings(generation), {"__name__": name, "le": "1"})
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_relabelings_drop_the_10ms_reconcile_duration_bucket_only(generation):
+    rules = relabelings(generation)
+    assert not kept(rules, {"__name__": "gotk_reconcile_duration_seconds_bucket", "le": "0.01"})
+    assert kept(rules, {"__name__": "gotk_reconcile_duration_seconds_bucket", "le": "0.1"})
+    assert kept(rules, {"__name__": "gotk_reconcile_duration_seconds_sum"})
+
+
+@pytest.mark.parametrize("name", ["gotk_reconcile_condition", "gotk_suspend_status"])
+def test_legacy_state_series_are_dropped_only_where_nothing_reads_them(name):
+    assert not kept(relabelings("resource-info"), {"__name__": name})
+    assert kept(relabelings("legacy"), {"__name__": name})
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_drop_unused_metrics_false_keeps_every_series(generation):
+    assert relabelings(generation, dropUnusedMetrics="false") == []
