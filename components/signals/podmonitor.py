@@ -47,6 +47,19 @@ def flux_pod_monitor(settings: Settings) -> dict:
 
     Its CRD comes with the kube-prometheus-stack release, so it must be created after it.
     """
+    endpoint = {
+        "port": "http-prom",
+        "path": "/metrics",
+        # Completed or failed pods keep their IP for a while; scraping them would report
+        # a controller as down (prometheus-operator#4816, as upstream Flux does).
+        "relabelings": [{
+            "sourceLabels": ["__meta_kubernetes_pod_phase"],
+            "action": "keep",
+            "regex": "Running",
+        }],
+    }
+    if relabelings := metric_relabelings(settings):
+        endpoint["metricRelabelings"] = relabelings
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PodMonitor",
@@ -61,17 +74,6 @@ def flux_pod_monitor(settings: Settings) -> dict:
             # The pod's app label names the controller on every series, for per-controller panels
             # and for telling which controller is absent.
             "podTargetLabels": ["app"],
-            "podMetricsEndpoints": [{
-                "port": "http-prom",
-                "path": "/metrics",
-                # Completed or failed pods keep their IP for a while; scraping them would report
-                # a controller as down (prometheus-operator#4816, as upstream Flux does).
-                "relabelings": [{
-                    "sourceLabels": ["__meta_kubernetes_pod_phase"],
-                    "action": "keep",
-                    "regex": "Running",
-                }],
-                **({"metricRelabelings": relabelings} if (relabelings := metric_relabelings(settings)) else {}),
-            }],
+            "podMetricsEndpoints": [endpoint],
         },
     }
