@@ -31,6 +31,8 @@ from typing import Iterator
 import requests
 import yaml
 
+from components.settings import FLUX_DURATION_BUCKETS
+
 FLUX_NAMESPACE = "flux-system"
 MONITORING_NAMESPACE = "monitoring"
 CONTROLLER_JOB = f"{MONITORING_NAMESPACE}/flux-system"
@@ -54,8 +56,8 @@ KIND_CYCLE = ("Kustomization", "HelmRelease", "GitRepository", "Kustomization", 
               "HelmRepository", "OCIRepository", "Bucket", "Kustomization", "HelmRelease", "ImageRepository",
               "ImagePolicy", "ImageUpdateAutomation", "Receiver")
 CONTROLLERS = sorted({app for app, _, _ in KINDS.values()})
-# gotk_reconcile_duration_seconds buckets of the Flux controllers (10ms to 100s, x10).
-BUCKETS = (0.01, 0.1, 1.0, 10.0, 100.0)
+# gotk_reconcile_duration_seconds buckets of the Flux controllers (10ns to 10s, x10).
+BUCKETS = FLUX_DURATION_BUCKETS
 # controller-runtime's reconcile time buckets, work queue (1e-8 to 1e1, x10) and client-go latency buckets.
 RECONCILE_TIME_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7,
                           0.8, 0.9, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5, 6, 7, 8, 9, 10, 15,

@@ -184,11 +184,11 @@ def test_an_object_key_given_a_scalar_is_reported():
 
 
 def test_alerts_override_for_severity_and_threshold():
-    settings = load(alerts={"reconcileDuration": {"for": "30m", "severity": "critical", "p99Seconds": 600},
+    settings = load(alerts={"reconcileDuration": {"for": "1h", "severity": "critical", "p99Seconds": 5},
                             "workqueue": {"depth": 50}})
-    assert settings.alerts.reconcile_duration.for_ == "30m"
+    assert settings.alerts.reconcile_duration.for_ == "1h"
     assert settings.alerts.reconcile_duration.severity == "critical"
-    assert settings.alerts.reconcile_duration.threshold == 600
+    assert settings.alerts.reconcile_duration.threshold == 5
     assert settings.alerts.workqueue.threshold == 50
     assert settings.alerts.workqueue.for_ == "15m"
     assert settings.alerts.reconciliation_failure.for_ == "10m"
@@ -227,3 +227,10 @@ def test_weak_or_default_password_is_rejected_without_echoing_it(password):
 def test_required_password_must_be_set():
     [problem] = problems(requireGrafanaAdminPassword="true")
     assert problem.startswith("grafanaAdminPassword: got null; expected a secret, required by")
+
+
+def test_p99_threshold_stays_within_fluxs_duration_buckets():
+    assert load(alerts={"reconcileDuration": {"p99Seconds": 10}}).alerts.reconcile_duration.threshold == 10
+    [problem] = problems(alerts={"reconcileDuration": {"p99Seconds": 300}})
+    assert problem == ("alerts.reconcileDuration.p99Seconds: got 300; expected a number greater than 0 and at "
+                       "most 10 (Flux's reconcile-duration histogram has no bucket above 10s)")

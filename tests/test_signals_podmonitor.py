@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from components.settings import load_settings
+from components.settings import FLUX_DURATION_BUCKETS, load_settings
 from components.signals.dashboards import cluster_dashboard, control_plane_dashboard
 from components.signals.podmonitor import flux_pod_monitor
 from components.signals.rules import flux_prometheus_rule, flux_rule_groups
@@ -69,8 +69,9 @@ def test_pod_monitor_scrapes_the_prometheus_port_of_running_pods_only():
 # -- metric relabelings -----------------------------------------------------------------------
 
 GENERATIONS = ("resource-info", "legacy")
-# The reconcile duration buckets quantiles interpolate over (all but the dropped 10 ms one).
-QUANTILE_BUCKETS = ("0.1", "1", "10", "100", "+Inf")
+# The reconcile duration buckets quantiles interpolate over: Flux's from 100ms up.
+QUANTILE_BUCKETS = ("0.1", "1", "10", "+Inf")
+READY_STATUSES = ("True", "False", "Unknown")
 
 
 def kept(relabelings: list[dict], labels: dict[str, str]) -> bool:
@@ -113,8 +114,10 @@ def test_every_metric_the_signals_query_survives_the_relabelings(generation):
     assert rules
     for name in queried_metrics(generation):
         les = QUANTILE_BUCKETS if name.endswith("_bucket") else ("",)
+        statuses = READY_STATUSES if name == "gotk_reconcile_condition" else ("",)
         for le in les:
-            assert kept(rules, {"__name__": name, "le": le}), (name, le)
+            for status in statuses:
+                assert kept(rules, {"__name__": name, "le": le, "status": status}), (name, le, status)
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
@@ -127,11 +130,20 @@ def test_relabelings_drop_controller_families_nothing_reads(generation, name):
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
-def test_relabelings_drop_the_10ms_reconcile_duration_bucket_only(generation):
+def test_relabelings_drop_the_reconcile_duration_buckets_below_100ms_only(generation):
     rules = relabelings(generation)
-    assert not kept(rules, {"__name__": "gotk_reconcile_duration_seconds_bucket", "le": "0.01"})
-    assert kept(rules, {"__name__": "gotk_reconcile_duration_seconds_bucket", "le": "0.1"})
+    bucket = "gotk_reconcile_duration_seconds_bucket"
+    dropped = {f"{le:g}" for le in FLUX_DURATION_BUCKETS if not kept(rules, {"__name__": bucket, "le": f"{le:g}"})}
+    assert dropped == {"1e-08", "1e-07", "1e-06", "1e-05", "0.0001", "0.001", "0.01"}
+    assert kept(rules, {"__name__": bucket, "le": "+Inf"})
     assert kept(rules, {"__name__": "gotk_reconcile_duration_seconds_sum"})
+
+
+def test_legacy_relabelings_drop_only_the_deleted_condition_series():
+    rules = relabelings("legacy")
+    condition = {"__name__": "gotk_reconcile_condition", "type": "Ready"}
+    assert not kept(rules, {**condition, "status": "Deleted"})
+    assert all(kept(rules, {**condition, "status": status}) for status in READY_STATUSES)
 
 
 @pytest.mark.parametrize("name", ["gotk_reconcile_condition", "gotk_suspend_status"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from components.selectors import PART_OF_LABELS, PROMETHEUS_SELECTOR_LABELS
-from components.settings import Settings
+from components.settings import FLUX_DURATION_BUCKETS, Settings
 from components.signals.promql import CONTROLLERS, POD_MONITOR_NAME
 
 
@@ -23,9 +23,13 @@ UNUSED_CONTROLLER_METRICS = (
 # Flux 2.1 to 2.4 controllers still export the legacy per-object state series beside
 # kube-state-metrics' gotk_resource_info; the resource-info generation never reads them.
 LEGACY_OBJECT_METRICS = "gotk_reconcile_condition|gotk_suspend_status"
-# The 10 ms bucket of the reconcile duration histogram: quantiles below 100 ms matter to no panel
-# or alert (they interpolate within 0-100 ms without it), and every Flux object pays a series for it.
-DROPPED_DURATION_BUCKET = "0.01"
+# Flux's reconcile duration buckets start at 10ns; no reconciliation takes under 10ms, so those
+# seven buckets only repeat the 100ms one. Quantiles below 100ms interpolate within 0-100ms
+# without them, and every Flux object saves seven series.
+DROPPED_DURATION_BUCKETS = tuple(bound for bound in FLUX_DURATION_BUCKETS if bound < 0.1)
+# The controllers zero an object's True/False/Unknown series when they record Deleted
+# (fluxcd/pkg runtime/metrics), so the state series alone exclude deleted objects.
+DROPPED_CONDITION_STATUS = "Deleted"
 
 
 def metric_relabelings(settings: Settings) -> list[dict]:
@@ -38,7 +42,9 @@ def metric_relabelings(settings: Settings) -> list[dict]:
     return [
         {"sourceLabels": ["__name__"], "action": "drop", "regex": f"({'|'.join(names)})"},
         {"sourceLabels": ["__name__", "le"], "action": "drop",
-         "regex": f"gotk_reconcile_duration_seconds_bucket;{re.escape(DROPPED_DURATION_BUCKET)}"},
+         "regex": f"gotk_reconcile_duration_seconds_bucket;({'|'.join(re.escape(f'{b:g}') for b in DROPPED_DURATION_BUCKETS)})"},
+        {"sourceLabels": ["__name__", "status"], "action": "drop",
+         "regex": f"gotk_reconcile_condition;{DROPPED_CONDITION_STATUS}"},
     ]
 
 

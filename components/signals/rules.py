@@ -57,11 +57,13 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
                "Flux controller {{ $labels.app }} is down or missing",
                f"Prometheus cannot scrape {{{{ $labels.app }}}} in {settings.flux_namespace} "
                f"(or, for the core controllers, finds no target) for {alerts.controller_down.for_}."),
+        # At or above: Flux's largest duration bucket is 10s, and histogram_quantile returns
+        # exactly 10 when the quantile lies beyond it, so a 10s threshold must still fire.
         _alert("FluxReconcileDurationHigh",
-               f"{q.duration_quantile(0.99, DURATION_WINDOW, OBJECT_LABELS)} > {alerts.reconcile_duration.threshold:g}",
+               f"{q.duration_quantile(0.99, DURATION_WINDOW, OBJECT_LABELS)} >= {alerts.reconcile_duration.threshold:g}",
                alerts.reconcile_duration,
-               f"{_OBJECT} p99 reconcile duration is {{{{ $value | humanizeDuration }}}}",
-               f"Above {alerts.reconcile_duration.threshold:g}s over {DURATION_WINDOW}, "
+               f"{_OBJECT} p99 reconcile duration is {{{{ $value | humanizeDuration }}}} or more",
+               f"At or above {alerts.reconcile_duration.threshold:g}s over {DURATION_WINDOW}, "
                f"for {alerts.reconcile_duration.for_}."),
         _alert("FluxWorkqueueBacklog",
                f"max by (namespace, app, name) (workqueue_depth{q.controllers()}) > {alerts.workqueue.threshold:g}",
