@@ -256,7 +256,10 @@ def serve_fleet(objects: list[FluxObject], generation: str, legacy_state: bool |
             self.send_header("Content-Type", "text/plain; version=0.0.4")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # Prometheus gave up on a slow scrape, or is being stopped: its next scrape retries
 
         def log_message(self, *args):  # scrapes every second would flood the test output
             pass
