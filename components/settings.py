@@ -34,14 +34,22 @@ _QUANTITY = re.compile(
     r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-_GIT_URL = re.compile(r"^(https|ssh)://[^\s/@]+(@[^\s/]+)?(:[0-9]+)?/\S+$")
+# https without user info (credentials belong in the secretRef Secret, not in state or git);
+# ssh with an optional user name such as git@.
+_GIT_URL = re.compile(r"^(https://|ssh://([^\s/@:]+@)?)[^\s/@:]+(:[0-9]+)?/\S+$")
+_URL_USER_INFO = re.compile(r"(?<=://)[^\s/@]*@")
 _GIT_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 DELIVERY_MODES = ("direct", "gitops")
 FLUX_METRICS_GENERATIONS = ("resource-info", "legacy")
 # Never echoed in an error, whether or not the stack holds them as secrets.
 SECRET_KEYS = frozenset({"grafanaAdminPassword"})
-KNOWN_DEFAULT_PASSWORDS = frozenset({"admin", "prom-operator", "password", "changeme"})
+# The chart's old default (prom-operator) and the usual suspects; compared case-insensitively.
+KNOWN_DEFAULT_PASSWORDS = frozenset({
+    "admin", "prom-operator", "password", "changeme", "grafana", "secret", "123456",
+    "12345678", "123456789", "1234567890", "admin123", "password123", "letmein", "qwerty",
+    "administrator", "changeme123", "default",
+})
 
 PROMETHEUS_DURATION = "a Prometheus duration such as 15d, 12h30m or 1y"
 KUBERNETES_QUANTITY = "a Kubernetes quantity such as 50Gi, 500Mi, 1Ti, 500m or 0.5"
@@ -174,6 +182,16 @@ class Settings:
     gitops: GitOpsSettings | None = None
 
 
+# Every key of the stack config, in the project's namespace.
+CONFIG_KEYS = ("namespace", "fluxNamespace", "delivery", "chartVersion", "grafanaAdminPassword",
+               "requireGrafanaAdminPassword", "grafana", "prometheus", "alertmanager", "protect",
+               "fluxMetrics", "dropUnusedMetrics", "alerts", "gitops")
+
+# The defaults of every setting, where the dataclasses declare them.
+_DEFAULTS = Settings(kube_context="")
+_GITOPS_DEFAULTS = GitOpsSettings(url="", ref_kind="", ref_value="")
+
+
 class _Reader:
     """Collects problems instead of stopping at the first one."""
 
@@ -188,9 +206,6 @@ class _Reader:
         self.problems.append(f"{key}: got {shown}; expected {expected}")
 
     # -- top-level texts ---------------------------------------------------------------
-
-    def text(self, key: str) -> str | None:
-        return self.raw.get(key)
 
     def string(self, key: str, default: str | None, pattern: re.Pattern | None = None,
                expected: str = "a non-empty string") -> str | None:
@@ -292,7 +307,7 @@ def _quantity(r: _Reader, key: str, value: Any) -> str | None:
 
 def _read_grafana(r: _Reader) -> GrafanaSettings:
     raw = r.obj("grafana", ("adminUser", "ingress", "persistenceSize"))
-    admin_user = "admin"
+    admin_user = GrafanaSettings.admin_user
     if "adminUser" in raw:
         admin_user = r.check_string("grafana.adminUser", raw["adminUser"], re.compile(r"^[^\s:]+$"),
                                     "a user name without spaces or ':', such as admin", "admin")
@@ -379,9 +394,17 @@ def _read_gitops(r: _Reader, required: bool) -> GitOpsSettings | None:
     if not required:
         return None
     p = "gitops"
-    url = r.check_string(f"{p}.url", raw.get("url"), _GIT_URL,
-                         "an https:// or ssh:// git URL such as https://github.com/fluxcd/flux2 "
-                         "(required when delivery is gitops)")
+    url = raw.get("url")
+    if isinstance(url, str) and url.startswith("https://") and _URL_USER_INFO.search(url):
+        # Never echo the credentials the URL carries.
+        r.problem(f"{p}.url", _URL_USER_INFO.sub("[redacted]@", url),
+                  "an https:// URL without credentials: put them in a Secret in the Flux namespace "
+                  "and name it in gitops.secretRef")
+        url = None
+    else:
+        url = r.check_string(f"{p}.url", url, _GIT_URL,
+                             "an https:// or ssh:// git URL such as https://github.com/fluxcd/flux2 "
+                             "or ssh://git@github.com/org/repo (required when delivery is gitops)")
     refs = [key for key in GIT_REF_KEYS if key in raw]
     ref_kind, ref_value = "branch", None
     if len(refs) != 1:
@@ -397,8 +420,7 @@ def _read_gitops(r: _Reader, required: bool) -> GitOpsSettings | None:
             pattern, expected = re.compile(r"^[0-9A-Za-z.*^~=<>!|, +-]+$"), \
                 "a semver range such as 1.x, ^1.2.0 or >=1.2.0 <2.0.0"
         ref_value = r.check_string(f"{p}.{ref_kind}", raw[ref_kind], pattern, expected)
-    defaults = dict(interval="30m", stack_path="./manifests/monitoring/kube-prometheus-stack",
-                    config_path="./manifests/monitoring/monitoring-config", timeout="10m")
+    defaults = _GITOPS_DEFAULTS
 
     def duration(key: str, default: str) -> str:
         if key not in raw:
@@ -417,10 +439,10 @@ def _read_gitops(r: _Reader, required: bool) -> GitOpsSettings | None:
     if url is None or ref_value is None:
         return None
     return GitOpsSettings(url=url, ref_kind=ref_kind, ref_value=ref_value,
-                          interval=duration("interval", defaults["interval"]),
-                          stack_path=path("stackPath", defaults["stack_path"]),
-                          config_path=path("configPath", defaults["config_path"]),
-                          secret_ref=secret_ref, timeout=duration("timeout", defaults["timeout"]))
+                          interval=duration("interval", defaults.interval),
+                          stack_path=path("stackPath", defaults.stack_path),
+                          config_path=path("configPath", defaults.config_path),
+                          secret_ref=secret_ref, timeout=duration("timeout", defaults.timeout))
 
 
 def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] | set[str] = frozenset(),
@@ -431,32 +453,31 @@ def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] | set[str]
     ``kubernetes:context`` of the stack.
     """
     r = _Reader(raw, frozenset(secret_keys))
-    known = ("namespace", "fluxNamespace", "delivery", "chartVersion", "grafanaAdminPassword",
-             "requireGrafanaAdminPassword", "grafana", "prometheus", "alertmanager", "protect",
-             "fluxMetrics", "dropUnusedMetrics", "alerts", "gitops")
-    for unknown in sorted(set(raw) - set(known)):
-        r.problem(unknown, raw[unknown], f"no such key; valid keys are {', '.join(known)}")
+    for unknown in sorted(set(raw) - set(CONFIG_KEYS)):
+        r.problem(unknown, raw[unknown], f"no such key; valid keys are {', '.join(CONFIG_KEYS)}")
 
     if not kube_context:
         r.problem("kubernetes:context", kube_context,
                   "the kubeconfig context of this stack's cluster, set per stack "
                   "(pulumi config set kubernetes:context NAME) so no stack follows the current context")
 
-    namespace = _label(r, "namespace", raw.get("namespace", "monitoring"), "monitoring")
-    flux_namespace = _label(r, "fluxNamespace", raw.get("fluxNamespace", "flux-system"), "flux-system")
+    defaults = _DEFAULTS
+    namespace = _label(r, "namespace", raw.get("namespace", defaults.namespace), defaults.namespace)
+    flux_namespace = _label(r, "fluxNamespace", raw.get("fluxNamespace", defaults.flux_namespace),
+                            defaults.flux_namespace)
     if namespace == flux_namespace:
         r.problem("fluxNamespace", flux_namespace, "a namespace other than the monitoring namespace")
-    delivery = r.string("delivery", "direct", re.compile(f"^({'|'.join(DELIVERY_MODES)})$"),
+    delivery = r.string("delivery", defaults.delivery, re.compile(f"^({'|'.join(DELIVERY_MODES)})$"),
                         "direct or gitops")
-    chart_version = r.string("chartVersion", DEFAULT_CHART_VERSION, _EXACT_SEMVER,
+    chart_version = r.string("chartVersion", defaults.chart_version, _EXACT_SEMVER,
                              "an exact kube-prometheus-stack chart version such as 88.5.3 "
                              "(no 'latest', no ranges)")
-    flux_metrics = r.string("fluxMetrics", "resource-info",
+    flux_metrics = r.string("fluxMetrics", defaults.flux_metrics,
                             re.compile(f"^({'|'.join(FLUX_METRICS_GENERATIONS)})$"),
                             "resource-info (Flux 2.1 and later) or legacy (Flux before 2.5)")
 
     password = raw.get("grafanaAdminPassword")
-    require_password = r.boolean("requireGrafanaAdminPassword", False)
+    require_password = r.boolean("requireGrafanaAdminPassword", defaults.require_grafana_admin_password)
     if password is not None:
         if "grafanaAdminPassword" not in r.secret_keys:
             r.problem("grafanaAdminPassword", password,
@@ -471,8 +492,8 @@ def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] | set[str]
 
     alertmanager_raw = r.obj("alertmanager", ("enabled",))
     alertmanager = AlertmanagerSettings(
-        enabled=r.check_bool("alertmanager.enabled", alertmanager_raw["enabled"], True)
-        if "enabled" in alertmanager_raw else True)
+        enabled=r.check_bool("alertmanager.enabled", alertmanager_raw["enabled"], defaults.alertmanager.enabled)
+        if "enabled" in alertmanager_raw else defaults.alertmanager.enabled)
 
     settings = dict(
         kube_context=kube_context or "",
@@ -485,9 +506,9 @@ def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] | set[str]
         grafana=_read_grafana(r),
         prometheus=_read_prometheus(r),
         alertmanager=alertmanager,
-        protect=r.boolean("protect", False),
+        protect=r.boolean("protect", defaults.protect),
         flux_metrics=flux_metrics,
-        drop_unused_metrics=r.boolean("dropUnusedMetrics", True),
+        drop_unused_metrics=r.boolean("dropUnusedMetrics", defaults.drop_unused_metrics),
         alerts=_read_alerts(r),
         gitops=_read_gitops(r, required=delivery == "gitops"),
     )

@@ -47,6 +47,13 @@ def test_the_key_path_check_catches_a_mistyped_key(shared_upstream):
     assert unknown_paths(mistyped, defaults, charts) == ["prometheus.prometheusSpec.retension"]
 
 
+def test_subchart_defaults_the_parent_chart_leaves_out_are_known(shared_upstream):
+    charts = shared_upstream / "charts"
+    defaults = load_chart_defaults(charts, "88.5.3")
+    # sidecar.dashboards.folder exists only in the grafana chart; the parent sets other sidecar keys.
+    assert unknown_paths({"grafana": {"sidecar": {"dashboards": {"folder": "/tmp/x"}}}}, defaults, charts) == []
+
+
 def test_grafana_reads_its_admin_credentials_from_the_secret_not_from_values():
     grafana = values_for()["grafana"]
     assert grafana["admin"] == {"existingSecret": "grafana-admin", "userKey": "admin-user",

@@ -23,13 +23,33 @@ def resource_names(run) -> set[tuple[str, str]]:
     return {(r.type, r.name) for r in run.resources}
 
 
-def test_staging_creates_namespace_credentials_and_release(staging_run):
-    assert {(NAMESPACE, "namespace"), (SECRET, "grafana-admin"), (RELEASE, "kube-prometheus-stack"),
-            (PROVIDER, "cluster"), (RANDOM_PASSWORD, "grafana-admin-password")} <= resource_names(staging_run)
+# What `pulumi up` creates in direct delivery, components included.
+DIRECT_RESOURCES = {
+    ("flux-monitoring:flux_monitoring:FluxMonitoring", "flux-monitoring"),
+    ("flux-monitoring:namespace:MonitoringNamespace", "monitoring"),
+    ("flux-monitoring:grafana_admin:GrafanaAdmin", "grafana"),
+    ("flux-monitoring:kube_prometheus_stack:KubePrometheusStack", "kube-prometheus-stack"),
+    ("flux-monitoring:flux_signals:FluxSignals", "flux-signals"),
+    (PROVIDER, "cluster"),
+    (NAMESPACE, "namespace"),
+    (SECRET, "grafana-admin"),
+    (RELEASE, "kube-prometheus-stack"),
+    ("kubernetes:monitoring.coreos.com/v1:PodMonitor", "flux-system"),
+    ("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "flux-monitoring"),
+    ("kubernetes:core/v1:ConfigMap", "flux-control-plane"),
+    ("kubernetes:core/v1:ConfigMap", "flux-cluster"),
+}
 
 
-def test_prod_uses_the_configured_password_and_generates_none(prod_run):
-    assert prod_run.of_type(RANDOM_PASSWORD) == []
+def test_staging_creates_exactly_the_direct_resources_and_a_generated_password(staging_run):
+    assert resource_names(staging_run) == DIRECT_RESOURCES | {(RANDOM_PASSWORD, "grafana-admin-password")}
+
+
+def test_prod_creates_exactly_the_direct_resources_with_the_configured_password(prod_run):
+    assert resource_names(prod_run) == DIRECT_RESOURCES
+
+
+def test_prod_exports_the_configured_password(prod_run):
     assert prod_run.exports["grafanaAdminPassword"] == PROD_PASSWORD
 
 

@@ -139,7 +139,7 @@ def test_a_secret_structured_value_is_refused_without_echoing_it(caplog):
     config = {**stack_config("prod"), PASSWORD_KEY: PROD_PASSWORD, "flux-monitoring:delivery": "gitops",
               "flux-monitoring:gitops": json.dumps({"url": token_url, "tag": "v1 bad"})}
     error = _fails_quietly(config, (PASSWORD_KEY, "flux-monitoring:gitops"), "tok3n-value", caplog)
-    assert [p.split(":")[0] for p in error.problems] == ["gitops.tag"]
+    assert [p.split(":")[0] for p in error.problems] == ["gitops.url", "gitops.tag"]
 
 
 def test_a_render_of_a_stack_holding_a_plain_text_password_fails_without_echoing_it_or_writing(tmp_path):

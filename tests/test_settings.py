@@ -234,3 +234,26 @@ def test_p99_threshold_stays_within_fluxs_duration_buckets():
     [problem] = problems(alerts={"reconcileDuration": {"p99Seconds": 300}})
     assert problem == ("alerts.reconcileDuration.p99Seconds: got 300; expected a number greater than 0 and at "
                        "most 10 (Flux's reconcile-duration histogram has no bucket above 10s)")
+
+
+def gitops(**fields):
+    return load(delivery="gitops", gitops={"tag": "v1.0.0", **fields}).gitops
+
+
+@pytest.mark.parametrize("url", ["https://github.com/fluxcd/flux2", "ssh://git@github.com/org/fleet",
+                                 "ssh://github.com:2222/org/fleet", "https://git.example.com:8443/org/fleet.git"])
+def test_gitops_url_accepts_https_and_ssh(url):
+    assert gitops(url=url).url == url
+
+
+def test_gitops_url_with_credentials_is_refused_without_echoing_them():
+    [problem] = problems(delivery="gitops", gitops={"url": "https://me:tok3n@github.com/org/fleet", "tag": "v1"})
+    assert problem == ('gitops.url: got "https://[redacted]@github.com/org/fleet"; expected an https:// URL '
+                       "without credentials: put them in a Secret in the Flux namespace and name it in "
+                       "gitops.secretRef")
+
+
+@pytest.mark.parametrize("url", ["http://github.com/org/fleet", "git@github.com:org/fleet", "github.com/org/fleet"])
+def test_gitops_url_rejects_other_forms(url):
+    [problem] = problems(delivery="gitops", gitops={"url": url, "tag": "v1"})
+    assert problem.startswith(f"gitops.url: got {json.dumps(url)}; expected an https:// or ssh:// git URL")
