@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.custom_resources import custom_resource
 from components.settings import Settings
 from components.signals.dashboards import dashboard_config_maps
 from components.signals.podmonitor import flux_pod_monitor
 from components.signals.rules import flux_prometheus_rule
-
-
-def _custom_resource(manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
-    return k8s.apiextensions.CustomResource(
-        manifest["metadata"]["name"],
-        api_version=manifest["apiVersion"],
-        kind=manifest["kind"],
-        metadata=manifest["metadata"],
-        spec=manifest["spec"],
-        opts=opts,
-    )
 
 
 class FluxSignals(pulumi.ComponentResource):
@@ -35,8 +23,8 @@ class FluxSignals(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("flux-monitoring:flux_signals:FluxSignals", name, None, opts)
         after_release = pulumi.ResourceOptions(parent=self, depends_on=[release])
-        self.pod_monitor = _custom_resource(flux_pod_monitor(settings), after_release)
-        self.rules = _custom_resource(flux_prometheus_rule(settings), after_release)
+        self.pod_monitor = custom_resource(flux_pod_monitor(settings), after_release)
+        self.rules = custom_resource(flux_prometheus_rule(settings), after_release)
         self.dashboards = [
             k8s.core.v1.ConfigMap(
                 config_map["metadata"]["name"],

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import Sequence
 
 import pulumi
-import pulumi_kubernetes as k8s
 
+from components.custom_resources import custom_resource
 from components.gitops_manifests import flux_sync_manifests
 from components.settings import Settings
 
@@ -29,18 +29,6 @@ def await_ready(seconds: int) -> dict[str, str]:
     return {WAIT_FOR: "condition=Ready", TIMEOUT_SECONDS: str(seconds)}
 
 
-def _awaited(manifest: dict[str, Any], seconds: int, opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
-    metadata = manifest["metadata"]
-    return k8s.apiextensions.CustomResource(
-        metadata["name"],
-        api_version=manifest["apiVersion"],
-        kind=manifest["kind"],
-        metadata={**metadata, "annotations": await_ready(seconds)},
-        spec=manifest["spec"],
-        opts=opts,
-    )
-
-
 class GitOpsDelivery(pulumi.ComponentResource):
     """The Flux guide's GitRepository ``monitoring`` and Kustomizations ``monitoring-stack`` and
     ``monitoring-config``, each awaited until Ready so a broken path or an unreachable
@@ -55,11 +43,11 @@ class GitOpsDelivery(pulumi.ComponentResource):
         source, stack, config = flux_sync_manifests(settings)
         flux_timeout = duration_seconds(settings.gitops.timeout)
         # Deleting a pruning Kustomization uninstalls what it synced: protect them with the rest.
-        self.source = _awaited(source, AWAIT_MARGIN_SECONDS,
-                               pulumi.ResourceOptions(parent=self, protect=settings.protect))
+        self.source = custom_resource(source, pulumi.ResourceOptions(parent=self, protect=settings.protect),
+                                      await_ready(AWAIT_MARGIN_SECONDS))
         after_source = pulumi.ResourceOptions(parent=self, protect=settings.protect,
                                               depends_on=[self.source, *after])
-        self.stack = _awaited(stack, flux_timeout + AWAIT_MARGIN_SECONDS, after_source)
+        self.stack = custom_resource(stack, after_source, await_ready(flux_timeout + AWAIT_MARGIN_SECONDS))
         # Flux applies the config only once the stack is Ready: both windows.
-        self.config = _awaited(config, 2 * flux_timeout + AWAIT_MARGIN_SECONDS, after_source)
+        self.config = custom_resource(config, after_source, await_ready(2 * flux_timeout + AWAIT_MARGIN_SECONDS))
         self.register_outputs({"kustomizations": [stack["metadata"]["name"], config["metadata"]["name"]]})
