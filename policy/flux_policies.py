@@ -6,6 +6,13 @@ resource's type and input properties (as a policy sees them: the provider's came
 secrets already decrypted) and returns the violation messages, so tests can feed it the
 registrations of a whole-program mock run.
 
+What Prometheus and Grafana will run: direct delivery registers the Helm Release, whose values
+the checks read. gitops delivery registers no Release (Flux installs the chart from git, with
+the values rendered from the same stack config), so there the storage, retention, replica,
+request and ingress-TLS checks read the stack's config as the CLI hands it to the pack
+(``PULUMI_CONFIG``, the same variable a program reads), at the Flux Kustomization that syncs
+the stack, which they can therefore block. Both sources feed the same check functions.
+
 Which stacks are production: a policy applies when the stack's name (``PULUMI_STACK``, set by
 the CLI for the pack) is listed in the policy's ``productionStacks`` config (default
 ``["prod"]``); on any other stack it reports itself not applicable.
@@ -23,9 +30,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
 from pulumi_policy import (
@@ -46,6 +55,10 @@ SECRET = "kubernetes:core/v1:Secret"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+# gitops delivery: the Flux Kustomization that syncs kube-prometheus-stack (no Helm Release exists).
+STACK_KUSTOMIZATION = "monitoring-stack"
+PROMETHEUS_CONFIG = f"{PROJECT}:prometheus"
+GRAFANA_CONFIG = f"{PROJECT}:grafana"
 
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA_ADMIN_PASSWORD_KEY = "admin-password"
@@ -197,58 +210,196 @@ def grafana_admin_password_configuration_violations(
     return problems
 
 
-def prometheus_storage_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+# -- what Prometheus and Grafana will run, from the Helm Release or from the stack config ---------
+#
+# Direct delivery registers the Helm Release, whose values say what the chart installs. gitops
+# delivery registers no Release: Flux installs the chart with the values rendered from the same
+# stack config, so there the checks read that config (as the CLI hands it to the pack), at the
+# Kustomization that syncs the stack. Both sources are read into the same records and judged by
+# the same functions, so the two deliveries cannot drift apart.
+
+@dataclass(frozen=True)
+class PrometheusValues:
+    """What the production checks read about Prometheus; None where nothing is set."""
+
+    replicas: Any
+    retention: Any
+    storage: Any
+    requests: Any
+    storage_source: str  # where the storage would be set, for the message
+    unset: str  # what applies when a value is not set
+    secret: bool = False  # read from a config value held as a secret: messages quote none of it
+
+
+@dataclass(frozen=True)
+class IngressValues:
+    """An ingress that serves Grafana: its hosts and its TLS entries (secretName, hosts)."""
+
+    where: str
+    hosts: list[Any]
+    tls: list[Any]
+    secret: bool = False  # read from a config value held as a secret: messages quote no host
+
+
+def prometheus_values_of_release(props: Mapping[str, Any]) -> PrometheusValues:
+    spec = _prometheus_spec(props)
+    return PrometheusValues(
+        replicas=_get(spec, "replicas"),
+        retention=_get(spec, "retention"),
+        storage=_get(spec, "storageSpec", "volumeClaimTemplate", "spec", "resources", "requests", "storage"),
+        requests=_get(spec, "resources", "requests"),
+        storage_source="values prometheus.prometheusSpec.storageSpec",
+        unset="the chart default",
+    )
+
+
+def config_object(stack_config: Mapping[str, Any] | None, key: str) -> Mapping[str, Any]:
+    """A structured config value (JSON text, as the CLI passes it); {} when unset or not an object."""
+    value = (stack_config or {}).get(key)
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, Mapping) else {}
+
+
+def prometheus_values_of_config(stack_config: Mapping[str, Any] | None,
+                                secret_keys: Iterable[str] = ()) -> PrometheusValues:
+    prometheus = config_object(stack_config, PROMETHEUS_CONFIG)
+    return PrometheusValues(
+        replicas=prometheus.get("replicas"),
+        retention=prometheus.get("retention"),
+        storage=prometheus.get("storageSize"),
+        requests=_get(prometheus, "resources", "requests"),
+        storage_source=f"stack config {PROMETHEUS_CONFIG}.storageSize",
+        unset="the program's default",
+        secret=PROMETHEUS_CONFIG in set(secret_keys),
+    )
+
+
+def grafana_ingress_of_release(props: Mapping[str, Any]) -> IngressValues | None:
+    ingress = _get(props, "values", "grafana", "ingress")
+    if not isinstance(ingress, Mapping) or not ingress.get("enabled"):
+        return None
+    return IngressValues("Grafana's ingress", list(ingress.get("hosts") or []), list(ingress.get("tls") or []))
+
+
+def grafana_ingress_of_config(stack_config: Mapping[str, Any] | None,
+                              secret_keys: Iterable[str] = ()) -> IngressValues | None:
+    ingress = config_object(stack_config, GRAFANA_CONFIG).get("ingress")
+    if not isinstance(ingress, Mapping):
+        return None
+    hosts = [ingress["host"]] if ingress.get("host") else []
+    secret = ingress.get("tlsSecretName")
+    return IngressValues("Grafana's ingress", hosts, [{"secretName": secret, "hosts": hosts}] if secret else [],
+                         secret=GRAFANA_CONFIG in set(secret_keys))
+
+
+def delivers_the_chart_by_gitops(resource_type: str, props: Mapping[str, Any]) -> bool:
+    """Whether this is the Flux Kustomization that installs kube-prometheus-stack (gitops delivery)."""
+    return is_kustomization(resource_type) and _get(props, "metadata", "name") == STACK_KUSTOMIZATION
+
+
+def prometheus_values(resource_type: str, props: Mapping[str, Any], stack_config: Mapping[str, Any] | None,
+                      secret_keys: Iterable[str] = ()) -> PrometheusValues | None:
+    """What Prometheus will run, as this resource delivers it; None for other resources."""
+    if resource_type == RELEASE:
+        return prometheus_values_of_release(props)
+    if delivers_the_chart_by_gitops(resource_type, props):
+        return prometheus_values_of_config(stack_config, secret_keys)
+    return None
+
+
+# -- checks on what Prometheus and Grafana will run ------------------------------------------------
+
+def prometheus_storage_problems(prometheus: PrometheusValues) -> list[str]:
     """Prometheus keeps its data on a persistent volume."""
-    if resource_type != RELEASE:
-        return []
-    storage = _get(_prometheus_spec(props), "storageSpec", "volumeClaimTemplate", "spec",
-                   "resources", "requests", "storage")
-    if not storage:
-        return ["Prometheus has no persistent storage (values prometheus.prometheusSpec.storageSpec): "
+    if not prometheus.storage:
+        return [f"Prometheus has no persistent storage ({prometheus.storage_source}): "
                 "set prometheus.storageSize, such as 100Gi"]
     return []
 
 
-def prometheus_retention_violations(resource_type: str, props: Mapping[str, Any],
-                                    minimum: str = DEFAULT_MINIMUM_RETENTION) -> list[str]:
+def prometheus_retention_problems(prometheus: PrometheusValues,
+                                  minimum: str = DEFAULT_MINIMUM_RETENTION) -> list[str]:
     """Prometheus keeps at least ``minimum`` of data."""
-    if resource_type != RELEASE:
-        return []
-    retention = _get(_prometheus_spec(props), "retention")
+    retention = prometheus.retention
     seconds = prometheus_duration_seconds(retention)
     minimum_seconds = prometheus_duration_seconds(minimum)
     if minimum_seconds is None:
         return [f"the policy's minimumRetention {minimum!r} is not a Prometheus duration such as 15d"]
     if seconds is None or seconds < minimum_seconds:
-        shown = "the chart default" if retention is None else repr(retention)
+        shown = (prometheus.unset if retention is None else "[secret]" if prometheus.secret
+                 else repr(retention))
         return [f"Prometheus retention {shown} is shorter than the production minimum {minimum}: "
                 f"set prometheus.retention to at least {minimum}"]
     return []
 
 
-def prometheus_replica_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+def prometheus_replica_problems(prometheus: PrometheusValues) -> list[str]:
     """Prometheus runs at least two replicas."""
-    if resource_type != RELEASE:
-        return []
-    replicas = _get(_prometheus_spec(props), "replicas")
+    replicas = prometheus.replicas
     if not isinstance(replicas, (int, float)) or isinstance(replicas, bool) or replicas < MINIMUM_PROMETHEUS_REPLICAS:
-        shown = ("the chart default of 1" if replicas is None
+        shown = (f"{prometheus.unset} of 1" if replicas is None else "[secret]" if prometheus.secret
                  else f"{replicas:g}" if isinstance(replicas, (int, float)) else repr(replicas))
         return [f"Prometheus runs {shown} replica(s): set prometheus.replicas to at least "
                 f"{MINIMUM_PROMETHEUS_REPLICAS}"]
     return []
 
 
-def prometheus_request_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+def prometheus_request_problems(prometheus: PrometheusValues) -> list[str]:
     """Prometheus requests CPU and memory, so the scheduler reserves them."""
-    if resource_type != RELEASE:
-        return []
-    requests = _get(_prometheus_spec(props), "resources", "requests")
-    missing = [name for name in ("cpu", "memory") if not _get(requests, name)]
+    missing = [name for name in ("cpu", "memory") if not _get(prometheus.requests, name)]
     if missing:
         return [f"Prometheus has no {' or '.join(missing)} request: "
                 f"set prometheus.resources.requests.{' and .'.join(missing)}"]
     return []
+
+
+def ingress_tls_problems(ingress: IngressValues) -> list[str]:
+    """An ingress serves every one of its hosts over TLS."""
+    covered = {host for entry in ingress.tls if isinstance(entry, Mapping) and entry.get("secretName")
+               for host in (entry.get("hosts") or [])}
+    uncovered = [host for host in ingress.hosts if host not in covered]
+    if not ingress.tls or uncovered:
+        hosts = "[secret]" if ingress.secret else ", ".join(map(str, uncovered or ingress.hosts))
+        return [f"{ingress.where} serves {hosts or 'its hosts'} "
+                "without TLS: set grafana.ingress.tlsSecretName"]
+    return []
+
+
+# -- the same checks, as a policy applies them to one resource -------------------------------------
+# ``stack_config`` (config texts) and ``secret_keys`` (the keys held as secrets) are only read for
+# the gitops Kustomization; None reads as an empty config.
+
+def prometheus_storage_violations(resource_type: str, props: Mapping[str, Any],
+                                  stack_config: Mapping[str, Any] | None = None,
+                                  secret_keys: Iterable[str] = ()) -> list[str]:
+    prometheus = prometheus_values(resource_type, props, stack_config, secret_keys)
+    return prometheus_storage_problems(prometheus) if prometheus else []
+
+
+def prometheus_retention_violations(resource_type: str, props: Mapping[str, Any],
+                                    minimum: str = DEFAULT_MINIMUM_RETENTION,
+                                    stack_config: Mapping[str, Any] | None = None,
+                                    secret_keys: Iterable[str] = ()) -> list[str]:
+    prometheus = prometheus_values(resource_type, props, stack_config, secret_keys)
+    return prometheus_retention_problems(prometheus, minimum) if prometheus else []
+
+
+def prometheus_replica_violations(resource_type: str, props: Mapping[str, Any],
+                                  stack_config: Mapping[str, Any] | None = None,
+                                  secret_keys: Iterable[str] = ()) -> list[str]:
+    prometheus = prometheus_values(resource_type, props, stack_config, secret_keys)
+    return prometheus_replica_problems(prometheus) if prometheus else []
+
+
+def prometheus_request_violations(resource_type: str, props: Mapping[str, Any],
+                                  stack_config: Mapping[str, Any] | None = None,
+                                  secret_keys: Iterable[str] = ()) -> list[str]:
+    prometheus = prometheus_values(resource_type, props, stack_config, secret_keys)
+    return prometheus_request_problems(prometheus) if prometheus else []
 
 
 def chart_version_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
@@ -285,28 +436,23 @@ def git_source_violations(resource_type: str, props: Mapping[str, Any]) -> list[
     return [f"the GitRepository follows {followed}: pin gitops to a tag, a semver range or a commit"]
 
 
-def grafana_ingress_tls_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+def grafana_ingress_tls_violations(resource_type: str, props: Mapping[str, Any],
+                                   stack_config: Mapping[str, Any] | None = None,
+                                   secret_keys: Iterable[str] = ()) -> list[str]:
     """Grafana is exposed only over TLS, for every host."""
     if resource_type == RELEASE:
-        ingress = _get(props, "values", "grafana", "ingress")
-        if not isinstance(ingress, Mapping) or not ingress.get("enabled"):
-            return []
-        hosts, tls = ingress.get("hosts") or [], ingress.get("tls") or []
-        where = "Grafana's ingress"
+        ingress = grafana_ingress_of_release(props)
+    elif delivers_the_chart_by_gitops(resource_type, props):
+        ingress = grafana_ingress_of_config(stack_config, secret_keys)
     elif resource_type == INGRESS:
         rules = _get(props, "spec", "rules") or []
-        hosts = [rule.get("host") for rule in rules if isinstance(rule, Mapping) and rule.get("host")]
-        tls = _get(props, "spec", "tls") or []
-        where = f"Ingress {_get(props, 'metadata', 'name')}"
+        ingress = IngressValues(
+            f"Ingress {_get(props, 'metadata', 'name')}",
+            [rule.get("host") for rule in rules if isinstance(rule, Mapping) and rule.get("host")],
+            list(_get(props, "spec", "tls") or []))
     else:
         return []
-    covered = {host for entry in tls if isinstance(entry, Mapping) and entry.get("secretName")
-               for host in (entry.get("hosts") or [])}
-    uncovered = [host for host in hosts if host not in covered]
-    if not tls or uncovered:
-        return [f"{where} serves {', '.join(map(str, uncovered or hosts)) or 'its hosts'} without TLS: "
-                "set grafana.ingress.tlsSecretName"]
-    return []
+    return ingress_tls_problems(ingress) if ingress else []
 
 
 def protect_violations(resource_type: str, props: Mapping[str, Any], protect: bool) -> list[str]:
@@ -339,6 +485,17 @@ def stack_config() -> dict[str, str]:
     from pulumi.runtime import get_config_env  # noqa: PLC0415
 
     return dict(get_config_env())
+
+
+def stack_secret_keys() -> frozenset[str]:
+    """The config keys the stack holds as secrets (PULUMI_CONFIG_SECRET_KEYS)."""
+    from pulumi.runtime.config import get_config_secret_keys_env  # noqa: PLC0415
+
+    return frozenset(get_config_secret_keys_env())
+
+
+def _stack_config() -> tuple[dict[str, str], frozenset[str]]:
+    return stack_config(), stack_secret_keys()
 
 
 _PRODUCTION_SCHEMA = {
@@ -398,23 +555,24 @@ POLICIES = [
     _resource_policy(
         "prometheus-persistent-storage",
         "Prometheus keeps its data on a persistent volume.",
-        lambda args: prometheus_storage_violations(args.resource_type, args.props)),
+        lambda args: prometheus_storage_violations(args.resource_type, args.props, *_stack_config())),
     _resource_policy(
         "prometheus-minimum-retention",
         "Prometheus retains at least the configured minimum of data.",
         lambda args: prometheus_retention_violations(
             args.resource_type, args.props,
-            (args.get_config() or {}).get("minimumRetention") or DEFAULT_MINIMUM_RETENTION),
+            (args.get_config() or {}).get("minimumRetention") or DEFAULT_MINIMUM_RETENTION,
+            *_stack_config()),
         {"minimumRetention": {"type": "string", "default": DEFAULT_MINIMUM_RETENTION,
                               "description": "Shortest Prometheus retention allowed, as a Prometheus duration."}}),
     _resource_policy(
         "prometheus-replicated",
         "Prometheus runs at least two replicas.",
-        lambda args: prometheus_replica_violations(args.resource_type, args.props)),
+        lambda args: prometheus_replica_violations(args.resource_type, args.props, *_stack_config())),
     _resource_policy(
         "prometheus-resource-requests",
         "Prometheus requests CPU and memory.",
-        lambda args: prometheus_request_violations(args.resource_type, args.props)),
+        lambda args: prometheus_request_violations(args.resource_type, args.props, *_stack_config())),
     _resource_policy(
         "chart-version-pinned",
         "The kube-prometheus-stack chart version is pinned exactly.",
@@ -426,7 +584,7 @@ POLICIES = [
     _resource_policy(
         "grafana-ingress-tls",
         "Grafana's ingress serves every host over TLS.",
-        lambda args: grafana_ingress_tls_violations(args.resource_type, args.props)),
+        lambda args: grafana_ingress_tls_violations(args.resource_type, args.props, *_stack_config())),
     _resource_policy(
         "protected-from-deletion",
         "The namespace, the Helm release and the Flux source and Kustomizations are protected.",
