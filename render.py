@@ -34,13 +34,21 @@ HEADER_PREFIX = "# Rendered by render.py"
 HEADER = HEADER_PREFIX + " from stacks/Pulumi.{stack}.yaml: change the stack, then re-render.\n"
 
 
-def _encrypted(text: str) -> bool:
-    # `pulumi config set --secret` stores {"secure": "<ciphertext>"} in the stack file.
+def _encrypted_paths(value: Any, path: str) -> list[str]:
+    """Where ``value`` holds ciphertext: `pulumi config set --secret` (with --path, at any depth)
+    stores {"secure": "<ciphertext>"} in the stack file."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return [path]
+        return [found for key, item in value.items() for found in _encrypted_paths(item, f"{path}.{key}")]
+    return []
+
+
+def _encrypted(text: str) -> list[str]:
     try:
-        value = json.loads(text)
+        return _encrypted_paths(json.loads(text), "")
     except json.JSONDecodeError:
-        return False
-    return isinstance(value, dict) and set(value) == {"secure"}
+        return []
 
 
 def offline_settings(stack: str, root: Path = ROOT) -> Settings:
@@ -52,8 +60,15 @@ def offline_settings(stack: str, root: Path = ROOT) -> Settings:
     """
     config = stack_config(stack, root)
     prefix = f"{PROJECT}:"
-    raw = {key[len(prefix):]: value for key, value in config.items()
-           if key.startswith(prefix) and not _encrypted(value)}
+    raw = {key[len(prefix):]: value for key, value in config.items() if key.startswith(prefix)}
+    encrypted = {key: paths for key, value in raw.items() if (paths := _encrypted(value))}
+    # A secret inside an object (set with --path) would have to be written into the tree.
+    nested = [f"{key}{path}: encrypted; the render writes no secrets, so this value cannot be rendered "
+              f"(keep secrets in Secrets referenced by name, such as gitops.secretRef)"
+              for key, paths in encrypted.items() for path in paths if path]
+    if nested:
+        raise SettingsError(nested)
+    raw = {key: value for key, value in raw.items() if key not in encrypted}
     raw.pop("requireGrafanaAdminPassword", None)
     return load_settings(raw, kube_context=config.get("kubernetes:context"))
 

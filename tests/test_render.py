@@ -168,3 +168,13 @@ def test_a_plain_text_password_in_the_stack_file_is_rejected(tmp_path):
     result = render(tmp_path / "out", "plain", project)
     assert result.returncode == 1
     assert "grafanaAdminPassword: got [secret]" in result.stderr and PROD_PASSWORD not in result.stderr
+
+
+def test_a_secret_inside_an_object_fails_naming_its_path_without_the_ciphertext(tmp_path):
+    # `pulumi config set --path --secret gitops.url ...` leaves the ciphertext inside the object.
+    gitops = {**GITOPS_CONFIG, "url": {"secure": CIPHERTEXT}}
+    project = project_with(tmp_path, "nested", {"flux-monitoring:delivery": "gitops", "flux-monitoring:gitops": gitops})
+    result = render(tmp_path / "out", "nested", project)
+    assert result.returncode == 1
+    assert "gitops.url: encrypted; the render writes no secrets" in result.stderr
+    assert CIPHERTEXT not in result.stderr and not (tmp_path / "out").exists()
