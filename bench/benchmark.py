@@ -44,7 +44,7 @@ from components.signals.dashboards import cluster_dashboard, control_plane_dashb
 from components.signals.podmonitor import flux_pod_monitor  # noqa: E402
 from components.signals.rules import flux_rule_groups  # noqa: E402
 from tests.flux_fleet import (  # noqa: E402
-    CONTROLLER_JOB, CONTROLLERS, SELF_JOB, build_fleet, metric_relabel_configs, scrape_configs, serve_fleet,
+    CONTROLLER_JOB, CONTROLLERS, build_fleet, metric_relabel_configs, scrape_configs, serve_fleet,
     start_prometheus,
 )
 

@@ -348,8 +348,7 @@ def rule_groups_evaluated_every(groups: list[dict], interval: str) -> list[dict]
 
 @contextmanager
 def start_prometheus(binary: str, workdir: Path, scrape: list[dict], interval: str,
-                     rule_groups: list[dict] | None = None, startup: float = 30.0,
-                     extra_args: tuple[str, ...] = ()) -> Iterator[Prometheus]:
+                     rule_groups: list[dict] | None = None, startup: float = 30.0) -> Iterator[Prometheus]:
     """A Prometheus on 127.0.0.1 at a free port with its data in ``workdir``, ready to answer; stopped after.
 
     It also scrapes itself (job SELF_JOB) for its rule evaluation and ingestion metrics.
@@ -365,7 +364,7 @@ def start_prometheus(binary: str, workdir: Path, scrape: list[dict], interval: s
     with (workdir / "prometheus.log").open("w") as log:
         process = subprocess.Popen(
             [binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn", *extra_args],
+             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
             cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
         try:
             prometheus = Prometheus(f"http://127.0.0.1:{port}", process)

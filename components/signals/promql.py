@@ -56,8 +56,6 @@ SOURCES = Kinds(("GitRepository", "OCIRepository", "HelmRepository", "HelmChart"
 NOT_SOURCES = Kinds(SOURCES.names, negate=True)
 ALL_KINDS = Kinds(())
 
-READY_STATES = ("True", "False", "Unknown")
-
 
 def _selector(*matchers: str) -> str:
     return "{" + ", ".join(m for m in matchers if m) + "}"
@@ -247,8 +245,3 @@ class RecordedQueries:
     def duration_average(self, by: tuple[str, ...]) -> str:
         return (f"sum {_by(by)} ({duration_rate_record('sum')}{self._filters()})\n"
                 f"/ sum {_by(by)} ({duration_rate_record('count')}{self._filters()})")
-
-
-def object_count(query: str) -> str:
-    """How many series ``query`` returns, 0 rather than no data when there are none."""
-    return f"count({query}) or vector(0)"
