@@ -28,7 +28,9 @@ from pulumi_policy import (
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from components.settings import KNOWN_DEFAULT_PASSWORDS
-from tests.conftest import PROD_PASSWORD, run_stack
+from components.gitops_manifests import STACK_KUSTOMIZATION
+from tests.conftest import PASSWORD_KEY, PROD_PASSWORD, run_stack
+from tests.gitops_stacks import GITOPS_OVERRIDES
 from tests.pulumi_harness import ProgramRun, Registered, stack_config
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policy"
@@ -53,8 +55,12 @@ def _options(resource: Registered) -> PolicyResourceOptions:
 
 
 def evaluate(policy_name: str, run: ProgramRun, monkeypatch, stack: str = "prod",
-             policy_config: dict | None = None, config: dict[str, str] | None = None) -> list[str]:
+             policy_config: dict | None = None, config: dict[str, str] | None = None,
+             secret_keys: tuple[str, ...] = ()) -> list[str]:
     """The violations one policy reports for a run, as `pulumi preview -s <stack>` would see them.
+
+    ``config`` and ``secret_keys`` are the stack config the CLI hands the pack (PULUMI_CONFIG,
+    PULUMI_CONFIG_SECRET_KEYS); ``config`` defaults to the shipped stack file's.
 
     Raises NotApplicable when the policy declares itself not applicable.
     """
@@ -67,6 +73,7 @@ def evaluate(policy_name: str, run: ProgramRun, monkeypatch, stack: str = "prod"
     with monkeypatch.context() as patch:
         patch.setenv("PULUMI_STACK", stack)
         patch.setenv("PULUMI_CONFIG", json.dumps(config if config is not None else stack_config(stack)))
+        patch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(list(secret_keys)))
         try:
             if isinstance(policy, ResourceValidationPolicy):
                 for resource in run.resources:
@@ -89,6 +96,19 @@ def evaluate(policy_name: str, run: ProgramRun, monkeypatch, stack: str = "prod"
 
 def prod(overrides: dict[str, str] | None = None, password: str | None = PROD_PASSWORD) -> ProgramRun:
     return run_stack("prod", overrides, password=password)
+
+
+def gitops_prod(overrides: dict[str, str] | None = None) -> tuple[ProgramRun, dict[str, str]]:
+    """The prod stack delivered by Flux, and the config the CLI hands the pack for it.
+
+    gitops delivery registers no Helm Release: the pack can only judge what Prometheus and
+    Grafana will run from that config.
+    """
+    overrides = {**GITOPS_OVERRIDES, **(overrides or {})}
+    run = prod(overrides)
+    assert not run.of_type(RELEASE)
+    assert run.one("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization", STACK_KUSTOMIZATION)
+    return run, {**stack_config("prod"), **overrides, PASSWORD_KEY: PROD_PASSWORD}
 
 
 def prometheus(**changes) -> dict[str, str]:
@@ -117,10 +137,10 @@ def test_the_shipped_prod_stack_passes(policy_name, prod_run_for_policies, monke
 
 
 def test_the_shipped_prod_stack_passes_in_gitops_delivery_pinned_to_a_tag(monkeypatch):
-    run = prod({**GITOPS, "flux-monitoring:gitops": json.dumps(
-        {"url": "https://github.com/example/fleet", "tag": "monitoring-v1.2.0"})})
+    run, config = gitops_prod()
     assert any(flux_policies.is_git_repository(r.type) for r in run.resources)
-    assert {name: evaluate(name, run, monkeypatch) for name in POLICIES} == {name: [] for name in POLICIES}
+    assert {name: evaluate(name, run, monkeypatch, config=config, secret_keys=(PASSWORD_KEY,))
+            for name in POLICIES} == {name: [] for name in POLICIES}
 
 
 # -- weakened copies: one per policy -----------------------------------------------------------
@@ -261,6 +281,117 @@ def test_grafana_without_ingress_passes(monkeypatch):
     grafana = {key: value for key, value in PROD_GRAFANA.items() if key != "ingress"}
     run = prod({"flux-monitoring:grafana": json.dumps(grafana)})
     assert evaluate("grafana-ingress-tls", run, monkeypatch) == []
+
+
+# -- gitops delivery: the same checks, on the stack config ----------------------------------------
+
+GITOPS_STORAGE_MESSAGE = ("Prometheus has no persistent storage (stack config flux-monitoring:prometheus.storageSize): "
+                          "set prometheus.storageSize, such as 100Gi")
+# The review's example: one replica, a day of retention, no volume (and so no requests either).
+WEAK_PROMETHEUS = {"flux-monitoring:prometheus": json.dumps({"replicas": 1, "retention": "1d"})}
+WEAK_PROMETHEUS_MESSAGES = {
+    "prometheus-persistent-storage": [GITOPS_STORAGE_MESSAGE],
+    "prometheus-minimum-retention": [
+        "Prometheus retention '1d' is shorter than the production minimum 15d: set prometheus.retention to at least 15d"],
+    "prometheus-replicated": ["Prometheus runs 1 replica(s): set prometheus.replicas to at least 2"],
+    "prometheus-resource-requests": [
+        "Prometheus has no cpu or memory request: set prometheus.resources.requests.cpu and .memory"],
+}
+
+
+@pytest.fixture(scope="module")
+def weak_gitops_prod() -> tuple[ProgramRun, dict[str, str]]:
+    return gitops_prod(WEAK_PROMETHEUS)
+
+
+@pytest.mark.parametrize("policy_name", sorted(WEAK_PROMETHEUS_MESSAGES))
+def test_a_weak_prometheus_in_gitops_delivery_fails_once_at_the_stack_kustomization(
+        policy_name, weak_gitops_prod, monkeypatch):
+    run, config = weak_gitops_prod
+    assert evaluate(policy_name, run, monkeypatch, config=config) == WEAK_PROMETHEUS_MESSAGES[policy_name]
+
+
+@pytest.mark.parametrize("overrides, policy_name, message", [
+    (prometheus(storageSize=None, storageClassName=None), "prometheus-persistent-storage",
+     GITOPS_STORAGE_MESSAGE),
+    (prometheus(retention="7d"), "prometheus-minimum-retention",
+     "Prometheus retention '7d' is shorter than the production minimum 15d: set prometheus.retention to at least 15d"),
+    (prometheus(retention=None), "prometheus-minimum-retention",
+     "Prometheus retention the program's default is shorter than the production minimum 15d: "
+     "set prometheus.retention to at least 15d"),
+    (prometheus(replicas=None), "prometheus-replicated",
+     "Prometheus runs the program's default of 1 replica(s): set prometheus.replicas to at least 2"),
+    (prometheus(resources={"requests": {"memory": "4Gi"}}), "prometheus-resource-requests",
+     "Prometheus has no cpu request: set prometheus.resources.requests.cpu"),
+    ({"flux-monitoring:grafana": json.dumps({**PROD_GRAFANA, "ingress": {"host": "grafana.example.com"}})},
+     "grafana-ingress-tls",
+     "Grafana's ingress serves grafana.example.com without TLS: set grafana.ingress.tlsSecretName"),
+], ids=["storage", "retention", "retention-unset", "replicas-unset", "requests", "ingress-tls"])
+def test_a_weakened_gitops_prod_stack_fails(overrides, policy_name, message, monkeypatch):
+    run, config = gitops_prod(overrides)
+    assert evaluate(policy_name, run, monkeypatch, config=config) == [message]
+
+
+def test_gitops_grafana_without_ingress_passes(monkeypatch):
+    grafana = {key: value for key, value in PROD_GRAFANA.items() if key != "ingress"}
+    run, config = gitops_prod({"flux-monitoring:grafana": json.dumps(grafana)})
+    assert evaluate("grafana-ingress-tls", run, monkeypatch, config=config) == []
+
+
+def test_both_deliveries_judge_the_same_config_alike(weak_gitops_prod, monkeypatch):
+    """One set of checks: the Release's values and the config they come from give the same verdicts."""
+    grafana = {"flux-monitoring:grafana": json.dumps({**PROD_GRAFANA, "ingress": {"host": "grafana.example.com"}})}
+    direct = prod({**WEAK_PROMETHEUS, **grafana})
+    gitops, config = gitops_prod({**WEAK_PROMETHEUS, **grafana})
+    for name in [*WEAK_PROMETHEUS_MESSAGES, "grafana-ingress-tls"]:
+        from_release = evaluate(name, direct, monkeypatch, config={**stack_config("prod"), **WEAK_PROMETHEUS})
+        from_config = evaluate(name, gitops, monkeypatch, config=config)
+        assert len(from_release) == len(from_config) == 1, name
+        assert from_release[0].replace("values prometheus.prometheusSpec.storageSpec", "") == \
+            from_config[0].replace("stack config flux-monitoring:prometheus.storageSize", ""), name
+
+
+def test_direct_delivery_judges_the_release_not_the_config(prod_run_for_policies, monkeypatch):
+    # The Release is what Helm installs: a config the program did not use cannot fail or pass it.
+    config = {**stack_config("prod"), **WEAK_PROMETHEUS}
+    for name in WEAK_PROMETHEUS_MESSAGES:
+        assert evaluate(name, prod_run_for_policies, monkeypatch, config=config) == [], name
+
+
+def test_gitops_messages_quote_no_config_value_held_as_a_secret():
+    config = {**WEAK_PROMETHEUS, "flux-monitoring:grafana": json.dumps({"ingress": {"host": "grafana.internal"}})}
+    secret = ("flux-monitoring:prometheus", "flux-monitoring:grafana")
+    props = {"metadata": {"name": STACK_KUSTOMIZATION}}
+    kustomization = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
+    messages = [
+        *flux_policies.prometheus_retention_violations(kustomization, props, "15d", config, secret),
+        *flux_policies.prometheus_replica_violations(kustomization, props, config, secret),
+        *flux_policies.grafana_ingress_tls_violations(kustomization, props, config, secret),
+    ]
+    assert messages == [
+        "Prometheus retention [secret] is shorter than the production minimum 15d: "
+        "set prometheus.retention to at least 15d",
+        "Prometheus runs [secret] replica(s): set prometheus.replicas to at least 2",
+        "Grafana's ingress serves [secret] without TLS: set grafana.ingress.tlsSecretName",
+    ]
+    assert "1d" not in "".join(messages) and "grafana.internal" not in "".join(messages)
+
+
+@pytest.mark.parametrize("text", [None, "", "not json", "[1, 2]", "7"])
+def test_an_unreadable_prometheus_config_reads_as_nothing_set(text):
+    config = {} if text is None else {"flux-monitoring:prometheus": text}
+    props = {"metadata": {"name": STACK_KUSTOMIZATION}}
+    kustomization = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
+    assert flux_policies.prometheus_storage_violations(kustomization, props, config) == [GITOPS_STORAGE_MESSAGE]
+
+
+def test_only_the_kustomization_that_syncs_the_stack_is_judged_on_the_config():
+    kustomization = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
+    assert flux_policies.STACK_KUSTOMIZATION == STACK_KUSTOMIZATION
+    assert flux_policies.prometheus_storage_violations(
+        kustomization, {"metadata": {"name": "monitoring-config"}}, {}) == []
+    assert flux_policies.prometheus_storage_violations(
+        "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository", {"metadata": {"name": "monitoring"}}, {}) == []
 
 
 def test_an_unprotected_prod_stack_fails(monkeypatch):
