@@ -291,8 +291,8 @@ GITOPS_STORAGE_MESSAGE = ("Prometheus has no persistent storage (stack config fl
 WEAK_PROMETHEUS = {"flux-monitoring:prometheus": json.dumps({"replicas": 1, "retention": "1d"})}
 WEAK_PROMETHEUS_MESSAGES = {
     "prometheus-persistent-storage": [GITOPS_STORAGE_MESSAGE],
-    "prometheus-minimum-retention": [
-        "Prometheus retention '1d' is shorter than the production minimum 15d: set prometheus.retention to at least 15d"],
+    "prometheus-minimum-retention": ["Prometheus retention '1d' is shorter than the production minimum 15d: "
+                                     "set prometheus.retention to at least 15d"],
     "prometheus-replicated": ["Prometheus runs 1 replica(s): set prometheus.replicas to at least 2"],
     "prometheus-resource-requests": [
         "Prometheus has no cpu or memory request: set prometheus.resources.requests.cpu and .memory"],
