@@ -13,12 +13,12 @@ import pytest
 import yaml
 
 from components.signals.promql import (
-    DURATION_BY, OBJECT_COUNT, RECORD_WINDOW, FluxQueries, duration_quantile_record, duration_rate_record,
-    recording_rules,
+    DURATION_BY, OBJECT_COUNT, RECONCILE_ERROR_RATE, RECONCILE_RATE, RECORD_WINDOW, WORKQUEUE_DEPTH, FluxQueries,
+    duration_quantile_record, duration_rate_record, recording_rules,
 )
 from components.signals.rules import RECORDING_GROUP, RECORDING_INTERVAL, flux_rule_groups
 from tests.signals_tools import require_tool
-from tests.test_signals_rules import GENERATIONS, durations, flux_object, settings_for
+from tests.test_signals_rules import CONTROLLER_TARGET, GENERATIONS, durations, flux_object, selector, settings_for
 
 
 def promtool_expr_test(tmp_path: Path, generation: str, series: list[dict], tests: list[dict]) -> None:
@@ -86,6 +86,27 @@ def test_recorded_p99_per_kind_equals_the_raw_quantile(tmp_path, generation):
         "expr": f"{duration_quantile_record(0.99)} - on (namespace, kind) ({raw})", "eval_time": "10m",
         "exp_samples": [{"labels": '{kind="Kustomization", namespace="flux-system"}', "value": 0}],
     }])
+
+
+def kustomize_controller(metric: str, pod: str, values: str) -> dict:
+    labels = {**CONTROLLER_TARGET, "app": "kustomize-controller", "pod": pod, "controller": "kustomization",
+              "name": "kustomization"}
+    return {"series": selector(metric, labels), "values": values}
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_recorded_controller_series_per_queue_and_controller(tmp_path, generation):
+    """Work queue depth: the deepest pod's; reconciliations and errors: per second over both pods."""
+    series = [kustomize_controller("workqueue_depth", "a", "3x60"), kustomize_controller("workqueue_depth", "b", "7x60"),
+              kustomize_controller("controller_runtime_reconcile_total", "a", "0+60x60"),
+              kustomize_controller("controller_runtime_reconcile_total", "b", "0+120x60"),
+              kustomize_controller("controller_runtime_reconcile_errors_total", "a", "0+6x60")]
+    queue = '{app="kustomize-controller", name="kustomization", namespace="flux-system"}'
+    controller = '{app="kustomize-controller", controller="kustomization", namespace="flux-system"}'
+    promtool_expr_test(tmp_path, generation, series, [
+        {"expr": record, "eval_time": "10m", "exp_samples": [{"labels": record + labels, "value": value}]}
+        for record, labels, value in ((WORKQUEUE_DEPTH, queue, 7), (RECONCILE_RATE, controller, 3),
+                                      (RECONCILE_ERROR_RATE, controller, 0.1))])
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)

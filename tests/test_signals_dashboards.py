@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from components.settings import load_settings
 from components.signals.dashboards import cluster_dashboard, control_plane_dashboard, dashboard_config_maps
+from components.signals.promql import recording_rules
 
 PROJECT = Path(__file__).resolve().parent.parent
 GENERATIONS = ("resource-info", "legacy")
@@ -112,6 +114,33 @@ def test_control_plane_duration_per_kind_reads_the_recorded_quantiles(generation
     expr = panel_exprs(control_plane_dashboard(settings_for(generation)))["Reconcile duration per kind"]
     assert "gotk_reconcile_duration_seconds_bucket" not in expr
     assert all(f"flux:gotk_reconcile_duration_seconds:p{p}_rate5m" in expr for p in (50, 90, 99))
+
+
+# Control-plane panel -> the per-controller series it reads, recorded instead of the raw metric.
+CONTROL_PLANE_RECORDED = {
+    "Work queue depth": ("flux:workqueue_depth:max", "workqueue_depth"),
+    "Reconciliations per minute": ("flux:controller_runtime_reconcile_total:rate5m",
+                                   "controller_runtime_reconcile_total"),
+    "Reconciliation errors per minute": ("flux:controller_runtime_reconcile_errors_total:rate5m",
+                                         "controller_runtime_reconcile_errors_total"),
+}
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_control_plane_work_queue_and_reconcile_panels_read_the_recorded_series(generation):
+    exprs = panel_exprs(control_plane_dashboard(settings_for(generation)))
+    for title, (record, raw) in CONTROL_PLANE_RECORDED.items():
+        assert record in exprs[title], title
+        assert raw not in exprs[title].replace(record, ""), title
+        assert 'namespace=~"$namespace"' in exprs[title], title
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_every_recorded_series_is_read_by_a_dashboard(generation):
+    settings = settings_for(generation)
+    read = " ".join(t["expr"] for build in DASHBOARDS.values() for t in targets(build(settings)))
+    unread = {r["record"] for r in recording_rules(settings)} - set(re.findall(r"flux:[a-z0-9_:]+", read))
+    assert not unread
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)

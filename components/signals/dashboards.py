@@ -16,8 +16,8 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 from components.selectors import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE, PART_OF_LABELS
 from components.settings import Settings
 from components.signals.promql import (
-    ALL_KINDS, OBJECT_LABELS, RECONCILERS, SOURCES, STATE_READY, SUSPENDED, FluxQueries, Kinds,
-    RecordedQueries, duration_quantile_record,
+    ALL_KINDS, OBJECT_LABELS, RECONCILE_ERROR_RATE, RECONCILE_RATE, RECONCILERS, SOURCES, STATE_READY, SUSPENDED,
+    WORKQUEUE_DEPTH, FluxQueries, Kinds, RecordedQueries, duration_quantile_record,
 )
 
 CONTROL_PLANE_UID = "flux-control-plane"
@@ -79,6 +79,9 @@ def _dashboard(uid: str, title: str, variables: list) -> dashboard.Dashboard:
 def control_plane_dashboard(settings: Settings) -> dict:
     """Health and load of the Flux controllers."""
     q = FluxQueries(settings, controller_namespace="$namespace")
+    # Work queues, reconciliation and error rates are recorded per controller (rules.py), over
+    # the recording window; they keep the controllers' namespace, which the variable filters.
+    recorded = RecordedQueries(controller_namespace="$namespace")
 
     def controllers(metric: str, *matchers: str) -> str:
         return f"{metric}{q.controllers(*matchers)}"
@@ -93,16 +96,15 @@ def control_plane_dashboard(settings: Settings) -> dict:
         _timeseries("Memory per controller", "bytes",
                     _query(f"sum by (app) ({controllers('process_resident_memory_bytes')})", "{{app}}")),
         _timeseries("Work queue depth", "short",
-                    _query(f"sum by (app, name) ({controllers('workqueue_depth')})", "{{app}} {{name}}")),
+                    _query(recorded.per_controller(WORKQUEUE_DEPTH, ("app", "name")), "{{app}} {{name}}")),
         _timeseries("Longest running processor", "s",
                     _query(f"max by (app, name) ({controllers('workqueue_longest_running_processor_seconds')})",
                            "{{app}} {{name}}")),
         _timeseries("Reconciliations per minute", "short",
-                    _query(f"sum by (controller) (rate({controllers('controller_runtime_reconcile_total')}"
-                           f"[{RATE}])) * 60", "{{controller}}")),
+                    _query(f"{recorded.per_controller(RECONCILE_RATE, ('controller',))} * 60", "{{controller}}")),
         _timeseries("Reconciliation errors per minute", "short",
-                    _query(f"sum by (controller) (rate({controllers('controller_runtime_reconcile_errors_total')}"
-                           f"[{RATE}])) * 60", "{{controller}}")),
+                    _query(f"{recorded.per_controller(RECONCILE_ERROR_RATE, ('controller',))} * 60",
+                           "{{controller}}")),
         _timeseries("Kubernetes API requests per second", "reqps",
                     _query(f"sum by (app, method) (rate({api}[{RATE}]))", "{{app}} {{method}}")),
         _timeseries("Kubernetes API error rate (5xx, 429)", "percentunit",

@@ -36,6 +36,7 @@ CONTROLLERS = (
 CORE_CONTROLLERS = CONTROLLERS[:4]
 
 OBJECT_LABELS = ("kind", "exported_namespace", "name")
+WORKQUEUE_BY = ("namespace", "app", "name")
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,10 @@ class FluxQueries:
         down = f"up{self.controllers()} == 0"
         absent = [f"absent(up{self.controllers(_equals('app', app))})" for app in CORE_CONTROLLERS]
         return "\nor ".join([down, *absent])
+
+    def workqueue_depth(self) -> str:
+        """The deepest of each controller's work queues (max over its pods)."""
+        return f"max {_by(WORKQUEUE_BY)} (workqueue_depth{self.controllers()})"
 
     def duration_quantile(self, quantile: float, window: str, by: tuple[str, ...]) -> str:
         return (f"histogram_quantile({quantile}, sum {_by(by + ('le',))} "
@@ -215,8 +220,7 @@ def recording_rules(settings: Settings) -> list[dict]:
         {"record": RECONCILE_ERROR_RATE,
          "expr": f"sum {_by(CONTROLLER_BY)} "
                  f"(rate(controller_runtime_reconcile_errors_total{q.controllers()}[{RECORD_WINDOW}]))"},
-        {"record": WORKQUEUE_DEPTH,
-         "expr": f"max {_by(('namespace', 'app', 'name'))} (workqueue_depth{q.controllers()})"},
+        {"record": WORKQUEUE_DEPTH, "expr": q.workqueue_depth()},
     ]
     return rules
 
@@ -237,6 +241,10 @@ class RecordedQueries:
         """How many objects of ``kinds`` are in ``state`` (a STATE_READY key or SUSPENDED); 0 when none."""
         selector = self._filters(_equals("state", state), kinds.matcher("kind"))
         return f"sum({OBJECT_COUNT}{selector}) or vector(0)"
+
+    def per_controller(self, record: str, by: tuple[str, ...]) -> str:
+        """A per-controller recorded series (RECONCILE_RATE, RECONCILE_ERROR_RATE, WORKQUEUE_DEPTH) summed ``by``."""
+        return f"sum {_by(by)} ({record}{self._filters()})"
 
     def duration_quantile(self, quantile: float, by: tuple[str, ...]) -> str:
         return (f"histogram_quantile({quantile}, sum {_by(by + ('le',))} "

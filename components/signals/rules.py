@@ -66,7 +66,7 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
                f"At or above {alerts.reconcile_duration.threshold:g}s over {DURATION_WINDOW}, "
                f"for {alerts.reconcile_duration.for_}."),
         _alert("FluxWorkqueueBacklog",
-               f"max by (namespace, app, name) (workqueue_depth{q.controllers()}) > {alerts.workqueue.threshold:g}",
+               f"{q.workqueue_depth()} > {alerts.workqueue.threshold:g}",
                alerts.workqueue,
                "{{ $labels.app }} work queue {{ $labels.name }} holds {{ $value }} items",
                f"More than {alerts.workqueue.threshold:g} objects wait for reconciliation "
