@@ -50,11 +50,15 @@ KINDS = {
     "ImageRepository": ("image-reflector-controller", "image.toolkit.fluxcd.io", "v1"),
     "ImagePolicy": ("image-reflector-controller", "image.toolkit.fluxcd.io", "v1"),
     "ImageUpdateAutomation": ("image-automation-controller", "image.toolkit.fluxcd.io", "v1"),
+    "Alert": ("notification-controller", "notification.toolkit.fluxcd.io", "v1beta3"),
+    "Provider": ("notification-controller", "notification.toolkit.fluxcd.io", "v1beta3"),
 }
+# notification v1beta3 kinds have no conditions and no reconciler: no state, no controller series.
+NOT_RECONCILED = {"Alert", "Provider"}
 # Reconcilers outnumber sources in real fleets.
 KIND_CYCLE = ("Kustomization", "HelmRelease", "GitRepository", "Kustomization", "HelmRelease", "HelmChart",
               "HelmRepository", "OCIRepository", "Bucket", "Kustomization", "HelmRelease", "ImageRepository",
-              "ImagePolicy", "ImageUpdateAutomation", "Receiver")
+              "ImagePolicy", "ImageUpdateAutomation", "Receiver", "Alert", "Provider")
 CONTROLLERS = sorted({app for app, _, _ in KINDS.values()})
 # gotk_reconcile_duration_seconds buckets of the Flux controllers (10ns to 10s, x10).
 BUCKETS = FLUX_DURATION_BUCKETS
@@ -76,28 +80,37 @@ class FluxObject:
     kind: str
     namespace: str
     name: str
-    ready: str  # True, False or Unknown
+    ready: str  # True, False, Unknown, or "" for a kind without a Ready condition
     suspended: bool
     revision: str
     seconds: float  # typical reconcile duration
+    deleted: bool = False  # deleted while failing: gone from kube-state-metrics, Deleted=1 in the legacy series
 
 
 def build_fleet(size: int, namespaces: int, failing: float = 0.05, suspended: float = 0.02,
-                unknown: float = 0.01, seed: int = 0) -> list[FluxObject]:
-    """``size`` objects spread over ``namespaces``; the same kind/name recurs in every namespace."""
+                unknown: float = 0.01, deleted: float = 0.0, seed: int = 0) -> list[FluxObject]:
+    """``size`` objects spread over ``namespaces``; the same kind/name recurs in every namespace.
+
+    The shares of failing, unknown, deleted and suspended objects are of all objects, drawn among
+    the reconciled ones (Alerts and Providers have no state).
+    """
     rng = random.Random(seed)
-    order = list(range(size))
+    kinds = [KIND_CYCLE[(i // namespaces) % len(KIND_CYCLE)] for i in range(size)]
+    order = [i for i in range(size) if kinds[i] not in NOT_RECONCILED]
     rng.shuffle(order)
     n_failing, n_suspended, n_unknown = (max(1, round(size * share)) for share in (failing, suspended, unknown))
     state = {i: "False" for i in order[:n_failing]}
     state.update({i: "Unknown" for i in order[n_failing:n_failing + n_unknown]})
-    parked = set(order[n_failing + n_unknown:n_failing + n_unknown + n_suspended])
+    rest = order[n_failing + n_unknown:]
+    parked = set(rest[:n_suspended])
+    gone = set(rest[n_suspended:n_suspended + round(size * deleted)])
     objects = []
     for i in range(size):
         slot = i // namespaces
         objects.append(FluxObject(
-            kind=KIND_CYCLE[slot % len(KIND_CYCLE)], namespace=f"team-{i % namespaces:03d}", name=f"app-{slot}",
-            ready=state.get(i, "True"), suspended=i in parked,
+            kind=kinds[i], namespace=f"team-{i % namespaces:03d}", name=f"app-{slot}",
+            ready="" if kinds[i] in NOT_RECONCILED else "False" if i in gone else state.get(i, "True"),
+            suspended=i in parked, deleted=i in gone,
             revision=f"main@sha1:{rng.getrandbits(160):040x}", seconds=round(rng.uniform(0.05, 30.0), 3)))
     return objects
 
@@ -115,7 +128,8 @@ class FleetMetrics:
         # Flux 2.1 to 2.4 controllers export the legacy state series in both generations.
         self.legacy_state = generation == "legacy" if legacy_state is None else legacy_state
         self.started = time.monotonic()
-        self.by_app = {app: [o for o in objects if KINDS[o.kind][0] == app] for app in CONTROLLERS}
+        self.by_app = {app: [o for o in objects if KINDS[o.kind][0] == app and o.kind not in NOT_RECONCILED]
+                       for app in CONTROLLERS}
 
     def controller(self, app: str) -> str:
         elapsed = time.monotonic() - self.started + 60  # as if running for a minute already
@@ -178,19 +192,21 @@ class FleetMetrics:
 
     @staticmethod
     def _legacy_state(o: FluxObject) -> list[str]:
+        # As fluxcd/pkg runtime/metrics records it: a deleted object has Deleted=1 and every other status 0.
         obj = dict(kind=o.kind, name=o.name, namespace=o.namespace)
-        return [f"gotk_reconcile_condition{_labels(**obj, type='Ready', status=s)} {int(s == o.ready)}"
+        status = "Deleted" if o.deleted else o.ready
+        return [f"gotk_reconcile_condition{_labels(**obj, type='Ready', status=s)} {int(s == status)}"
                 for s in ("True", "False", "Unknown", "Deleted")] + [
             f"gotk_suspend_status{_labels(**obj)} {int(o.suspended)}"]
 
     def kube_state_metrics(self) -> str:
         lines = []
-        for o in self.objects:
+        for o in (o for o in self.objects if not o.deleted):
             _, group, version = KINDS[o.kind]
             labels = dict(customresource_group=group, customresource_kind=o.kind, customresource_version=version,
                           exported_namespace=o.namespace, name=o.name, suspended=str(o.suspended).lower(),
                           revision=o.revision)
-            if o.ready != "Unknown":  # an object not reconciled yet has no Ready condition, so no label
+            if o.ready in ("True", "False"):  # no Ready condition (yet, or in its kind): no label
                 labels["ready"] = o.ready
             lines.append(f"gotk_resource_info{_labels(**labels)} 1")
         return "\n".join(lines) + "\n"

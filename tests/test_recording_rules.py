@@ -40,7 +40,8 @@ def fleet(generation: str) -> list[dict]:
             + flux_object(generation, "HelmRelease", "apps", "parked", ready="False", suspended=True)
             + flux_object(generation, "GitRepository", "apps", "new", ready="Unknown")
             + flux_object(generation, "Kustomization", "staging", "ready")
-            + flux_object(generation, "Kustomization", "staging", "other"))
+            + flux_object(generation, "Kustomization", "staging", "other")
+            + flux_object(generation, "Alert", "apps", "on-call", ready=None))
 
 
 def count(state: str, kind: str, namespace: str, value: int) -> dict:

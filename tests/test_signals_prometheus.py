@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections import Counter
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
@@ -18,6 +19,7 @@ import pytest
 from components.settings import load_settings
 from components.signals.dashboards import cluster_dashboard, control_plane_dashboard
 from components.signals.podmonitor import flux_pod_monitor
+from components.signals.promql import OBJECT_COUNT, STATE_READY, SUSPENDED
 from components.signals.rules import flux_rule_groups
 from tests.flux_fleet import (
     Prometheus, build_fleet, metric_relabel_configs, rule_groups_evaluated_every, scrape_configs, serve_fleet,
@@ -26,7 +28,8 @@ from tests.flux_fleet import (
 from tests.signals_tools import require_tool
 
 GENERATIONS = ("resource-info", "legacy")
-FLEET = build_fleet(size=60, namespaces=4, failing=0.1, suspended=0.05, unknown=0.02)
+# 17 kinds (Alerts and Providers too) in 4 namespaces; deleted objects linger in the legacy series.
+FLEET = build_fleet(size=68, namespaces=4, failing=0.1, suspended=0.05, unknown=0.02, deleted=0.05)
 RECONCILERS = {"Kustomization", "HelmRelease"}
 SOURCES = {"GitRepository", "OCIRepository", "HelmRepository", "HelmChart", "Bucket"}
 SCRAPE_INTERVAL = "1s"
@@ -108,7 +111,7 @@ def test_every_dashboard_panel_query_returns_data(prometheus_for, generation, ex
 
 def objects(kinds: set[str] | None = None, ready: str | None = None) -> set[tuple[str, str, str]]:
     """(kind, namespace, name) of the fleet's objects of ``kinds`` in ``ready`` state (suspended apart)."""
-    chosen = [o for o in FLEET if (kinds is None or o.kind in kinds)
+    chosen = [o for o in FLEET if (kinds is None or o.kind in kinds) and not o.deleted
               and (o.suspended if ready is None else (not o.suspended and o.ready == ready))]
     return {(o.kind, o.namespace, o.name) for o in chosen}
 
@@ -135,6 +138,22 @@ def cluster_panel(generation: str, title: str) -> str:
 def test_the_fleet_has_objects_in_every_counted_state():
     assert all(COUNTED[title] for title in ("Reconcilers failing", "Sources failing", "Suspended"))
     assert {o.namespace for o in FLEET if o.name == "app-0"} == {o.namespace for o in FLEET}
+    assert {o.kind for o in FLEET} >= {"Alert", "Provider"}
+    assert any(o.deleted for o in FLEET)
+
+
+def fleet_counts() -> dict[tuple[str, str], int]:
+    """(kind, state) -> how many of the fleet's objects are in that state: deleted objects and
+    kinds without a Ready condition (Alert, Provider) are in none."""
+    states = {ready: state for state, ready in STATE_READY.items()}
+    return Counter((o.kind, SUSPENDED if o.suspended else states[o.ready]) for o in FLEET
+                   if not o.deleted and (o.suspended or o.ready in states))
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_recorded_counts_per_kind_and_state_equal_the_fleet(prometheus_for, generation):
+    rows = prometheus_for(generation).query(f"sum by (kind, state) ({OBJECT_COUNT})")
+    assert {(r["metric"]["kind"], r["metric"]["state"]): float(r["value"][1]) for r in rows} == fleet_counts()
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)

@@ -22,7 +22,7 @@ CONTROLLER_TARGET = {"job": "monitoring/flux-system", "namespace": "flux-system"
                      "endpoint": "http-prom"}
 KSM_TARGET = {"job": "kube-state-metrics", "namespace": "monitoring", "instance": "10.0.0.9:8080"}
 GROUPS = {"Kustomization": "kustomize.toolkit.fluxcd.io", "HelmRelease": "helm.toolkit.fluxcd.io",
-          "GitRepository": "source.toolkit.fluxcd.io"}
+          "GitRepository": "source.toolkit.fluxcd.io", "Alert": "notification.toolkit.fluxcd.io"}
 CORE_CONTROLLERS = ("source-controller", "kustomize-controller", "helm-controller", "notification-controller")
 
 
@@ -38,28 +38,35 @@ def selector(name: str, labels: dict[str, str]) -> str:
 
 
 def flux_object(generation: str, kind: str, namespace: str, name: str, values: str = "1x60",
-                ready: str = "True", suspended: bool = False, deleted: bool = False) -> list[dict]:
+                ready: str | None = "True", suspended: bool = False, deleted: bool = False) -> list[dict]:
     """The input series that describe one Flux object in ``generation``.
 
-    ``values`` is the promtool notation of the object's lifetime; a deleted object keeps its
-    legacy series (Deleted=1) but vanishes from kube-state-metrics.
+    ``values`` is the promtool notation of the object's lifetime. A deleted object (deleted after
+    2 minutes) vanishes from kube-state-metrics; its legacy series stay, the controller having set
+    Deleted=1 and True, False and Unknown to 0 (fluxcd/pkg runtime/metrics RecordCondition).
+    ``ready`` None is a kind without a Ready condition (Alert, Provider): no ready label in
+    kube-state-metrics, and no legacy series, as the controllers do not reconcile it.
     """
     if generation == "legacy":
+        if ready is None:
+            return []
         owner = {**CONTROLLER_TARGET, "app": "kustomize-controller", "pod": "kustomize-controller-5d7c9"}
         obj = {**owner, "kind": kind, "exported_namespace": namespace, "name": name}
-        # A deleted object may keep its last Ready sample beside Deleted=1: the case the Flux
-        # guide's alert guards against.
-        statuses = {ready, "Deleted"} if deleted else {ready}
+
+        def lifetime(status: str) -> str:
+            if deleted:
+                return {ready: "1x2 0x58", "Deleted": "0x2 1x58"}.get(status, "0x60")
+            return values.replace("1x", f"{int(status == ready)}x")
         conditions = [{"series": selector("gotk_reconcile_condition", {**obj, "type": "Ready", "status": s}),
-                       "values": values.replace("1x", f"{int(s in statuses)}x")}
-                      for s in ("True", "False", "Unknown", "Deleted")]
+                       "values": lifetime(s)} for s in ("True", "False", "Unknown", "Deleted")]
         return conditions + [{"series": selector("gotk_suspend_status", obj),
                               "values": values.replace("1x", f"{int(suspended)}x")}]
     if deleted:
         values = "1x2 _x58"
     info = {**KSM_TARGET, "customresource_group": GROUPS[kind], "customresource_kind": kind,
             "customresource_version": "v1", "exported_namespace": namespace, "name": name,
-            "ready": ready, "suspended": str(suspended).lower(), "revision": "main@sha1:0a1b2c"}
+            **({"ready": ready} if ready is not None else {}), "suspended": str(suspended).lower(),
+            "revision": "main@sha1:0a1b2c"}
     return [{"series": selector("gotk_resource_info", info), "values": values}]
 
 

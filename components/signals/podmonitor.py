@@ -23,9 +23,10 @@ UNUSED_CONTROLLER_METRICS = (
 # Flux 2.1 to 2.4 controllers still export the legacy per-object state series beside
 # kube-state-metrics' gotk_resource_info; the resource-info generation never reads them.
 LEGACY_OBJECT_METRICS = "gotk_reconcile_condition|gotk_suspend_status"
-# Flux's reconcile duration buckets start at 10ns; no reconciliation takes under 10ms, so those
-# seven buckets only repeat the 100ms one. Quantiles below 100ms interpolate within 0-100ms
-# without them, and every Flux object saves seven series.
+# Flux's reconcile duration buckets start at 10ns; the cut-off is 100ms: the seven buckets below it
+# (1e-08 to 0.01) resolve reconciliations of 10ms or less, which Flux's API round trips do not
+# allow, so they only repeat one another. Quantiles below 100ms interpolate within 0-100ms without
+# them, and every Flux object saves seven series.
 DROPPED_DURATION_BUCKETS = tuple(bound for bound in FLUX_DURATION_BUCKETS if bound < 0.1)
 # The controllers zero an object's True/False/Unknown series when they record Deleted
 # (fluxcd/pkg runtime/metrics), so the state series alone exclude deleted objects.

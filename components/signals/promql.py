@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.settings import Settings
+from components.signals.kube_state_metrics import FLUX_KINDS
 
 # The PodMonitor's name; the Prometheus Operator sets the ``job`` label of its targets to
 # "<PodMonitor namespace>/<PodMonitor name>".
@@ -56,6 +57,9 @@ RECONCILERS = Kinds(("Kustomization", "HelmRelease"))
 SOURCES = Kinds(("GitRepository", "OCIRepository", "HelmRepository", "HelmChart", "Bucket"))
 NOT_SOURCES = Kinds(SOURCES.names, negate=True)
 ALL_KINDS = Kinds(())
+# Kinds with a Ready condition. Alert and Provider (notification v1beta3) have none: in
+# gotk_resource_info they lack the ready label, which would otherwise read as Unknown.
+WITH_READY = Kinds(tuple(k.kind for k in FLUX_KINDS if not k.has_ready), negate=True)
 
 
 def _selector(*matchers: str) -> str:
@@ -140,18 +144,16 @@ class FluxQueries:
 
     def _ready(self, ready: str, kinds: Kinds, detail: bool) -> str:
         if self.legacy:
-            def condition(status: str) -> str:
-                selector = self._legacy_selector(kinds, _equals("type", "Ready"), _equals("status", status))
-                return f"gotk_reconcile_condition{selector}"
-
-            state, deleted = condition(ready), condition("Deleted")
-            # A deleted object's series linger until the controller restarts, with Deleted=1.
-            return (f"max {_by(OBJECT_LABELS)} ({state} == 1)\n"
-                    f"unless on ({', '.join(OBJECT_LABELS)}) ({deleted} == 1)")
-        # An object without a Ready condition yet has no ready label: it counts as Unknown.
+            # No "unless Deleted" guard: when a controller records an object deleted it sets the
+            # object's True, False and Unknown series to 0 beside Deleted=1 (fluxcd/pkg
+            # runtime/metrics RecordCondition), so "== 1" already leaves it out; the PodMonitor
+            # drops the Deleted series anyway. Kinds without a Ready condition have no series.
+            selector = self._legacy_selector(kinds, _equals("type", "Ready"), _equals("status", ready))
+            return f"max {_by(OBJECT_LABELS)} (gotk_reconcile_condition{selector} == 1)"
+        # An object not reconciled yet has no ready label: it counts as Unknown, if its kind has a
+        # Ready condition at all. Deleted objects disappear from kube-state-metrics.
         ready_matcher = 'ready=~"Unknown|"' if ready == "Unknown" else f'ready="{ready}"'
-        # Deleted objects disappear from kube-state-metrics, so nothing to exclude.
-        return self._resource_info(kinds, detail, ready_matcher)
+        return self._resource_info(kinds, detail, WITH_READY.matcher("customresource_kind"), ready_matcher)
 
     def _legacy_selector(self, kinds: Kinds, *matchers: str) -> str:
         return self.controllers(kinds.matcher("kind"), self._objects_namespace(), *matchers)
