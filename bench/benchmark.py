@@ -26,6 +26,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -283,6 +284,8 @@ def main() -> int:
     parser.add_argument("--fill", type=float, default=60, help="seconds of scrapes before measuring")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "results.json")
     args = parser.parse_args()
+    # A terminated run unwinds like an interrupted one, so every Prometheus it started is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     binary = shutil.which("prometheus")
     if not binary:
         print("prometheus is not installed (Debian package: prometheus)", file=sys.stderr)

@@ -245,6 +245,14 @@ def test_suspended_fires_for_the_suspended_object_after_its_threshold(tmp_path, 
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
+def test_suspended_ignores_a_suspended_object_once_deleted(tmp_path, generation):
+    # Legacy controllers leave gotk_suspend_status at 1 beside Deleted=1.
+    series = flux_object(generation, "HelmRelease", "apps", "redis", suspended=True, deleted=True)
+    promtool_test(tmp_path, generation, series, "59m", "FluxObjectSuspended", [],
+                  alerts='{"suspended": {"for": "30m"}}')
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
 def test_suspended_waits_for_its_threshold(tmp_path, generation):
     series = flux_object(generation, "HelmRelease", "apps", "redis", suspended=True, values="1x1500")
     promtool_test(tmp_path, generation, series, "23h", "FluxObjectSuspended", [])

@@ -138,8 +138,11 @@ class FluxQueries:
 
     def suspended(self, kinds: Kinds, detail: bool = False) -> str:
         if self.legacy:
-            return (f"max {_by(OBJECT_LABELS)} (gotk_suspend_status"
-                    f"{self._legacy_selector(kinds)} == 1)")
+            # A controller leaves gotk_suspend_status at 1 when it records a suspended object
+            # deleted; only objects with a live Ready state (True, False or Unknown at 1) count.
+            live = self._legacy_selector(kinds, _equals("type", "Ready"), 'status=~"True|False|Unknown"')
+            return (f"max {_by(OBJECT_LABELS)} (gotk_suspend_status{self._legacy_selector(kinds)} == 1)\n"
+                    f"and on ({', '.join(OBJECT_LABELS)}) (gotk_reconcile_condition{live} == 1)")
         return self._resource_info(kinds, detail, 'suspended="true"')
 
     def _ready(self, ready: str, kinds: Kinds, detail: bool) -> str:
