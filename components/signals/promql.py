@@ -134,15 +134,23 @@ class FluxQueries:
         (and alerted on) as suspended instead, so each object is in exactly one state.
         ``detail`` adds the revision label where the generation knows it.
         """
-        return f"{self._ready(ready, kinds, detail)}\nunless on ({', '.join(OBJECT_LABELS)}) {self.suspended(kinds)}"
+        # Deleted objects have no ready state at 1, so excluding them from the suspended set
+        # here would only cost a join.
+        return f"{self._ready(ready, kinds, detail)}\nunless on ({', '.join(OBJECT_LABELS)}) {self._suspend_flag(kinds, detail=False)}"
 
     def suspended(self, kinds: Kinds, detail: bool = False) -> str:
         if self.legacy:
             # A controller leaves gotk_suspend_status at 1 when it records a suspended object
             # deleted; only objects with a live Ready state (True, False or Unknown at 1) count.
             live = self._legacy_selector(kinds, _equals("type", "Ready"), 'status=~"True|False|Unknown"')
-            return (f"max {_by(OBJECT_LABELS)} (gotk_suspend_status{self._legacy_selector(kinds)} == 1)\n"
+            return (f"{self._suspend_flag(kinds, detail)}\n"
                     f"and on ({', '.join(OBJECT_LABELS)}) (gotk_reconcile_condition{live} == 1)")
+        return self._suspend_flag(kinds, detail)
+
+    def _suspend_flag(self, kinds: Kinds, detail: bool) -> str:
+        """Objects whose suspend flag is set (in legacy, deleted ones included)."""
+        if self.legacy:
+            return f"max {_by(OBJECT_LABELS)} (gotk_suspend_status{self._legacy_selector(kinds)} == 1)"
         return self._resource_info(kinds, detail, 'suspended="true"')
 
     def _ready(self, ready: str, kinds: Kinds, detail: bool) -> str:
