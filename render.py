@@ -81,7 +81,7 @@ def rendered_tree(settings: Settings) -> dict[str, list[dict[str, Any]]]:
         STACK_DIR: [*namespace, helm_repository(settings), helm_release(settings)],
         CONFIG_DIR: [flux_pod_monitor(settings), *dashboard_config_maps(settings), flux_prometheus_rule(settings)],
     }
-    if settings.gitops is not None:
+    if settings.delivery == "gitops":
         tree[FLUX_DIR] = flux_sync_manifests(settings)
     return tree
 

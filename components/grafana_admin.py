@@ -22,7 +22,7 @@ class GrafanaAdmin(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("flux-monitoring:grafana_admin:GrafanaAdmin", name, None, opts)
         if settings.grafana_admin_password is not None:
-            self.password = pulumi.Output.secret(str(settings.grafana_admin_password))
+            self.password = pulumi.Output.secret(settings.grafana_admin_password.get_secret_value())
         else:
             # Kept in the stack state, so the password stays the same on every `pulumi up`.
             generated = random.RandomPassword(

@@ -67,9 +67,9 @@ def _prometheus_spec(settings: Settings) -> dict[str, Any]:
     }
     if prometheus.retention_size:
         spec["retentionSize"] = prometheus.retention_size
-    resources = {part: dict(amounts) for part, amounts in
+    resources = {part: amounts.as_dict() for part, amounts in
                  (("requests", prometheus.resources.requests), ("limits", prometheus.resources.limits))
-                 if amounts}
+                 if amounts.as_dict()}
     if resources:
         spec["resources"] = resources
     if prometheus.storage_size:

@@ -1,44 +1,34 @@
-"""Stack configuration, read in one place and validated into typed settings.
+"""The stack configuration, declared as pydantic models: every key, its form, default and meaning.
 
 Pulumi hands every config value to the program as text (objects as JSON) under
-``flux-monitoring:<key>``. ``load_settings`` takes those texts and either returns a
-``Settings`` or raises one ``SettingsError`` that lists every problem at once, each
-with the key, the value given and the form expected, before any resource exists.
+``flux-monitoring:<key>``. ``load_settings`` parses those texts and validates them into a
+frozen ``Settings``, or raises one ``SettingsError`` listing every problem at once, each with
+the key, the value given (``[secret]`` for secrets) and the form expected, before any resource
+exists. The same models publish the JSON Schema of the stack file (``components.schema``).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Annotated, Any, Mapping
+
+from pydantic import (
+    BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, create_model,
+    field_validator, model_validator,
+)
+
+from components.config_errors import SettingsError, structured_keys, translate
+from components.config_types import (
+    GIT_URL, Boolean, DnsLabel, ExactSemver, FluxDuration, LabelValue, PrometheusBytes, PrometheusDuration,
+    Quantity, RepositoryPath, form_error, one_of, positive_number, subdomain, text, whole_number,
+)
 
 PROJECT = "flux-monitoring"
 
 DEFAULT_CHART_VERSION = "88.5.3"
 HELM_REPOSITORY = "https://prometheus-community.github.io/helm-charts"
 RELEASE_NAME = "kube-prometheus-stack"
-
-# Forms the Kubernetes API, Prometheus and Flux accept; error messages quote the examples.
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_EXACT_SEMVER = re.compile(
-    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
-    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
-)
-_PROMETHEUS_DURATION = re.compile(r"^(0|([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$")
-_PROMETHEUS_BYTES = re.compile(r"^(0|([0-9]*[.])?[0-9]+((K|M|G|T|E|P)i?)?B)$")
-_FLUX_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
-_QUANTITY = re.compile(
-    r"^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
-    r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
-)
-_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-# https without user info (credentials belong in the secretRef Secret, not in state or git);
-# ssh with an optional user name such as git@.
-_GIT_URL = re.compile(r"^(https://|ssh://([^\s/@:]+@)?)[^\s/@:]+(:[0-9]+)?/\S+$")
-_URL_USER_INFO = re.compile(r"(?<=://)[^\s/@]*@")
-_GIT_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 DELIVERY_MODES = ("direct", "gitops")
 FLUX_METRICS_GENERATIONS = ("resource-info", "legacy")
@@ -50,399 +40,277 @@ KNOWN_DEFAULT_PASSWORDS = frozenset({
     "12345678", "123456789", "1234567890", "admin123", "password123", "letmein", "qwerty",
     "administrator", "changeme123", "default",
 })
-
-PROMETHEUS_DURATION = "a Prometheus duration such as 15d, 12h30m or 1y"
-KUBERNETES_QUANTITY = "a Kubernetes quantity such as 50Gi, 500Mi, 1Ti, 500m or 0.5"
-
-
-class SettingsError(ValueError):
-    """Every problem found in a stack's configuration, reported together."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        lines = "\n".join(f"  - {problem}" for problem in problems)
-        super().__init__(f"invalid stack configuration ({len(problems)} problem(s)):\n{lines}")
-
-
-class Secret(str):
-    """A secret config value: a str whose repr never shows it, so logs and errors cannot echo it."""
-
-    def __repr__(self) -> str:
-        return "Secret('[secret]')"
-
-
-@dataclass(frozen=True)
-class Ingress:
-    host: str
-    class_name: str | None = None
-    tls_secret_name: str | None = None
-
-
-@dataclass(frozen=True)
-class GrafanaSettings:
-    admin_user: str = "admin"
-    ingress: Ingress | None = None
-    persistence_size: str | None = None
-
-
-@dataclass(frozen=True)
-class ComputeResources:
-    requests: Mapping[str, str] = field(default_factory=dict)
-    limits: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class PrometheusSettings:
-    replicas: int = 1
-    retention: str = "10d"
-    retention_size: str | None = None
-    storage_size: str | None = None
-    storage_class_name: str | None = None
-    resources: ComputeResources = field(default_factory=ComputeResources)
-
-
-@dataclass(frozen=True)
-class AlertmanagerSettings:
-    enabled: bool = True
-
-
-@dataclass(frozen=True)
-class AlertRule:
-    """When one alert fires: after ``for_`` at ``severity``, past ``threshold`` where it has one."""
-
-    for_: str
-    severity: str
-    threshold: float | None = None
-
+MINIMUM_PASSWORD_LENGTH = 12
 
 # The bucket bounds of gotk_reconcile_duration_seconds, as the Flux controllers export it
 # (fluxcd/pkg runtime/metrics: ExponentialBuckets(10e-9, 10, 10)). No bucket lies above 10s, so
 # histogram_quantile never returns more than 10: a p99 threshold above that could never fire.
 FLUX_DURATION_BUCKETS = (1e-08, 1e-07, 1e-06, 1e-05, 0.0001, 0.001, 0.01, 0.1, 1.0, 10.0)
 
-
-@dataclass(frozen=True)
-class AlertSettings:
-    reconciliation_failure: AlertRule = AlertRule("10m", "page")
-    suspended: AlertRule = AlertRule("24h", "warning")
-    controller_down: AlertRule = AlertRule("5m", "page")
-    # p99 reconcile duration, in seconds. At 10 it fires once more than 1% of an object's
-    # reconciliations take longer than Flux's largest bucket; 30m outlasts one slow Helm upgrade.
-    reconcile_duration: AlertRule = AlertRule("30m", "warning", FLUX_DURATION_BUCKETS[-1])
-    source_failure: AlertRule = AlertRule("15m", "warning")
-    # work queue depth, in items
-    workqueue: AlertRule = AlertRule("15m", "warning", 100.0)
-
-
-# config key of each alert -> (AlertSettings field, name of its threshold key or None)
-ALERT_KEYS: dict[str, tuple[str, str | None]] = {
-    "reconciliationFailure": ("reconciliation_failure", None),
-    "suspended": ("suspended", None),
-    "controllerDown": ("controller_down", None),
-    "reconcileDuration": ("reconcile_duration", "p99Seconds"),
-    "sourceFailure": ("source_failure", None),
-    "workqueue": ("workqueue", "depth"),
-}
-
-THRESHOLD_MAXIMUMS = {
-    "p99Seconds": (FLUX_DURATION_BUCKETS[-1], "Flux's reconcile-duration histogram has no bucket above 10s"),
-}
-
 GIT_REF_KEYS = ("branch", "tag", "semver", "commit")
+_URL_USER_INFO = re.compile(r"(?<=://)[^\s/@]*@")
 
 
-@dataclass(frozen=True)
-class GitOpsSettings:
-    url: str
-    ref_kind: str
-    ref_value: str
-    interval: str = "30m"
-    stack_path: str = "./manifests/monitoring/kube-prometheus-stack"
-    config_path: str = "./manifests/monitoring/monitoring-config"
-    secret_ref: str | None = None
-    timeout: str = "10m"
+def _field(default: Any, alias: str | None, description: str, *examples: Any, **options: Any) -> Any:
+    """A config key: its default, its name in the stack file, what it means and examples of it."""
+    return Field(default, alias=alias, description=description, examples=list(examples), **options)
 
 
-@dataclass(frozen=True)
-class Settings:
-    kube_context: str
-    namespace: str = "monitoring"
-    flux_namespace: str = "flux-system"
-    delivery: str = "direct"
-    chart_version: str = DEFAULT_CHART_VERSION
-    grafana_admin_password: Secret | None = None
-    require_grafana_admin_password: bool = False
-    grafana: GrafanaSettings = field(default_factory=GrafanaSettings)
-    prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
-    alertmanager: AlertmanagerSettings = field(default_factory=AlertmanagerSettings)
-    protect: bool = False
-    flux_metrics: str = "resource-info"
-    drop_unused_metrics: bool = True
-    alerts: AlertSettings = field(default_factory=AlertSettings)
-    gitops: GitOpsSettings | None = None
+def _required(alias: str | None, description: str, *examples: Any) -> Any:
+    """A key that must be given: its form's ``missing`` text says so when it is not."""
+    return _field(None, alias, description, *examples, validate_default=True)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# -- grafana ----------------------------------------------------------------------------------
+
+class Ingress(_Model):
+    host: subdomain("a DNS name such as grafana.example.com",
+                    missing="a DNS name such as grafana.example.com (required with ingress)") = _required(
+        None, "DNS name Grafana is served on.", "grafana.example.com")
+    class_name: subdomain("an IngressClass name such as nginx") | None = _field(
+        None, "className", "IngressClass of the ingress; the cluster default when unset.", "nginx")
+    tls_secret_name: subdomain("the name of a TLS Secret in the monitoring namespace, such as grafana-tls") | None = \
+        _field(None, "tlsSecretName", "TLS Secret in the monitoring namespace; makes grafanaUrl https.",
+               "grafana-tls")
+
+
+class GrafanaSettings(_Model):
+    admin_user: text(r"^[^\s:]+$", "a user name without spaces or ':', such as admin") = _field(
+        "admin", "adminUser", "Grafana admin user name.", "admin")
+    ingress: Ingress | None = _field(None, None, "Serve Grafana behind an ingress (no ingress when unset).",
+                                     {"host": "grafana.example.com", "className": "nginx",
+                                      "tlsSecretName": "grafana-tls"})
+    persistence_size: Quantity | None = _field(
+        None, "persistenceSize", "Size of Grafana's persistent volume (no volume when unset).", "10Gi")
+
+
+# -- prometheus -------------------------------------------------------------------------------
+
+class ResourceAmounts(_Model):
+    cpu: Quantity | None = _field(None, None, "CPU, in cores or millicores.", "500m", "2")
+    memory: Quantity | None = _field(None, None, "Memory, in bytes with a unit.", "4Gi")
+
+    def as_dict(self) -> dict[str, str]:
+        return self.model_dump(exclude_none=True)
+
+
+class ComputeResources(_Model):
+    requests: ResourceAmounts = _field(ResourceAmounts(), None, "What the scheduler reserves for Prometheus.",
+                                       {"cpu": "500m", "memory": "4Gi"})
+    limits: ResourceAmounts = _field(ResourceAmounts(), None, "The most Prometheus may use.", {"memory": "8Gi"})
+
+
+class PrometheusSettings(_Model):
+    replicas: whole_number(1, 10) = _field(
+        1, None, "Prometheus replicas, 1 to 10; more than one adds a PodDisruptionBudget.", 2)
+    retention: PrometheusDuration = _field("10d", None, "How long Prometheus keeps samples.", "30d", "12h30m")
+    retention_size: PrometheusBytes | None = _field(
+        None, "retentionSize", "Most disk space the samples may take (no limit when unset).", "45GB")
+    storage_size: Quantity | None = _field(
+        None, "storageSize", "Size of each replica's persistent volume (no volume when unset).", "100Gi")
+    storage_class_name: subdomain("a StorageClass name such as standard or gp3") | None = _field(
+        None, "storageClassName", "StorageClass of the volume; the cluster default when unset.", "gp3")
+    resources: ComputeResources = _field(ComputeResources(), None, "CPU and memory requests and limits.",
+                                         {"requests": {"cpu": "500m", "memory": "4Gi"}})
+
+
+class AlertmanagerSettings(_Model):
+    enabled: Boolean = _field(True, None, "Run Alertmanager.", False)
+
+
+# -- alerts -----------------------------------------------------------------------------------
+
+class AlertRule(_Model):
+    """When one alert fires (after ``for_``) and its ``severity`` label; some also have a ``threshold``."""
+
+    for_: PrometheusDuration
+    severity: LabelValue
+
+
+def _alert_rule(name: str, for_: str, severity: str, fires: str,
+                threshold: tuple[str, float, Any, str] | None = None) -> type[AlertRule]:
+    """An AlertRule with this alert's defaults; ``threshold`` is (key, default, form, meaning)."""
+    fields: dict[str, Any] = {
+        "for_": (PrometheusDuration, _field(for_, "for", f"How long {fires} before the alert fires.", for_)),
+        "severity": (LabelValue, _field(severity, None, "The alert's severity label.", severity)),
+    }
+    if threshold:
+        key, default, form, meaning = threshold
+        fields["threshold"] = (form, _field(default, key, meaning, default))
+    return create_model(name, __base__=AlertRule, __doc__=f"When {fires}.", **fields)
+
+
+ReconciliationFailureRule = _alert_rule("ReconciliationFailureRule", "10m", "page", "a non-source object is not Ready")
+SuspendedRule = _alert_rule("SuspendedRule", "24h", "warning", "an object stays suspended")
+ControllerDownRule = _alert_rule("ControllerDownRule", "5m", "page", "a controller is down or missing")
+# p99 reconcile duration, in seconds. At 10 it fires once more than 1% of an object's
+# reconciliations take longer than Flux's largest bucket; 30m outlasts one slow Helm upgrade.
+ReconcileDurationRule = _alert_rule(
+    "ReconcileDurationRule", "30m", "warning", "an object's p99 reconcile duration stays high",
+    ("p99Seconds", FLUX_DURATION_BUCKETS[-1],
+     positive_number(FLUX_DURATION_BUCKETS[-1], "Flux's reconcile-duration histogram has no bucket above 10s"),
+     "p99 reconcile duration threshold, in seconds."))
+SourceFailureRule = _alert_rule("SourceFailureRule", "15m", "warning", "a source cannot fetch")
+WorkqueueRule = _alert_rule("WorkqueueRule", "15m", "warning", "a controller's work queue stays deep",
+                            ("depth", 100.0, positive_number(), "Work queue depth threshold, in items."))
+
+
+class AlertSettings(_Model):
+    """Each alert's key; an alert given in part keeps its own defaults for the rest."""
+
+    reconciliation_failure: ReconciliationFailureRule = _field(
+        ReconciliationFailureRule(), "reconciliationFailure",
+        "ReconciliationFailure: a Kustomization, HelmRelease or other non-source object is not Ready.",
+        {"for": "10m", "severity": "page"})
+    suspended: SuspendedRule = _field(SuspendedRule(), None, "FluxObjectSuspended: an object stays suspended.",
+                                      {"for": "24h"})
+    controller_down: ControllerDownRule = _field(
+        ControllerDownRule(), "controllerDown",
+        "FluxControllerDown: a controller's scrape fails, or a core controller has no target.", {"for": "5m"})
+    reconcile_duration: ReconcileDurationRule = _field(
+        ReconcileDurationRule(), "reconcileDuration",
+        "FluxReconcileDurationHigh: an object's p99 reconcile duration over 30m reaches p99Seconds.",
+        {"p99Seconds": 10})
+    source_failure: SourceFailureRule = _field(
+        SourceFailureRule(), "sourceFailure",
+        "FluxSourceFailure: a GitRepository, OCIRepository, HelmRepository, HelmChart or Bucket cannot fetch.",
+        {"for": "15m"})
+    workqueue: WorkqueueRule = _field(WorkqueueRule(), None,
+                                      "FluxWorkqueueBacklog: a controller's work queue stays deeper than depth.",
+                                      {"depth": 100})
+
+
+# -- gitops -----------------------------------------------------------------------------------
+
+def _git_url(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("https://") and _URL_USER_INFO.search(value):
+        # Never echo the credentials the URL carries.
+        raise form_error("an https:// URL without credentials: put them in a Secret in the Flux namespace "
+                         "and name it in gitops.secretRef", value=_URL_USER_INFO.sub("[redacted]@", value))
+    return value
+
+
+_GIT_URL_EXPECTED = ("an https:// or ssh:// git URL such as https://github.com/fluxcd/flux2 "
+                     "or ssh://git@github.com/org/repo")
+GitUrl = Annotated[text(GIT_URL, _GIT_URL_EXPECTED, missing=f"{_GIT_URL_EXPECTED} (required when delivery is gitops)"),
+                   BeforeValidator(_git_url)]  # runs first: before-validators run last to first
+
+
+class GitOpsSettings(_Model):
+    url: GitUrl = _required(None, "The monitoring repository, https:// (no credentials) or ssh://.",
+                            "https://github.com/example/monitoring")
+    branch: text(r"^\S+$", "a git branch name without spaces") | None = _field(
+        None, None, "Follow a branch (one of branch, tag, semver, commit).", "main")
+    tag: text(r"^\S+$", "a git tag name without spaces") | None = _field(
+        None, None, "Check out a tag (one of branch, tag, semver, commit).", "v1.0.0")
+    # Flux takes semver constraints, whose clauses are separated by spaces or commas.
+    semver: text(r"^[0-9A-Za-z.*^~=<>!|, +-]+$", "a semver range such as 1.x, ^1.2.0 or >=1.2.0 <2.0.0") | None = \
+        _field(None, None, "Check out the newest tag in a semver range (one of branch, tag, semver, commit).", "1.x")
+    commit: text(r"^[0-9a-f]{40}([0-9a-f]{24})?$", "a full 40 (or 64) character lower-case hex commit SHA") | None = \
+        _field(None, None, "Check out a commit (one of branch, tag, semver, commit).", "0" * 40)
+    interval: FluxDuration = _field("30m", None, "How often Flux fetches the repository.", "30m")
+    stack_path: RepositoryPath = _field("./manifests/monitoring/kube-prometheus-stack", "stackPath",
+                                        "Path of the stack tree in the repository.", "./monitoring/stack")
+    config_path: RepositoryPath = _field("./manifests/monitoring/monitoring-config", "configPath",
+                                         "Path of the config tree in the repository.", "./monitoring/config")
+    secret_ref: subdomain("the name of a Secret in the Flux namespace, such as monitoring-git-auth") | None = _field(
+        None, "secretRef", "Secret in the Flux namespace with the git credentials (public repository when unset).",
+        "monitoring-git-auth")
+    timeout: FluxDuration = _field("10m", None, "Flux's apply and health-check timeout of each Kustomization.", "10m")
+
+    @model_validator(mode="after")
+    def _exactly_one_ref(self) -> GitOpsSettings:
+        given = {key: getattr(self, key) for key in GIT_REF_KEYS if getattr(self, key) is not None}
+        if len(given) != 1:
+            raise form_error("exactly one of branch, tag, semver or commit", key="|".join(GIT_REF_KEYS),
+                             value=given or None)
+        return self
+
+    @property
+    def ref_kind(self) -> str:
+        return next(key for key in GIT_REF_KEYS if getattr(self, key) is not None)
+
+    @property
+    def ref_value(self) -> str:
+        return getattr(self, self.ref_kind)
+
+
+# -- the stack --------------------------------------------------------------------------------
+
+KUBE_CONTEXT = "kubernetes:context"
+
+
+class Settings(_Model):
+    """The whole stack config. Field order is the order problems are reported in."""
+
+    kube_context: text(r"^\S+$", "the kubeconfig context of this stack's cluster, set per stack "
+                       "(pulumi config set kubernetes:context NAME) so no stack follows the current context") = \
+        _required(KUBE_CONTEXT, "kubeconfig context of the stack's cluster; the program uses an explicit provider "
+                  "on it, never the current context.", "prod")
+    namespace: DnsLabel = _field("monitoring", None, "Namespace of the monitoring stack.", "monitoring")
+    flux_namespace: DnsLabel = _field("flux-system", "fluxNamespace", "Namespace of the Flux controllers.",
+                                      "flux-system")
+    delivery: one_of(*DELIVERY_MODES, expected="direct or gitops") = _field(
+        "direct", None, "direct: Pulumi installs everything; gitops: Flux syncs it from git.", "gitops")
+    chart_version: ExactSemver = _field(DEFAULT_CHART_VERSION, "chartVersion",
+                                        "Exact kube-prometheus-stack version.", DEFAULT_CHART_VERSION)
+    flux_metrics: one_of(*FLUX_METRICS_GENERATIONS,
+                         expected="resource-info (Flux 2.1 and later) or legacy (Flux before 2.5)") = _field(
+        "resource-info", "fluxMetrics", "Where Flux objects' state comes from: resource-info (gotk_resource_info via "
+        "kube-state-metrics, Flux 2.1+) or legacy (gotk_reconcile_condition, Flux before 2.5).", "legacy")
+    drop_unused_metrics: Boolean = _field(
+        True, "dropUnusedMetrics", "Drop the Flux controller series no dashboard, alert or recording rule uses "
+        "(PodMonitor metricRelabelings).", False)
+    grafana_admin_password: SecretStr | None = _field(
+        None, "grafanaAdminPassword", f"Grafana admin password, secret only (pulumi config set --secret); at least "
+        f"{MINIMUM_PASSWORD_LENGTH} characters, no well-known default. Generated when unset.", {"secure": "v1:..."})
+    require_grafana_admin_password: Boolean = _field(
+        False, "requireGrafanaAdminPassword", "Refuse to generate a password: grafanaAdminPassword must be set.",
+        True)
+    protect: Boolean = _field(False, None, "Protect the namespace, the Helm release and the Flux objects from "
+                              "deletion.", True)
+    grafana: GrafanaSettings = _field(GrafanaSettings(), None, "Grafana.", {"adminUser": "admin"})
+    prometheus: PrometheusSettings = _field(PrometheusSettings(), None, "Prometheus.",
+                                            {"replicas": 2, "retention": "30d", "storageSize": "100Gi"})
+    alertmanager: AlertmanagerSettings = _field(AlertmanagerSettings(), None, "Alertmanager.", {"enabled": True})
+    alerts: AlertSettings = _field(AlertSettings(), None, "When each Flux alert fires and its severity.",
+                                   {"reconciliationFailure": {"for": "15m", "severity": "page"}})
+    gitops: GitOpsSettings | None = _field(
+        None, None, "Where Flux syncs the stack from (required when delivery is gitops).",
+        {"url": "https://github.com/example/monitoring", "tag": "v1.0.0"})
+
+    @field_validator("grafana_admin_password", mode="before")
+    @classmethod
+    def _password_is_a_strong_secret(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            return None
+        if "grafanaAdminPassword" not in (info.context or {}).get("secret_keys", ()):
+            raise form_error("a secret: set it with pulumi config set --secret grafanaAdminPassword")
+        if not isinstance(value, str) or len(value) < MINIMUM_PASSWORD_LENGTH \
+                or value.lower() in KNOWN_DEFAULT_PASSWORDS:
+            raise form_error(f"at least {MINIMUM_PASSWORD_LENGTH} characters and not a well-known default password")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.namespace == self.flux_namespace:
+            raise form_error("a namespace other than the monitoring namespace", key="fluxNamespace",
+                             value=self.flux_namespace)
+        if self.require_grafana_admin_password and self.grafana_admin_password is None:
+            raise form_error("a secret, required by requireGrafanaAdminPassword: "
+                             "pulumi config set --secret grafanaAdminPassword", key="grafanaAdminPassword")
+        if self.delivery == "gitops" and self.gitops is None:
+            raise form_error("an object with url and one of branch, tag, semver or commit "
+                             "(required when delivery is gitops)", key="gitops")
+        return self
 
 
 # Every key of the stack config, in the project's namespace.
-CONFIG_KEYS = ("namespace", "fluxNamespace", "delivery", "chartVersion", "grafanaAdminPassword",
-               "requireGrafanaAdminPassword", "grafana", "prometheus", "alertmanager", "protect",
-               "fluxMetrics", "dropUnusedMetrics", "alerts", "gitops")
-
-# The defaults of every setting, where the dataclasses declare them.
-_DEFAULTS = Settings(kube_context="")
-_GITOPS_DEFAULTS = GitOpsSettings(url="", ref_kind="", ref_value="")
-
-
-class _Reader:
-    """Collects problems instead of stopping at the first one."""
-
-    def __init__(self, raw: Mapping[str, str], secret_keys: frozenset[str]):
-        self.raw = raw
-        self.secret_keys = secret_keys
-        self.problems: list[str] = []
-
-    def problem(self, key: str, value: Any, expected: str) -> None:
-        secret = key.split(".")[0] in self.secret_keys | SECRET_KEYS
-        shown = "[secret]" if secret and value is not None else json.dumps(value)
-        self.problems.append(f"{key}: got {shown}; expected {expected}")
-
-    # -- top-level texts ---------------------------------------------------------------
-
-    def string(self, key: str, default: str | None, pattern: re.Pattern | None = None,
-               expected: str = "a non-empty string") -> str | None:
-        value = self.raw.get(key)
-        if value is None:
-            return default
-        return self.check_string(key, value, pattern, expected, default)
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.raw.get(key)
-        if value is None:
-            return default
-        if value in ("true", "false"):
-            return value == "true"
-        self.problem(key, value, "true or false")
-        return default
-
-    def obj(self, key: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-        value = self.raw.get(key)
-        if value is None:
-            return {}
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            parsed = value
-        return self.check_object(key, parsed, allowed)
-
-    # -- checks on parsed values -------------------------------------------------------
-
-    def check_object(self, key: str, value: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            self.problem(key, value, f"an object with keys {', '.join(allowed)}")
-            return {}
-        for unknown in sorted(set(value) - set(allowed)):
-            self.problem(f"{key}.{unknown}", value[unknown],
-                         f"no such key; valid keys of {key} are {', '.join(allowed)}")
-        return {k: v for k, v in value.items() if k in allowed}
-
-    def check_string(self, key: str, value: Any, pattern: re.Pattern | None, expected: str,
-                     default: str | None = None, max_length: int = 253) -> str | None:
-        if not isinstance(value, str) or not value.strip() or len(value) > max_length:
-            self.problem(key, value, expected)
-            return default
-        if value != value.strip() or (pattern is not None and not pattern.match(value)):
-            self.problem(key, value, expected)
-            return default
-        return value
-
-    def check_bool(self, key: str, value: Any, default: bool) -> bool:
-        if isinstance(value, bool):
-            return value
-        self.problem(key, value, "true or false")
-        return default
-
-    def check_int(self, key: str, value: Any, default: int, minimum: int, maximum: int) -> int:
-        if isinstance(value, str) and re.fullmatch(r"[0-9]+", value):
-            value = int(value)
-        if isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= maximum:
-            return value
-        self.problem(key, value, f"a whole number from {minimum} to {maximum}")
-        return default
-
-    def check_number(self, key: str, value: Any, default: float | None,
-                     maximum: tuple[float, str] | None = None) -> float | None:
-        """A number above 0; ``maximum`` is (largest allowed, why) where there is one."""
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        largest, why = maximum or (float("inf"), "")
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= largest \
-                and value < float("inf"):
-            return float(value)
-        expected = f"a number greater than 0 and at most {largest:g} ({why})" if maximum else "a number greater than 0"
-        self.problem(key, value, expected)
-        return default
-
-    def optional(self, obj: Mapping[str, Any], key: str, prefix: str,
-                 check: Callable[[str, Any], Any]) -> Any:
-        return check(f"{prefix}.{key}", obj[key]) if key in obj else None
-
-
-def _label(r: _Reader, key: str, value: Any, default: str | None = None) -> str | None:
-    return r.check_string(key, value, _DNS1123_LABEL,
-                          "a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters, "
-                          "such as monitoring", default, max_length=63)
-
-
-def _subdomain(r: _Reader, key: str, value: Any, expected: str) -> str | None:
-    return r.check_string(key, value, _DNS1123_SUBDOMAIN, expected)
-
-
-def _quantity(r: _Reader, key: str, value: Any) -> str | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        value = str(value)
-    return r.check_string(key, value, _QUANTITY, KUBERNETES_QUANTITY)
-
-
-def _read_grafana(r: _Reader) -> GrafanaSettings:
-    raw = r.obj("grafana", ("adminUser", "ingress", "persistenceSize"))
-    admin_user = GrafanaSettings.admin_user
-    if "adminUser" in raw:
-        admin_user = r.check_string("grafana.adminUser", raw["adminUser"], re.compile(r"^[^\s:]+$"),
-                                    "a user name without spaces or ':', such as admin", "admin")
-    ingress = None
-    if "ingress" in raw:
-        fields = r.check_object("grafana.ingress", raw["ingress"], ("host", "className", "tlsSecretName"))
-        if fields or isinstance(raw["ingress"], dict):
-            if "host" not in fields:
-                r.problem("grafana.ingress.host", None, "a DNS name such as grafana.example.com (required with ingress)")
-            host = r.optional(fields, "host", "grafana.ingress", lambda k, v: _subdomain(
-                r, k, v, "a DNS name such as grafana.example.com"))
-            class_name = r.optional(fields, "className", "grafana.ingress", lambda k, v: _subdomain(
-                r, k, v, "an IngressClass name such as nginx"))
-            tls = r.optional(fields, "tlsSecretName", "grafana.ingress", lambda k, v: _subdomain(
-                r, k, v, "the name of a TLS Secret in the monitoring namespace, such as grafana-tls"))
-            if host:
-                ingress = Ingress(host=host, class_name=class_name, tls_secret_name=tls)
-    persistence = r.optional(raw, "persistenceSize", "grafana", lambda k, v: _quantity(r, k, v))
-    return GrafanaSettings(admin_user=admin_user, ingress=ingress, persistence_size=persistence)
-
-
-def _read_resources(r: _Reader, key: str, value: Any) -> ComputeResources:
-    fields = r.check_object(key, value, ("requests", "limits"))
-    parts: dict[str, dict[str, str]] = {}
-    for part in ("requests", "limits"):
-        amounts = r.check_object(f"{key}.{part}", fields.get(part, {}), ("cpu", "memory"))
-        parts[part] = {name: q for name, amount in amounts.items()
-                       if (q := _quantity(r, f"{key}.{part}.{name}", amount)) is not None}
-    return ComputeResources(requests=parts["requests"], limits=parts["limits"])
-
-
-def _read_prometheus(r: _Reader) -> PrometheusSettings:
-    raw = r.obj("prometheus", ("replicas", "retention", "retentionSize", "storageSize",
-                               "storageClassName", "resources"))
-    defaults = PrometheusSettings()
-    p = "prometheus"
-    return PrometheusSettings(
-        replicas=r.check_int(f"{p}.replicas", raw["replicas"], defaults.replicas, 1, 10)
-        if "replicas" in raw else defaults.replicas,
-        retention=r.check_string(f"{p}.retention", raw["retention"], _PROMETHEUS_DURATION,
-                                 PROMETHEUS_DURATION, defaults.retention)
-        if "retention" in raw else defaults.retention,
-        retention_size=r.optional(raw, "retentionSize", p, lambda k, v: r.check_string(
-            k, v, _PROMETHEUS_BYTES, "a Prometheus byte size such as 45GB, 512MB or 1.5TiB")),
-        storage_size=r.optional(raw, "storageSize", p, lambda k, v: _quantity(r, k, v)),
-        storage_class_name=r.optional(raw, "storageClassName", p, lambda k, v: _subdomain(
-            r, k, v, "a StorageClass name such as standard or gp3")),
-        resources=_read_resources(r, f"{p}.resources", raw["resources"])
-        if "resources" in raw else ComputeResources(),
-    )
-
-
-def _read_alerts(r: _Reader) -> AlertSettings:
-    raw = r.obj("alerts", tuple(ALERT_KEYS))
-    defaults = AlertSettings()
-    chosen: dict[str, AlertRule] = {}
-    for key, (attr, threshold_key) in ALERT_KEYS.items():
-        default: AlertRule = getattr(defaults, attr)
-        if key not in raw:
-            continue
-        prefix = f"alerts.{key}"
-        allowed = ("for", "severity") + ((threshold_key,) if threshold_key else ())
-        fields = r.check_object(prefix, raw[key], allowed)
-        for_ = default.for_
-        if "for" in fields:
-            for_ = r.check_string(f"{prefix}.for", fields["for"], _PROMETHEUS_DURATION,
-                                  PROMETHEUS_DURATION, default.for_)
-        severity = default.severity
-        if "severity" in fields:
-            severity = r.check_string(f"{prefix}.severity", fields["severity"], _LABEL_VALUE,
-                                      "a label value such as page, critical, warning or info",
-                                      default.severity, max_length=63)
-        threshold = default.threshold
-        if threshold_key and threshold_key in fields:
-            threshold = r.check_number(f"{prefix}.{threshold_key}", fields[threshold_key], default.threshold,
-                                       THRESHOLD_MAXIMUMS.get(threshold_key))
-        chosen[attr] = AlertRule(for_=for_, severity=severity, threshold=threshold)
-    return AlertSettings(**chosen)
-
-
-def _read_gitops(r: _Reader, required: bool) -> GitOpsSettings | None:
-    allowed = ("url",) + GIT_REF_KEYS + ("interval", "stackPath", "configPath", "secretRef", "timeout")
-    raw = r.obj("gitops", allowed)
-    if not required:
-        return None
-    p = "gitops"
-    url = raw.get("url")
-    if isinstance(url, str) and url.startswith("https://") and _URL_USER_INFO.search(url):
-        # Never echo the credentials the URL carries.
-        r.problem(f"{p}.url", _URL_USER_INFO.sub("[redacted]@", url),
-                  "an https:// URL without credentials: put them in a Secret in the Flux namespace "
-                  "and name it in gitops.secretRef")
-        url = None
-    else:
-        url = r.check_string(f"{p}.url", url, _GIT_URL,
-                             "an https:// or ssh:// git URL such as https://github.com/fluxcd/flux2 "
-                             "or ssh://git@github.com/org/repo (required when delivery is gitops)")
-    refs = [key for key in GIT_REF_KEYS if key in raw]
-    ref_kind, ref_value = "branch", None
-    if len(refs) != 1:
-        given = {key: raw[key] for key in refs} or None
-        r.problem(f"{p}.branch|tag|semver|commit", given, "exactly one of branch, tag, semver or commit")
-    else:
-        ref_kind = refs[0]
-        pattern = _GIT_COMMIT if ref_kind == "commit" else re.compile(r"^\S+$")
-        expected = ("a full 40 (or 64) character lower-case hex commit SHA" if ref_kind == "commit"
-                    else f"a git {ref_kind} name without spaces")
-        if ref_kind == "semver":
-            # Flux takes semver constraints, whose clauses are separated by spaces or commas.
-            pattern, expected = re.compile(r"^[0-9A-Za-z.*^~=<>!|, +-]+$"), \
-                "a semver range such as 1.x, ^1.2.0 or >=1.2.0 <2.0.0"
-        ref_value = r.check_string(f"{p}.{ref_kind}", raw[ref_kind], pattern, expected)
-    defaults = _GITOPS_DEFAULTS
-
-    def duration(key: str, default: str) -> str:
-        if key not in raw:
-            return default
-        return r.check_string(f"{p}.{key}", raw[key], _FLUX_DURATION,
-                              "a Flux duration such as 30m, 1h or 1h30m", default)
-
-    def path(key: str, default: str) -> str:
-        if key not in raw:
-            return default
-        return r.check_string(f"{p}.{key}", raw[key], re.compile(r"^\./[^\s]*$"),
-                              "a path inside the repository starting with ./", default)
-
-    secret_ref = r.optional(raw, "secretRef", p, lambda k, v: _subdomain(
-        r, k, v, "the name of a Secret in the Flux namespace, such as monitoring-git-auth"))
-    if url is None or ref_value is None:
-        return None
-    return GitOpsSettings(url=url, ref_kind=ref_kind, ref_value=ref_value,
-                          interval=duration("interval", defaults.interval),
-                          stack_path=path("stackPath", defaults.stack_path),
-                          config_path=path("configPath", defaults.config_path),
-                          secret_ref=secret_ref, timeout=duration("timeout", defaults.timeout))
+CONFIG_KEYS = tuple(field.alias or name for name, field in Settings.model_fields.items() if field.alias != KUBE_CONTEXT)
 
 
 def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] | set[str] = frozenset(),
@@ -452,66 +320,22 @@ def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] | set[str]
     ``secret_keys`` names the keys that Pulumi holds as secrets; ``kube_context`` is the
     ``kubernetes:context`` of the stack.
     """
-    r = _Reader(raw, frozenset(secret_keys))
-    for unknown in sorted(set(raw) - set(CONFIG_KEYS)):
-        r.problem(unknown, raw[unknown], f"no such key; valid keys are {', '.join(CONFIG_KEYS)}")
+    objects = structured_keys(Settings)
+    values = {key: _parsed(text_value) if key in objects else text_value for key, text_value in raw.items()}
+    if kube_context is not None:
+        values[KUBE_CONTEXT] = kube_context
+    shown_as_secret = frozenset(secret_keys) | SECRET_KEYS
+    try:
+        return Settings.model_validate(values, context={"secret_keys": frozenset(secret_keys)})
+    except ValidationError as error:
+        errors = error.errors(include_url=False)
+    # Raised outside the except block: pydantic's own error, which quotes input values, is not chained.
+    raise SettingsError(translate(errors, Settings, shown_as_secret))
 
-    if not kube_context:
-        r.problem("kubernetes:context", kube_context,
-                  "the kubeconfig context of this stack's cluster, set per stack "
-                  "(pulumi config set kubernetes:context NAME) so no stack follows the current context")
 
-    defaults = _DEFAULTS
-    namespace = _label(r, "namespace", raw.get("namespace", defaults.namespace), defaults.namespace)
-    flux_namespace = _label(r, "fluxNamespace", raw.get("fluxNamespace", defaults.flux_namespace),
-                            defaults.flux_namespace)
-    if namespace == flux_namespace:
-        r.problem("fluxNamespace", flux_namespace, "a namespace other than the monitoring namespace")
-    delivery = r.string("delivery", defaults.delivery, re.compile(f"^({'|'.join(DELIVERY_MODES)})$"),
-                        "direct or gitops")
-    chart_version = r.string("chartVersion", defaults.chart_version, _EXACT_SEMVER,
-                             "an exact kube-prometheus-stack chart version such as 88.5.3 "
-                             "(no 'latest', no ranges)")
-    flux_metrics = r.string("fluxMetrics", defaults.flux_metrics,
-                            re.compile(f"^({'|'.join(FLUX_METRICS_GENERATIONS)})$"),
-                            "resource-info (Flux 2.1 and later) or legacy (Flux before 2.5)")
-
-    password = raw.get("grafanaAdminPassword")
-    require_password = r.boolean("requireGrafanaAdminPassword", defaults.require_grafana_admin_password)
-    if password is not None:
-        if "grafanaAdminPassword" not in r.secret_keys:
-            r.problem("grafanaAdminPassword", password,
-                      "a secret: set it with pulumi config set --secret grafanaAdminPassword")
-        elif len(password) < 12 or password.lower() in KNOWN_DEFAULT_PASSWORDS:
-            r.problem("grafanaAdminPassword", password,
-                      "at least 12 characters and not a well-known default password")
-    elif require_password:
-        r.problem("grafanaAdminPassword", None,
-                  "a secret, required by requireGrafanaAdminPassword: "
-                  "pulumi config set --secret grafanaAdminPassword")
-
-    alertmanager_raw = r.obj("alertmanager", ("enabled",))
-    alertmanager = AlertmanagerSettings(
-        enabled=r.check_bool("alertmanager.enabled", alertmanager_raw["enabled"], defaults.alertmanager.enabled)
-        if "enabled" in alertmanager_raw else defaults.alertmanager.enabled)
-
-    settings = dict(
-        kube_context=kube_context or "",
-        namespace=namespace,
-        flux_namespace=flux_namespace,
-        delivery=delivery,
-        chart_version=chart_version,
-        grafana_admin_password=Secret(password) if password is not None else None,
-        require_grafana_admin_password=require_password,
-        grafana=_read_grafana(r),
-        prometheus=_read_prometheus(r),
-        alertmanager=alertmanager,
-        protect=r.boolean("protect", defaults.protect),
-        flux_metrics=flux_metrics,
-        drop_unused_metrics=r.boolean("dropUnusedMetrics", defaults.drop_unused_metrics),
-        alerts=_read_alerts(r),
-        gitops=_read_gitops(r, required=delivery == "gitops"),
-    )
-    if r.problems:
-        raise SettingsError(r.problems)
-    return Settings(**settings)
+def _parsed(text_value: str) -> Any:
+    """An object key's JSON text; a text that is not JSON stays text (and fails as not an object)."""
+    try:
+        return json.loads(text_value)
+    except json.JSONDecodeError:
+        return text_value

@@ -6,7 +6,6 @@ manifests/monitoring (removed in Flux 2.3).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 from components.settings import GitOpsSettings, Settings
@@ -38,5 +37,4 @@ def settings_of(stack: str, mode: str) -> Settings:
     settings = stack_settings(stack, password(stack))
     if mode == "direct":
         return settings
-    return dataclasses.replace(settings, delivery="gitops",
-                               gitops=GitOpsSettings(url=GUIDE_URL, ref_kind="tag", ref_value=GUIDE_TAG))
+    return settings.model_copy(update={"delivery": "gitops", "gitops": GitOpsSettings(url=GUIDE_URL, tag=GUIDE_TAG)})

@@ -82,8 +82,8 @@ def test_replicas_must_be_a_whole_number_of_at_least_one(replicas):
 def test_resources_take_cpu_and_memory_quantities():
     resources = {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"memory": "4Gi", "cpu": 0.5}}
     settings = load(prometheus={"resources": resources})
-    assert settings.prometheus.resources.requests == {"cpu": "500m", "memory": "2Gi"}
-    assert settings.prometheus.resources.limits == {"memory": "4Gi", "cpu": "0.5"}
+    assert settings.prometheus.resources.requests.as_dict() == {"cpu": "500m", "memory": "2Gi"}
+    assert settings.prometheus.resources.limits.as_dict() == {"memory": "4Gi", "cpu": "0.5"}
 
 
 def test_resources_reject_unknown_resource_names():
@@ -158,7 +158,7 @@ def test_booleans_are_true_or_false(value):
 def test_grafana_ingress_is_typed():
     settings = load(grafana={"ingress": {"host": "grafana.example.com", "className": "nginx",
                                          "tlsSecretName": "grafana-tls"}})
-    assert settings.grafana.ingress == Ingress("grafana.example.com", "nginx", "grafana-tls")
+    assert settings.grafana.ingress == Ingress(host="grafana.example.com", className="nginx", tlsSecretName="grafana-tls")
 
 
 def test_grafana_ingress_needs_a_host():
@@ -202,7 +202,7 @@ def test_alert_thresholds_belong_to_their_alert():
 def test_secret_password_is_kept_but_never_shown():
     settings = load_settings({"grafanaAdminPassword": "correct-horse-battery"},
                              secret_keys={"grafanaAdminPassword"}, kube_context="c")
-    assert settings.grafana_admin_password == "correct-horse-battery"
+    assert settings.grafana_admin_password.get_secret_value() == "correct-horse-battery"
     assert "correct-horse-battery" not in repr(settings)
 
 
