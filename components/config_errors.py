@@ -37,7 +37,7 @@ def _members(annotation: Any) -> tuple[Any, ...]:
     return (annotation,)
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
+def model_of(annotation: Any) -> type[BaseModel] | None:
     return next((member for member in _members(annotation)
                  if isinstance(member, type) and issubclass(member, BaseModel)), None)
 
@@ -45,7 +45,7 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 def structured_keys(model: type[BaseModel]) -> frozenset[str]:
     """The keys of ``model`` whose values are objects: Pulumi hands those over as JSON text."""
     return frozenset(field.alias or name for name, field in model.model_fields.items()
-                     if _model_of(field.annotation) is not None)
+                     if model_of(field.annotation) is not None)
 
 
 def _keys(model: type[BaseModel]) -> list[str]:
@@ -64,7 +64,7 @@ def _resolve(model: type[BaseModel], loc: Iterable[Any]) -> tuple[list[str], typ
             field = current.model_fields.get(part) or next(
                 (f for f in current.model_fields.values() if f.alias == part), None)
         path.append(field.alias or part if field is not None else part)
-        current = _model_of(field.annotation) if field is not None else None
+        current = model_of(field.annotation) if field is not None else None
     return path, current
 
 

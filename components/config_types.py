@@ -12,7 +12,7 @@ import math
 import re
 from typing import Annotated, Any, Callable
 
-from pydantic import BeforeValidator, WithJsonSchema
+from pydantic import BeforeValidator, SecretStr, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 # pydantic's error type for a value that is not of its form; its context holds the expected text.
@@ -107,7 +107,8 @@ def positive_number(maximum: float | None = None, why: str = "") -> Any:
     number: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0}
     if maximum is not None:
         number["maximum"] = maximum
-    return Annotated[float, *_validated(check, {"anyOf": [number, {"type": "string"}]})]
+    numeral = {"type": "string", "pattern": r"^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"}
+    return Annotated[float, *_validated(check, {"anyOf": [number, numeral]})]
 
 
 # -- the forms -------------------------------------------------------------------------------
@@ -162,3 +163,16 @@ def _quantity(value: Any) -> str:
 
 Quantity = Annotated[str, *_validated(_quantity, {"anyOf": [{"type": "string", "pattern": QUANTITY},
                                                             {"type": "number", "exclusiveMinimum": 0}]})]
+
+
+def _secret(value: Any) -> Any:
+    if isinstance(value, (str, SecretStr)):
+        return value
+    raise form_error("a secret text, set with pulumi config set --secret")
+
+
+# A secret: never shown by repr, str or an error. In the stack file `pulumi config set --secret`
+# writes it as {secure: <ciphertext>}, which is what the stack file's schema describes.
+Secret = Annotated[SecretStr, *_validated(_secret, {
+    "type": "object", "properties": {"secure": {"type": "string"}}, "required": ["secure"],
+    "additionalProperties": False})]

@@ -14,14 +14,14 @@ import re
 from typing import Annotated, Any, Mapping
 
 from pydantic import (
-    BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, create_model,
+    BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, create_model,
     field_validator, model_validator,
 )
 
 from components.config_errors import SettingsError, structured_keys, translate
 from components.config_types import (
     GIT_URL, Boolean, DnsLabel, ExactSemver, FluxDuration, LabelValue, PrometheusBytes, PrometheusDuration,
-    Quantity, RepositoryPath, form_error, one_of, positive_number, subdomain, text, whole_number,
+    Quantity, RepositoryPath, Secret, form_error, one_of, positive_number, subdomain, text, whole_number,
 )
 
 PROJECT = "flux-monitoring"
@@ -61,6 +61,26 @@ def _required(alias: str | None, description: str, *examples: Any) -> Any:
     return _field(None, alias, description, *examples, validate_default=True)
 
 
+# The forms of this program's keys (components.config_types has the shared ones).
+KubeContext = text(r"^\S+$", "the kubeconfig context of this stack's cluster, set per stack "
+                   "(pulumi config set kubernetes:context NAME) so no stack follows the current context")
+Delivery = one_of(*DELIVERY_MODES, expected="direct or gitops")
+FluxMetrics = one_of(*FLUX_METRICS_GENERATIONS, expected="resource-info (Flux 2.1 and later) or legacy (Flux before 2.5)")
+UserName = text(r"^[^\s:]+$", "a user name without spaces or ':', such as admin")
+IngressHost = subdomain("a DNS name such as grafana.example.com",
+                        missing="a DNS name such as grafana.example.com (required with ingress)")
+IngressClassName = subdomain("an IngressClass name such as nginx")
+TlsSecretName = subdomain("the name of a TLS Secret in the monitoring namespace, such as grafana-tls")
+StorageClassName = subdomain("a StorageClass name such as standard or gp3")
+Replicas = whole_number(1, 10)
+GitBranch = text(r"^\S+$", "a git branch name without spaces")
+GitTag = text(r"^\S+$", "a git tag name without spaces")
+# Flux takes semver constraints, whose clauses are separated by spaces or commas.
+SemverRange = text(r"^[0-9A-Za-z.*^~=<>!|, +-]+$", "a semver range such as 1.x, ^1.2.0 or >=1.2.0 <2.0.0")
+GitCommit = text(r"^[0-9a-f]{40}([0-9a-f]{24})?$", "a full 40 (or 64) character lower-case hex commit SHA")
+SecretName = subdomain("the name of a Secret in the Flux namespace, such as monitoring-git-auth")
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -68,18 +88,16 @@ class _Model(BaseModel):
 # -- grafana ----------------------------------------------------------------------------------
 
 class Ingress(_Model):
-    host: subdomain("a DNS name such as grafana.example.com",
-                    missing="a DNS name such as grafana.example.com (required with ingress)") = _required(
+    host: IngressHost = _required(
         None, "DNS name Grafana is served on.", "grafana.example.com")
-    class_name: subdomain("an IngressClass name such as nginx") | None = _field(
+    class_name: IngressClassName | None = _field(
         None, "className", "IngressClass of the ingress; the cluster default when unset.", "nginx")
-    tls_secret_name: subdomain("the name of a TLS Secret in the monitoring namespace, such as grafana-tls") | None = \
-        _field(None, "tlsSecretName", "TLS Secret in the monitoring namespace; makes grafanaUrl https.",
+    tls_secret_name: TlsSecretName | None = _field(None, "tlsSecretName", "TLS Secret in the monitoring namespace; makes grafanaUrl https.",
                "grafana-tls")
 
 
 class GrafanaSettings(_Model):
-    admin_user: text(r"^[^\s:]+$", "a user name without spaces or ':', such as admin") = _field(
+    admin_user: UserName = _field(
         "admin", "adminUser", "Grafana admin user name.", "admin")
     ingress: Ingress | None = _field(None, None, "Serve Grafana behind an ingress (no ingress when unset).",
                                      {"host": "grafana.example.com", "className": "nginx",
@@ -105,14 +123,14 @@ class ComputeResources(_Model):
 
 
 class PrometheusSettings(_Model):
-    replicas: whole_number(1, 10) = _field(
+    replicas: Replicas = _field(
         1, None, "Prometheus replicas, 1 to 10; more than one adds a PodDisruptionBudget.", 2)
     retention: PrometheusDuration = _field("10d", None, "How long Prometheus keeps samples.", "30d", "12h30m")
     retention_size: PrometheusBytes | None = _field(
         None, "retentionSize", "Most disk space the samples may take (no limit when unset).", "45GB")
     storage_size: Quantity | None = _field(
         None, "storageSize", "Size of each replica's persistent volume (no volume when unset).", "100Gi")
-    storage_class_name: subdomain("a StorageClass name such as standard or gp3") | None = _field(
+    storage_class_name: StorageClassName | None = _field(
         None, "storageClassName", "StorageClass of the volume; the cluster default when unset.", "gp3")
     resources: ComputeResources = _field(ComputeResources(), None, "CPU and memory requests and limits.",
                                          {"requests": {"cpu": "500m", "memory": "4Gi"}})
@@ -203,21 +221,18 @@ GitUrl = Annotated[text(GIT_URL, _GIT_URL_EXPECTED, missing=f"{_GIT_URL_EXPECTED
 class GitOpsSettings(_Model):
     url: GitUrl = _required(None, "The monitoring repository, https:// (no credentials) or ssh://.",
                             "https://github.com/example/monitoring")
-    branch: text(r"^\S+$", "a git branch name without spaces") | None = _field(
+    branch: GitBranch | None = _field(
         None, None, "Follow a branch (one of branch, tag, semver, commit).", "main")
-    tag: text(r"^\S+$", "a git tag name without spaces") | None = _field(
+    tag: GitTag | None = _field(
         None, None, "Check out a tag (one of branch, tag, semver, commit).", "v1.0.0")
-    # Flux takes semver constraints, whose clauses are separated by spaces or commas.
-    semver: text(r"^[0-9A-Za-z.*^~=<>!|, +-]+$", "a semver range such as 1.x, ^1.2.0 or >=1.2.0 <2.0.0") | None = \
-        _field(None, None, "Check out the newest tag in a semver range (one of branch, tag, semver, commit).", "1.x")
-    commit: text(r"^[0-9a-f]{40}([0-9a-f]{24})?$", "a full 40 (or 64) character lower-case hex commit SHA") | None = \
-        _field(None, None, "Check out a commit (one of branch, tag, semver, commit).", "0" * 40)
+    semver: SemverRange | None = _field(None, None, "Check out the newest tag in a semver range (one of branch, tag, semver, commit).", "1.x")
+    commit: GitCommit | None = _field(None, None, "Check out a commit (one of branch, tag, semver, commit).", "0" * 40)
     interval: FluxDuration = _field("30m", None, "How often Flux fetches the repository.", "30m")
     stack_path: RepositoryPath = _field("./manifests/monitoring/kube-prometheus-stack", "stackPath",
                                         "Path of the stack tree in the repository.", "./monitoring/stack")
     config_path: RepositoryPath = _field("./manifests/monitoring/monitoring-config", "configPath",
                                          "Path of the config tree in the repository.", "./monitoring/config")
-    secret_ref: subdomain("the name of a Secret in the Flux namespace, such as monitoring-git-auth") | None = _field(
+    secret_ref: SecretName | None = _field(
         None, "secretRef", "Secret in the Flux namespace with the git credentials (public repository when unset).",
         "monitoring-git-auth")
     timeout: FluxDuration = _field("10m", None, "Flux's apply and health-check timeout of each Kustomization.", "10m")
@@ -247,25 +262,22 @@ KUBE_CONTEXT = "kubernetes:context"
 class Settings(_Model):
     """The whole stack config. Field order is the order problems are reported in."""
 
-    kube_context: text(r"^\S+$", "the kubeconfig context of this stack's cluster, set per stack "
-                       "(pulumi config set kubernetes:context NAME) so no stack follows the current context") = \
-        _required(KUBE_CONTEXT, "kubeconfig context of the stack's cluster; the program uses an explicit provider "
+    kube_context: KubeContext = _required(KUBE_CONTEXT, "kubeconfig context of the stack's cluster; the program uses an explicit provider "
                   "on it, never the current context.", "prod")
     namespace: DnsLabel = _field("monitoring", None, "Namespace of the monitoring stack.", "monitoring")
     flux_namespace: DnsLabel = _field("flux-system", "fluxNamespace", "Namespace of the Flux controllers.",
                                       "flux-system")
-    delivery: one_of(*DELIVERY_MODES, expected="direct or gitops") = _field(
+    delivery: Delivery = _field(
         "direct", None, "direct: Pulumi installs everything; gitops: Flux syncs it from git.", "gitops")
     chart_version: ExactSemver = _field(DEFAULT_CHART_VERSION, "chartVersion",
                                         "Exact kube-prometheus-stack version.", DEFAULT_CHART_VERSION)
-    flux_metrics: one_of(*FLUX_METRICS_GENERATIONS,
-                         expected="resource-info (Flux 2.1 and later) or legacy (Flux before 2.5)") = _field(
+    flux_metrics: FluxMetrics = _field(
         "resource-info", "fluxMetrics", "Where Flux objects' state comes from: resource-info (gotk_resource_info via "
         "kube-state-metrics, Flux 2.1+) or legacy (gotk_reconcile_condition, Flux before 2.5).", "legacy")
     drop_unused_metrics: Boolean = _field(
         True, "dropUnusedMetrics", "Drop the Flux controller series no dashboard, alert or recording rule uses "
         "(PodMonitor metricRelabelings).", False)
-    grafana_admin_password: SecretStr | None = _field(
+    grafana_admin_password: Secret | None = _field(
         None, "grafanaAdminPassword", f"Grafana admin password, secret only (pulumi config set --secret); at least "
         f"{MINIMUM_PASSWORD_LENGTH} characters, no well-known default. Generated when unset.", {"secure": "v1:..."})
     require_grafana_admin_password: Boolean = _field(
