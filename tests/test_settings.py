@@ -257,3 +257,35 @@ def test_gitops_url_with_credentials_is_refused_without_echoing_them():
 def test_gitops_url_rejects_other_forms(url):
     [problem] = problems(delivery="gitops", gitops={"url": url, "tag": "v1"})
     assert problem.startswith(f"gitops.url: got {json.dumps(url)}; expected an https:// or ssh:// git URL")
+
+
+def _leaf_keys(model, prefix=()):
+    from components.config_errors import model_of  # noqa: PLC0415
+
+    for name, field in model.model_fields.items():
+        key = prefix + (field.alias or name,)
+        nested = model_of(field.annotation)
+        yield from _leaf_keys(nested, key) if nested is not None else [key]
+
+
+def _nested(key: tuple[str, ...], value):
+    for part in reversed(key[1:]):
+        value = {part: value}
+    return value
+
+
+PYDANTIC_WORDING = ("Input should", "Field required", "Extra inputs", "valid dictionary", "String should")
+
+
+@pytest.mark.parametrize("value", [[], {}, True, 1.5, None], ids=repr)
+def test_no_value_of_any_key_shows_pydantic_wording(value):
+    from components.settings import Settings  # noqa: PLC0415
+
+    keys = [key for key in _leaf_keys(Settings) if key[0] != "kubernetes:context"]
+    assert len(keys) > 40
+    for key in keys:
+        raw = {key[0]: json.dumps(_nested(key, value)) if len(key) > 1 else json.dumps(value)}
+        try:
+            load_settings(raw, kube_context="c")
+        except SettingsError as error:
+            assert not any(w in problem for problem in error.problems for w in PYDANTIC_WORDING), error.problems
