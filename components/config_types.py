@@ -176,3 +176,21 @@ def _secret(value: Any) -> Any:
 Secret = Annotated[SecretStr, *_validated(_secret, {
     "type": "object", "properties": {"secure": {"type": "string"}}, "required": ["secure"],
     "additionalProperties": False})]
+
+
+_URL_USER_INFO = re.compile(r"(?<=://)[^\s/@]*@")
+_GIT_URL_TEXT = ("an https:// or ssh:// git URL such as https://github.com/fluxcd/flux2 "
+                 "or ssh://git@github.com/org/repo")
+
+
+def _without_credentials(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("https://") and _URL_USER_INFO.search(value):
+        # Never echo the credentials the URL carries.
+        raise form_error("an https:// URL without credentials: put them in a Secret in the Flux namespace "
+                         "and name it in gitops.secretRef", value=_URL_USER_INFO.sub("[redacted]@", value))
+    return value
+
+
+# A git URL Flux can fetch, without credentials (they belong in a Secret, not in state or git).
+GitUrl = Annotated[text(GIT_URL, _GIT_URL_TEXT, missing=f"{_GIT_URL_TEXT} (required when delivery is gitops)"),
+                   BeforeValidator(_without_credentials)]  # runs first: before-validators run last to first

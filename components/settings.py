@@ -10,18 +10,17 @@ exists. The same models publish the JSON Schema of the stack file (``components.
 from __future__ import annotations
 
 import json
-import re
-from typing import Annotated, Any, Mapping
+from typing import Any, Mapping
 
 from pydantic import (
-    BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, create_model,
+    BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model,
     field_validator, model_validator,
 )
 
 from components.config_errors import SettingsError, structured_keys, translate
 from components.config_types import (
-    GIT_URL, Boolean, DnsLabel, ExactSemver, FluxDuration, LabelValue, PrometheusBytes, PrometheusDuration,
-    Quantity, RepositoryPath, Secret, form_error, one_of, positive_number, subdomain, text, whole_number,
+    Boolean, DnsLabel, ExactSemver, FluxDuration, LabelValue, PrometheusBytes, PrometheusDuration,
+    GitUrl, Quantity, RepositoryPath, Secret, form_error, one_of, positive_number, subdomain, text, whole_number,
 )
 
 PROJECT = "flux-monitoring"
@@ -48,7 +47,6 @@ MINIMUM_PASSWORD_LENGTH = 12
 FLUX_DURATION_BUCKETS = (1e-08, 1e-07, 1e-06, 1e-05, 0.0001, 0.001, 0.01, 0.1, 1.0, 10.0)
 
 GIT_REF_KEYS = ("branch", "tag", "semver", "commit")
-_URL_USER_INFO = re.compile(r"(?<=://)[^\s/@]*@")
 
 
 def _field(default: Any, alias: str | None, description: str, *examples: Any, **options: Any) -> Any:
@@ -88,17 +86,15 @@ class _Model(BaseModel):
 # -- grafana ----------------------------------------------------------------------------------
 
 class Ingress(_Model):
-    host: IngressHost = _required(
-        None, "DNS name Grafana is served on.", "grafana.example.com")
+    host: IngressHost = _required(None, "DNS name Grafana is served on.", "grafana.example.com")
     class_name: IngressClassName | None = _field(
         None, "className", "IngressClass of the ingress; the cluster default when unset.", "nginx")
-    tls_secret_name: TlsSecretName | None = _field(None, "tlsSecretName", "TLS Secret in the monitoring namespace; makes grafanaUrl https.",
-               "grafana-tls")
+    tls_secret_name: TlsSecretName | None = _field(
+        None, "tlsSecretName", "TLS Secret in the monitoring namespace; makes grafanaUrl https.", "grafana-tls")
 
 
 class GrafanaSettings(_Model):
-    admin_user: UserName = _field(
-        "admin", "adminUser", "Grafana admin user name.", "admin")
+    admin_user: UserName = _field("admin", "adminUser", "Grafana admin user name.", "admin")
     ingress: Ingress | None = _field(None, None, "Serve Grafana behind an ingress (no ingress when unset).",
                                      {"host": "grafana.example.com", "className": "nginx",
                                       "tlsSecretName": "grafana-tls"})
@@ -203,20 +199,6 @@ class AlertSettings(_Model):
 
 
 # -- gitops -----------------------------------------------------------------------------------
-
-def _git_url(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith("https://") and _URL_USER_INFO.search(value):
-        # Never echo the credentials the URL carries.
-        raise form_error("an https:// URL without credentials: put them in a Secret in the Flux namespace "
-                         "and name it in gitops.secretRef", value=_URL_USER_INFO.sub("[redacted]@", value))
-    return value
-
-
-_GIT_URL_EXPECTED = ("an https:// or ssh:// git URL such as https://github.com/fluxcd/flux2 "
-                     "or ssh://git@github.com/org/repo")
-GitUrl = Annotated[text(GIT_URL, _GIT_URL_EXPECTED, missing=f"{_GIT_URL_EXPECTED} (required when delivery is gitops)"),
-                   BeforeValidator(_git_url)]  # runs first: before-validators run last to first
-
 
 class GitOpsSettings(_Model):
     url: GitUrl = _required(None, "The monitoring repository, https:// (no credentials) or ssh://.",
