@@ -21,6 +21,9 @@ GRAFANA_SERVICE = f"{RELEASE_NAME}-grafana"
 PROMETHEUS_SERVICE = f"{RELEASE_NAME}-prometheus"
 OPERATOR_DEPLOYMENT = f"{RELEASE_NAME}-operator"
 
+# Grafana's Deployment strategy when it has a ReadWriteOnce volume.
+GRAFANA_VOLUME_SAFE_STRATEGY = {"type": "Recreate"}
+
 
 def _grafana_values(settings: Settings) -> dict[str, Any]:
     grafana: dict[str, Any] = {
@@ -52,6 +55,12 @@ def _grafana_values(settings: Settings) -> dict[str, Any]:
             grafana["ingress"]["tls"] = [{"secretName": ingress.tls_secret_name, "hosts": [ingress.host]}]
     if settings.grafana.persistence_size:
         grafana["persistence"] = {"enabled": True, "size": settings.grafana.persistence_size}
+        # The chart's default RollingUpdate starts the new pod while the old one holds the
+        # ReadWriteOnce volume: on another node it never attaches, Helm times out and rolls back
+        # (grafana/helm-charts #146, prometheus-community/helm-charts #898). Recreate stops the
+        # old pod first. Defaults: grafana-community/helm-charts charts/grafana/values.yaml
+        # (deploymentStrategy, persistence.accessModes), 12.11.1 at 3386a11, 2026-08-20.
+        grafana["deploymentStrategy"] = dict(GRAFANA_VOLUME_SAFE_STRATEGY)
     return grafana
 
 

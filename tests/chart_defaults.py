@@ -21,12 +21,12 @@ COMMENTED_IN_DEFAULTS = {
 }
 
 
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """``override`` on top of ``base``, map by map, as Helm merges a parent's values into a subchart's."""
     merged = dict(base)
     for key, value in override.items():
         if isinstance(value, dict) and value and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -36,7 +36,7 @@ def load_chart_defaults(charts: Path, chart_version: str) -> dict[str, Any]:
     defaults = yaml.safe_load((charts / f"kube-prometheus-stack-{chart_version}.values.yaml").read_text())
     for key, chart in SUBCHARTS.items():
         sub = yaml.safe_load((charts / f"{chart}.values.yaml").read_text())
-        defaults[key] = _deep_merge(sub, defaults.get(key) or {})
+        defaults[key] = deep_merge(sub, defaults.get(key) or {})
     return defaults
 
 

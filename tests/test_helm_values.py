@@ -9,7 +9,7 @@ import pytest
 from components.helm_values import kube_prometheus_stack_values
 from components.selectors import PROMETHEUS_SELECTOR_LABELS
 from components.settings import load_settings
-from tests.chart_defaults import load_chart_defaults, unknown_paths
+from tests.chart_defaults import deep_merge, load_chart_defaults, unknown_paths
 from tests.conftest import PROD_PASSWORD
 from tests.pulumi_harness import stack_settings
 
@@ -109,3 +109,24 @@ def test_grafana_persistence_only_when_sized():
 @pytest.mark.parametrize("enabled", [True, False])
 def test_alertmanager_follows_its_setting(enabled):
     assert values_for(alertmanager={"enabled": enabled})["alertmanager"] == {"enabled": enabled}
+
+
+def test_grafana_with_a_volume_is_recreated_so_the_new_pod_can_attach_it():
+    # A RollingUpdate would start the new pod while the old one holds the ReadWriteOnce volume.
+    assert values_for(**EVERYTHING)["grafana"]["deploymentStrategy"] == {"type": "Recreate"}
+
+
+def test_grafana_without_a_volume_keeps_the_chart_rolling_update():
+    assert "deploymentStrategy" not in values_for()["grafana"]
+
+
+def test_the_chart_default_that_deadlocks_is_what_the_strategy_overrides(shared_upstream):
+    charts = shared_upstream / "charts"
+    defaults = load_chart_defaults(charts, "88.5.3")["grafana"]
+    # The chart's defaults: a rolling Deployment and a single-node volume ...
+    assert defaults["deploymentStrategy"] == {"type": "RollingUpdate"}
+    assert defaults["persistence"]["accessModes"] == ["ReadWriteOnce"]
+    assert defaults["persistence"]["type"] == "pvc" and defaults["useStatefulSet"] is False  # a Deployment
+    # ... and Helm's merge of ours leaves a valid Recreate strategy (no rollingUpdate parameters).
+    merged = deep_merge(defaults, values_for(**EVERYTHING)["grafana"])
+    assert merged["deploymentStrategy"] == {"type": "Recreate"}

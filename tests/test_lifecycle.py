@@ -164,3 +164,11 @@ def test_the_crd_bearing_release_is_set_up_for_safe_upgrades():
     # The exact chart the CRDs were applied from, and rollback history to go back to.
     assert release["version"] == "88.5.3"
     assert release["maxHistory"] >= 2
+
+
+# -- rolling Grafana -------------------------------------------------------------------------------------
+
+def test_prod_grafana_with_its_volume_rolls_by_recreate():
+    grafana = _run("prod").one(RELEASE).inputs["values"]["grafana"]
+    assert grafana["persistence"]["enabled"] is True
+    assert grafana["deploymentStrategy"] == {"type": "Recreate"}
