@@ -19,7 +19,6 @@ GRAFANA_ADMIN_PASSWORD_KEY = "admin-password"
 # Service names follow from the release name; the Flux guide's commands rely on them.
 GRAFANA_SERVICE = f"{RELEASE_NAME}-grafana"
 PROMETHEUS_SERVICE = f"{RELEASE_NAME}-prometheus"
-OPERATOR_DEPLOYMENT = f"{RELEASE_NAME}-operator"
 
 # Grafana's Deployment strategy when it has a ReadWriteOnce volume.
 GRAFANA_VOLUME_SAFE_STRATEGY = {"type": "Recreate"}

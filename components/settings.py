@@ -217,7 +217,9 @@ class GitOpsSettings(_Model):
     secret_ref: SecretName | None = _field(
         None, "secretRef", "Secret in the Flux namespace with the git credentials (public repository when unset).",
         "monitoring-git-auth")
-    timeout: FluxDuration = _field("10m", None, "Flux's apply and health-check timeout of each Kustomization.", "10m")
+    timeout: FluxDuration = _field(
+        "10m", None, "Flux's apply and health-check timeout of monitoring-config, and of monitoring-stack unless "
+        "shorter than the HelmRelease's Helm timeout plus 5 minutes (then 20m).", "10m")
 
     @model_validator(mode="after")
     def _exactly_one_ref(self) -> GitOpsSettings:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from components.gitops import duration_seconds
-from components.gitops_manifests import flux_sync_manifests
+from components.gitops_manifests import duration_seconds
+from components.gitops_manifests import flux_sync_manifests, helm_release
 from render import CONFIG_DIR, STACK_DIR, rendered_tree
 from tests.gitops_stacks import GUIDE_TAG, GUIDE_URL, MODES_AND_STACKS, run_mode, settings_of
 from tests.pulumi_harness import ProgramRun
@@ -69,14 +69,46 @@ def test_private_repository_uses_the_configured_secret_ref():
     assert spec(run, GIT_REPOSITORY)["ref"] == {"commit": "a" * 40}
 
 
-def test_stack_kustomization_prunes_the_stack_path_and_checks_operator_and_grafana(staging_gitops):
+def test_stack_kustomization_prunes_the_stack_path_and_checks_the_helm_release(staging_gitops):
     stack = spec(staging_gitops, KUSTOMIZATION, "monitoring-stack")
-    assert (stack["interval"], stack["prune"], stack["timeout"]) == ("1h", True, "10m")
+    assert (stack["interval"], stack["prune"]) == ("1h", True)
     assert stack["path"] == "./manifests/monitoring/kube-prometheus-stack"
     assert stack["sourceRef"] == {"kind": "GitRepository", "name": "monitoring"}
-    assert stack["healthChecks"] == [
-        {"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "namespace": "monitoring"}
-        for name in ("kube-prometheus-stack-operator", "kube-prometheus-stack-grafana")]
+    # The HelmRelease, not its Deployments: after a rolled-back upgrade the old Deployments are
+    # healthy while the HelmRelease is not Ready.
+    assert stack["healthChecks"] == [{"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+                                      "name": "kube-prometheus-stack", "namespace": "monitoring"}]
+
+
+def test_the_health_checked_helm_release_is_the_rendered_one(staging_gitops):
+    settings = settings_of("staging", "gitops")
+    [check] = spec(staging_gitops, KUSTOMIZATION, "monitoring-stack")["healthChecks"]
+    release = helm_release(settings)
+    assert (check["apiVersion"], check["kind"], check["name"], check["namespace"]) == (
+        release["apiVersion"], release["kind"], release["metadata"]["name"], release["metadata"]["namespace"])
+    assert release in rendered_tree(settings)[STACK_DIR]
+
+
+def test_stack_kustomization_outlasts_one_helm_install_or_upgrade(staging_gitops):
+    stack = spec(staging_gitops, KUSTOMIZATION, "monitoring-stack")
+    release_timeout = duration_seconds(helm_release(settings_of("staging", "gitops"))["spec"]["timeout"])
+    # A first install that takes the whole Helm timeout must not fail the health check.
+    assert duration_seconds(stack["timeout"]) > release_timeout
+    assert stack["timeout"] == "20m"
+
+
+@pytest.mark.parametrize("name", ["monitoring-stack", "monitoring-config"])
+def test_a_failed_kustomization_is_retried_within_minutes_not_after_its_interval(staging_gitops, name):
+    kustomization = spec(staging_gitops, KUSTOMIZATION, name)
+    assert duration_seconds(kustomization["retryInterval"]) <= 300 < duration_seconds(kustomization["interval"])
+
+
+def test_helm_release_corrects_drift_of_its_objects_except_the_operator_validation_mark():
+    release = helm_release(settings_of("prod", "gitops"))["spec"]
+    assert release["driftDetection"] == {
+        "mode": "enabled",
+        "ignore": [{"paths": ["/metadata/annotations/prometheus-operator-validated"],
+                    "target": {"kind": "PrometheusRule"}}]}
 
 
 def test_config_kustomization_prunes_the_config_path_after_the_stack(staging_gitops):
@@ -88,11 +120,17 @@ def test_config_kustomization_prunes_the_config_path_after_the_stack(staging_git
 
 def test_configured_paths_interval_and_timeout_reach_the_flux_objects():
     run = run_mode("staging", "gitops", {"flux-monitoring:gitops": json.dumps(
-        {"url": GUIDE_URL, "branch": "main", "interval": "5m", "timeout": "20m",
+        {"url": GUIDE_URL, "branch": "main", "interval": "5m", "timeout": "30m",
          "stackPath": "./clusters/prod/stack", "configPath": "./clusters/prod/config"})})
     assert spec(run, GIT_REPOSITORY)["interval"] == "5m"
     assert {k.name: (k.inputs["spec"]["path"], k.inputs["spec"]["timeout"]) for k in run.of_type(KUSTOMIZATION)} == {
-        "monitoring-stack": ("./clusters/prod/stack", "20m"), "monitoring-config": ("./clusters/prod/config", "20m")}
+        "monitoring-stack": ("./clusters/prod/stack", "30m"), "monitoring-config": ("./clusters/prod/config", "30m")}
+
+
+def test_a_timeout_shorter_than_a_helm_install_applies_to_the_config_only(staging_gitops):
+    timeouts = {k.name: k.inputs["spec"]["timeout"] for k in staging_gitops.of_type(KUSTOMIZATION)}
+    assert settings_of("staging", "gitops").gitops.timeout == "10m"
+    assert timeouts == {"monitoring-stack": "20m", "monitoring-config": "10m"}
 
 
 def test_registered_flux_objects_are_the_rendered_ones_plus_await_annotations(staging_gitops):
@@ -119,11 +157,12 @@ def test_pulumi_up_waits_for_ready_with_a_bounded_timeout(staging_gitops, type_,
 
 
 def test_await_outlasts_flux_own_timeouts(staging_gitops):
-    flux_timeout = duration_seconds(spec(staging_gitops, KUSTOMIZATION, "monitoring-stack")["timeout"])
+    stack_timeout = duration_seconds(spec(staging_gitops, KUSTOMIZATION, "monitoring-stack")["timeout"])
+    config_timeout = duration_seconds(spec(staging_gitops, KUSTOMIZATION, "monitoring-config")["timeout"])
     stack = int(annotations(staging_gitops, KUSTOMIZATION, "monitoring-stack")[TIMEOUT])
     config = int(annotations(staging_gitops, KUSTOMIZATION, "monitoring-config")[TIMEOUT])
-    # The config waits for the stack, then applies: two Flux timeouts.
-    assert flux_timeout < stack < 2 * flux_timeout < config
+    # The config waits for the stack, then applies: both Flux timeouts.
+    assert stack_timeout < stack < stack_timeout + config_timeout < config
 
 
 def test_prod_protects_the_flux_objects_from_deletion():
