@@ -7,6 +7,15 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+# pulumi-kubernetes await overrides: wait for this condition on create and update, fail after that long.
+WAIT_FOR = "pulumi.com/waitFor"
+TIMEOUT_SECONDS = "pulumi.com/timeoutSeconds"
+
+
+def await_condition(condition: str, seconds: int) -> dict[str, str]:
+    """Annotations that make `pulumi up` wait for ``condition`` (kubectl wait syntax), bounded."""
+    return {WAIT_FOR: f"condition={condition}", TIMEOUT_SECONDS: str(seconds)}
+
 
 def custom_resource(manifest: dict[str, Any], opts: pulumi.ResourceOptions,
                     annotations: dict[str, str] | None = None) -> k8s.apiextensions.CustomResource:

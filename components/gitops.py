@@ -6,19 +6,17 @@ from typing import Sequence
 
 import pulumi
 
-from components.custom_resources import custom_resource
+from components.custom_resources import await_condition, custom_resource
 from components.gitops_manifests import duration_seconds, flux_sync_manifests
 from components.settings import Settings
 
-WAIT_FOR = "pulumi.com/waitFor"
-TIMEOUT_SECONDS = "pulumi.com/timeoutSeconds"
 # Controller queueing and the first git fetch, on top of Flux's own timeouts.
 AWAIT_MARGIN_SECONDS = 120
 
 
 def await_ready(seconds: int) -> dict[str, str]:
     """Annotations that make `pulumi up` wait for the Ready condition, and fail after ``seconds``."""
-    return {WAIT_FOR: "condition=Ready", TIMEOUT_SECONDS: str(seconds)}
+    return await_condition("Ready", seconds)
 
 
 class GitOpsDelivery(pulumi.ComponentResource):

@@ -19,6 +19,13 @@ GRAFANA_ADMIN_PASSWORD_KEY = "admin-password"
 # Service names follow from the release name; the Flux guide's commands rely on them.
 GRAFANA_SERVICE = f"{RELEASE_NAME}-grafana"
 PROMETHEUS_SERVICE = f"{RELEASE_NAME}-prometheus"
+# The Prometheus and Alertmanager resources the chart creates for the operator: "<fullname>-prometheus"
+# and "<fullname>-alertmanager", fullname being the release name when it contains the chart's name
+# (prometheus-community/helm-charts charts/kube-prometheus-stack/templates/_helpers.tpl,
+# kube-prometheus-stack.prometheus.crname / alertmanager.crname, 88.5.3 at cf408a2, 2026-08-22;
+# cleanPrometheusOperatorObjectNames stays false).
+PROMETHEUS_RESOURCE = f"{RELEASE_NAME}-prometheus"
+ALERTMANAGER_RESOURCE = f"{RELEASE_NAME}-alertmanager"
 
 # Grafana's Deployment strategy when it has a ReadWriteOnce volume.
 GRAFANA_VOLUME_SAFE_STRATEGY = {"type": "Recreate"}

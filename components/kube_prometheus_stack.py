@@ -6,11 +6,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.helm_values import kube_prometheus_stack_values
+from components.readiness import readiness_patches
 from components.settings import HELM_REPOSITORY, RELEASE_NAME, Settings
 
 # A first install pulls a dozen images and runs the admission-webhook hooks.
 RELEASE_TIMEOUT_SECONDS = 900
 MAX_HISTORY = 10
+# On the readiness patches: a new value on every Helm revision updates the patch, so `pulumi up`
+# waits again after each upgrade, not only after the first install.
+RELEASE_REVISION_ANNOTATION = "flux-monitoring/release-revision"
 
 
 class KubePrometheusStack(pulumi.ComponentResource):
@@ -39,4 +43,17 @@ class KubePrometheusStack(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=settings.protect, depends_on=[admin_secret]),
         )
         self.status = self.release.status
+        # Then the operator's Prometheus (and Alertmanager) must come up: bounded, named in the error.
+        revision = self.status.apply(lambda status: str(status.revision))
+        self.readiness = [
+            k8s.apiextensions.CustomResourcePatch(
+                patch["metadata"]["name"],
+                api_version=patch["apiVersion"],
+                kind=patch["kind"],
+                metadata={**patch["metadata"], "annotations": {
+                    **patch["metadata"]["annotations"], RELEASE_REVISION_ANNOTATION: revision}},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
+            )
+            for patch in readiness_patches(settings)
+        ]
         self.register_outputs({"status": self.status})

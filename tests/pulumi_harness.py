@@ -60,11 +60,18 @@ class ProgramRun:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Echoes inputs back as outputs, the way a provider that accepts them would."""
 
+    # The Helm revision a Release reports after `pulumi up`.
+    release_revision = 1
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         outputs = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
             # A stand-in value with the generated password's length and alphabet.
             outputs["result"] = "Mock" + "x" * (int(args.inputs.get("length", 32)) - 4)
+        if args.typ == "kubernetes:helm.sh/v3:Release":
+            # What the provider reports after an install (pulumi-kubernetes ReleaseStatus).
+            outputs["status"] = {"name": args.inputs.get("name"), "namespace": args.inputs.get("namespace"),
+                                 "revision": self.release_revision, "status": "deployed", "version": args.inputs.get("version")}
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):

@@ -23,6 +23,12 @@ KUBERNETES_VERSION = "1.34"
 # Helm releases are not Kubernetes objects: Helm renders them in the cluster.
 NOT_OBJECTS = ("kubernetes:helm.sh/",)
 
+
+def is_patch(resource_type: str) -> bool:
+    """A pulumi-kubernetes patch (`<Kind>Patch`): fields added by server-side apply to an object
+    someone else owns (the chart's Prometheus, say), not an object of the program's own."""
+    return resource_type.startswith("kubernetes:") and resource_type.endswith("Patch")
+
 CrdSchemas = dict[tuple[str, str], tuple[dict[str, Any], bool]]
 
 
@@ -79,7 +85,7 @@ def validate(manifest: dict[str, Any], crds: CrdSchemas) -> None:
 def kubernetes_objects(run: ProgramRun) -> list[dict[str, Any]]:
     """Every Kubernetes object a program run registers, as the manifest the provider applies."""
     return [r.inputs for r in run.resources
-            if r.type.startswith("kubernetes:") and not r.type.startswith(NOT_OBJECTS)]
+            if r.type.startswith("kubernetes:") and not r.type.startswith(NOT_OBJECTS) and not is_patch(r.type)]
 
 
 def object_key(manifest: dict[str, Any]) -> tuple[str, str, str]:

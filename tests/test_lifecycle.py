@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import PROD_PASSWORD, run_stack
 from tests.pulumi_harness import ProgramRun
+from tests.schemas import is_patch
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 SECRET = "kubernetes:core/v1:Secret"
@@ -31,7 +32,9 @@ def _flux(run: ProgramRun, kind: str) -> list:
 
 
 def _operator_custom_resources(run: ProgramRun) -> list:
-    return [r for r in run.resources if r.type.startswith("kubernetes:monitoring.coreos.com/")]
+    """The operator's custom resources the program creates (not the patches that await the chart's)."""
+    return [r for r in run.resources if r.type.startswith("kubernetes:monitoring.coreos.com/")
+            and not is_patch(r.type)]
 
 
 # -- protect -------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from components.helm_values import kube_prometheus_stack_values
 from components.settings import SettingsError
 from tests.conftest import PROD_PASSWORD, run_stack
 from tests.pulumi_harness import ProgramRun, stack_settings
+from tests.schemas import is_patch
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 SECRET = "kubernetes:core/v1:Secret"
@@ -38,15 +39,19 @@ DIRECT_RESOURCES = {
     ("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "flux-monitoring"),
     ("kubernetes:core/v1:ConfigMap", "flux-control-plane"),
     ("kubernetes:core/v1:ConfigMap", "flux-cluster"),
+    # Awaited until Prometheus is available (tests/test_readiness.py).
+    ("kubernetes:monitoring.coreos.com/v1:PrometheusPatch", "kube-prometheus-stack-prometheus"),
 }
+ALERTMANAGER_READINESS = ("kubernetes:monitoring.coreos.com/v1:AlertmanagerPatch", "kube-prometheus-stack-alertmanager")
 
 
 def test_staging_creates_exactly_the_direct_resources_and_a_generated_password(staging_run):
+    # staging runs no Alertmanager
     assert resource_names(staging_run) == DIRECT_RESOURCES | {(RANDOM_PASSWORD, "grafana-admin-password")}
 
 
 def test_prod_creates_exactly_the_direct_resources_with_the_configured_password(prod_run):
-    assert resource_names(prod_run) == DIRECT_RESOURCES
+    assert resource_names(prod_run) == DIRECT_RESOURCES | {ALERTMANAGER_READINESS}
 
 
 def test_prod_exports_the_configured_password(prod_run):
@@ -190,7 +195,7 @@ def test_invalid_config_fails_before_any_resource_is_registered():
 def test_direct_delivery_creates_the_flux_signals_after_the_release(staging_run):
     release = staging_run.one(RELEASE)
     signals = {(r.type, r.name) for r in staging_run.resources
-               if r.type.startswith("kubernetes:") and release.urn in r.dependencies}
+               if r.type.startswith("kubernetes:") and release.urn in r.dependencies and not is_patch(r.type)}
     assert signals == {
         ("kubernetes:monitoring.coreos.com/v1:PodMonitor", "flux-system"),
         ("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "flux-monitoring"),

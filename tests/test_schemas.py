@@ -15,7 +15,7 @@ from components.gitops_manifests import helm_release, stack_kustomization
 from components.signals.podmonitor import flux_pod_monitor
 from render import rendered_tree, write_tree
 from tests.gitops_stacks import MODES_AND_STACKS, run_mode, settings_of
-from tests.schemas import CrdSchemas, crd_schemas, kubernetes_objects, validate
+from tests.schemas import KUBERNETES_VERSION, CrdSchemas, crd_schemas, is_patch, kubernetes_objects, validate
 
 FLUX_AND_OPERATOR_KINDS = {"GitRepository", "HelmRepository", "Kustomization", "HelmRelease", "PodMonitor",
                            "PrometheusRule"}
@@ -105,6 +105,16 @@ def test_every_registered_object_matches_its_schema(crds, mode, stack):
     assert objects
     for manifest in objects:
         validate(manifest, crds)
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_every_registered_patch_has_valid_object_metadata(stack):
+    # A patch carries only metadata (the await annotations) for an object the chart owns.
+    patches = [r.inputs for r in run_mode(stack, "direct").resources if is_patch(r.type)]
+    assert patches
+    for patch in patches:
+        kubernetes_validate.validate({"apiVersion": "v1", "kind": "ConfigMap", "metadata": patch["metadata"]},
+                                     KUBERNETES_VERSION, strict=True)
 
 
 @pytest.mark.parametrize("mode, stack", MODES_AND_STACKS)

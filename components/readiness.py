@@ -1,0 +1,47 @@
+"""What `pulumi up` waits for after the Helm release (direct delivery): Prometheus and Alertmanager.
+
+Helm's wait covers the chart's Deployments, not the StatefulSets the Prometheus Operator creates
+afterwards from the chart's ``Prometheus`` and ``Alertmanager`` resources: a Pending volume (a
+StorageClass the cluster lacks) would leave `pulumi up` green and monitoring down.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.custom_resources import await_condition
+from components.helm_values import ALERTMANAGER_RESOURCE, PROMETHEUS_RESOURCE
+from components.settings import Settings
+
+# The operator's condition: True once every pod of the StatefulSets is running and ready (Degraded
+# when only some are, False when none), with the resource's generation as observedGeneration
+# (prometheus-operator pkg/apis/monitoring/v1/types.go Available, pkg/operator/statefulset_reporter.go,
+# v0.93.0-24 at 6adcebc, 2026-08-08; the chart pins v0.93.1). pulumi-kubernetes waits for it like
+# `kubectl wait --for=condition=Available`, observedGeneration included, on create and update of
+# any resource carrying pulumi.com/waitFor, patches too (provider/pkg/await/await.go Creation and
+# Update, provider/pkg/await/condition/kubectl.go; v4.32.0 at 9497796, 2026-07-01).
+AVAILABLE = "Available"
+# Scheduling, binding and attaching a new volume, pulling the image and replaying the WAL.
+READY_TIMEOUT_SECONDS = 600
+OPERATOR_API_VERSION = "monitoring.coreos.com/v1"
+
+
+def operator_workloads(settings: Settings) -> list[tuple[str, str]]:
+    """(kind, name) of the operator-run resources the chart creates for these settings."""
+    workloads = [("Prometheus", PROMETHEUS_RESOURCE)]
+    if settings.alertmanager.enabled:
+        workloads.append(("Alertmanager", ALERTMANAGER_RESOURCE))
+    return workloads
+
+
+def readiness_patches(settings: Settings) -> list[dict[str, Any]]:
+    """Server-side apply patches that add only the await annotations to the chart's resources."""
+    return [{
+        "apiVersion": OPERATOR_API_VERSION,
+        "kind": kind,
+        "metadata": {
+            "name": name,
+            "namespace": settings.namespace,
+            "annotations": await_condition(AVAILABLE, READY_TIMEOUT_SECONDS),
+        },
+    } for kind, name in operator_workloads(settings)]
