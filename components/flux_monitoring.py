@@ -36,7 +36,8 @@ class FluxMonitoring(pulumi.ComponentResource):
                 "gitops", settings, after=[namespace.namespace, self.grafana_admin.secret], opts=in_cluster)
         else:
             self.stack = KubePrometheusStack(
-                "kube-prometheus-stack", settings, namespace.name, self.grafana_admin.secret, opts=in_cluster)
+                "kube-prometheus-stack", settings, namespace.name, self.grafana_admin.secret,
+                self.grafana_admin.checksum, opts=in_cluster)
             self.signals = FluxSignals("flux-signals", settings, self.stack.release, opts=in_cluster)
         self.namespace = namespace.name
         self.register_outputs({"namespace": self.namespace})

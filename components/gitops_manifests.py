@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from components.helm_values import kube_prometheus_stack_values
+from components.helm_values import (GRAFANA_ADMIN_CHECKSUM_ANNOTATION, GRAFANA_ADMIN_CHECKSUM_KEY,
+                                    GRAFANA_ADMIN_SECRET, kube_prometheus_stack_values)
 from components.kube_prometheus_stack import MAX_HISTORY, RELEASE_TIMEOUT_SECONDS
 from components.selectors import PART_OF_LABELS
 from components.settings import HELM_REPOSITORY, RELEASE_NAME, Settings
@@ -162,5 +163,9 @@ def helm_release(settings: Settings) -> dict[str, Any]:
             "maxHistory": MAX_HISTORY,
             "driftDetection": DRIFT_DETECTION,
             "values": kube_prometheus_stack_values(settings),
+            # The credentials' checksum from the Secret Pulumi keeps (never in git): a rotated password
+            # rolls Grafana, as the direct release's pod annotation does (helm_values.with_admin_checksum).
+            "valuesFrom": [{"kind": "Secret", "name": GRAFANA_ADMIN_SECRET, "valuesKey": GRAFANA_ADMIN_CHECKSUM_KEY,
+                            "targetPath": f"grafana.podAnnotations.{GRAFANA_ADMIN_CHECKSUM_ANNOTATION}"}],
         },
     }

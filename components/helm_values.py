@@ -15,6 +15,13 @@ from components.signals.kube_state_metrics import kube_state_metrics_values
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA_ADMIN_USER_KEY = "admin-user"
 GRAFANA_ADMIN_PASSWORD_KEY = "admin-password"
+# A keyed hash of the credentials (components/grafana_admin.py), also kept in the Secret for gitops.
+GRAFANA_ADMIN_CHECKSUM_KEY = "admin-checksum"
+# On Grafana's pod template: a new value on rotation restarts the pod, whose init container
+# then applies the password. The chart puts only its own checksums there, and none for an
+# existingSecret (grafana-community/helm-charts charts/grafana/templates/deployment.yaml
+# checksum/secret, podAnnotations; 12.11.1 at 3386a11, 2026-08-20).
+GRAFANA_ADMIN_CHECKSUM_ANNOTATION = "checksum/grafana-admin"
 
 # Service names follow from the release name; the Flux guide's commands rely on them.
 GRAFANA_SERVICE = f"{RELEASE_NAME}-grafana"
@@ -31,6 +38,47 @@ ALERTMANAGER_RESOURCE = f"{RELEASE_NAME}-alertmanager"
 GRAFANA_VOLUME_SAFE_STRATEGY = {"type": "Recreate"}
 
 
+# Grafana applies GF_SECURITY_ADMIN_PASSWORD only when it creates its database (the chart sets it
+# from admin.existingSecret); afterwards the password lives in the database and only
+# `grafana cli admin reset-admin-password` changes it offline: by design, say the chart maintainers
+# (prometheus-community/helm-charts #4755, #2710; grafana/helm-charts #3807). So an init container of
+# Grafana's own image resets it from the same Secret before every start of an existing database.
+# The CLI resets user 1, the admin Grafana created, and reads the password from stdin, so it is on no
+# command line. The chart passes extraInitContainers through tpl: the image is the Grafana container's
+# (grafana-community/helm-charts charts/grafana/templates/_pod.tpl, volumes "config" and "storage",
+# image; 12.11.1 at 3386a11). grafana/grafana pkg/cmd/grafana-cli/commands/reset_password_command.go:
+# --password-from-stdin, --user-id (default 1).
+GRAFANA_DATABASE = "/var/lib/grafana/grafana.db"
+_RESET_ADMIN_PASSWORD = f"""set -eu
+if [ ! -f {GRAFANA_DATABASE} ]; then
+  echo "no database yet: Grafana creates the admin user from GF_SECURITY_ADMIN_PASSWORD"
+  exit 0
+fi
+printf '%s\\n' "$GF_SECURITY_ADMIN_PASSWORD" | grafana cli --homepath /usr/share/grafana \\
+  --config /etc/grafana/grafana.ini admin reset-admin-password --password-from-stdin
+"""
+_GRAFANA_IMAGE = ("{{ .Values.global.imageRegistry | default .Values.image.registry }}/{{ .Values.image.repository }}"
+                  ":{{ .Values.image.tag | default .Chart.AppVersion }}")
+
+
+def _admin_password_reset() -> dict[str, Any]:
+    """The init container that makes the Secret's password the one that logs in."""
+    return {
+        "name": "reset-admin-password",
+        "image": _GRAFANA_IMAGE,
+        "command": ["/bin/sh", "-c", _RESET_ADMIN_PASSWORD],
+        "env": [{"name": "GF_SECURITY_ADMIN_PASSWORD", "valueFrom": {"secretKeyRef": {
+            "name": GRAFANA_ADMIN_SECRET, "key": GRAFANA_ADMIN_PASSWORD_KEY}}}],
+        "volumeMounts": [
+            {"name": "config", "mountPath": "/etc/grafana/grafana.ini", "subPath": "grafana.ini"},
+            {"name": "storage", "mountPath": "/var/lib/grafana"},
+        ],
+        # The chart's containerSecurityContext for Grafana (grafana 12.11.1 values.yaml).
+        "securityContext": {"allowPrivilegeEscalation": False, "privileged": False,
+                            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}},
+    }
+
+
 def _grafana_values(settings: Settings) -> dict[str, Any]:
     grafana: dict[str, Any] = {
         # The password lives only in this Secret; Helm stores values in plain text.
@@ -39,6 +87,7 @@ def _grafana_values(settings: Settings) -> dict[str, Any]:
             "userKey": GRAFANA_ADMIN_USER_KEY,
             "passwordKey": GRAFANA_ADMIN_PASSWORD_KEY,
         },
+        "extraInitContainers": [_admin_password_reset()],
         "sidecar": {
             "dashboards": {
                 "enabled": True,
@@ -96,6 +145,13 @@ def _prometheus_spec(settings: Settings) -> dict[str, Any]:
             claim["storageClassName"] = prometheus.storage_class_name
         spec["storageSpec"] = {"volumeClaimTemplate": {"spec": claim}}
     return spec
+
+
+def with_admin_checksum(values: dict[str, Any], checksum: Any) -> dict[str, Any]:
+    """``values`` with the credentials' checksum on Grafana's pod template (direct delivery; gitops
+    takes it from the Secret through the HelmRelease's valuesFrom)."""
+    grafana = {**values["grafana"], "podAnnotations": {GRAFANA_ADMIN_CHECKSUM_ANNOTATION: checksum}}
+    return {**values, "grafana": grafana}
 
 
 def kube_prometheus_stack_values(settings: Settings) -> dict[str, Any]:

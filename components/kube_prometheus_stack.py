@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.helm_values import kube_prometheus_stack_values
+from components.helm_values import kube_prometheus_stack_values, with_admin_checksum
 from components.readiness import readiness_patches
 from components.settings import HELM_REPOSITORY, RELEASE_NAME, Settings
 
@@ -25,7 +25,8 @@ class KubePrometheusStack(pulumi.ComponentResource):
     """
 
     def __init__(self, name: str, settings: Settings, namespace: pulumi.Input[str],
-                 admin_secret: pulumi.Resource, opts: pulumi.ResourceOptions | None = None):
+                 admin_secret: pulumi.Resource, admin_checksum: pulumi.Input[str],
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("flux-monitoring:kube_prometheus_stack:KubePrometheusStack", name, None, opts)
         self.release = k8s.helm.v3.Release(
             "kube-prometheus-stack",
@@ -34,7 +35,8 @@ class KubePrometheusStack(pulumi.ComponentResource):
             version=settings.chart_version,
             repository_opts={"repo": HELM_REPOSITORY},
             namespace=namespace,
-            values=kube_prometheus_stack_values(settings),
+            # The credentials' checksum rolls Grafana when they change (components/grafana_admin.py).
+            values=with_admin_checksum(kube_prometheus_stack_values(settings), admin_checksum),
             atomic=True,
             cleanup_on_fail=True,
             timeout=RELEASE_TIMEOUT_SECONDS,

@@ -94,7 +94,9 @@ class Ingress(_Model):
 
 
 class GrafanaSettings(_Model):
-    admin_user: UserName = _field("admin", "adminUser", "Grafana admin user name.", "admin")
+    admin_user: UserName = _field(
+        "admin", "adminUser", "Grafana admin user name; applied when Grafana creates its database "
+        "(README, Secrets: rename an existing admin in Grafana first).", "admin")
     ingress: Ingress | None = _field(None, None, "Serve Grafana behind an ingress (no ingress when unset).",
                                      {"host": "grafana.example.com", "className": "nginx",
                                       "tlsSecretName": "grafana-tls"})

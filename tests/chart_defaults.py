@@ -18,6 +18,7 @@ SUBCHARTS = {"grafana": "grafana-12.11.1", "kube-state-metrics": "kube-state-met
 # Keys the charts document only as commented examples, with the comment that documents each.
 COMMENTED_IN_DEFAULTS = {
     ("grafana", "ingress", "ingressClassName"): ("grafana-12.11.1", "# ingressClassName: nginx"),
+    ("grafana", "podAnnotations"): ("grafana-12.11.1", "# podAnnotations: {}"),
 }
 
 

@@ -6,6 +6,7 @@ then the stack file, every value as text (objects as JSON) under ``<project>:<ke
 
 from __future__ import annotations
 
+import base64
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,11 @@ class ProgramRun:
         return next(r for r in self.resources if r.urn == urn)
 
 
+def mock_random_bytes(length: int) -> bytes:
+    """What the mocked random.RandomBytes generates: fixed, so runs are repeatable."""
+    return bytes(range(length))
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Echoes inputs back as outputs, the way a provider that accepts them would."""
 
@@ -68,6 +74,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.typ == "random:index/randomPassword:RandomPassword":
             # A stand-in value with the generated password's length and alphabet.
             outputs["result"] = "Mock" + "x" * (int(args.inputs.get("length", 32)) - 4)
+        if args.typ == "random:index/randomBytes:RandomBytes":
+            generated = mock_random_bytes(int(args.inputs["length"]))
+            outputs["hex"], outputs["base64"] = generated.hex(), base64.b64encode(generated).decode()
         if args.typ == "kubernetes:helm.sh/v3:Release":
             # What the provider reports after an install (pulumi-kubernetes ReleaseStatus).
             outputs["status"] = {"name": args.inputs.get("name"), "namespace": args.inputs.get("namespace"),

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.helm_values import kube_prometheus_stack_values
+from components.helm_values import kube_prometheus_stack_values, with_admin_checksum
 from components.selectors import PROMETHEUS_SELECTOR_LABELS
 from components.settings import load_settings
 from tests.chart_defaults import deep_merge, load_chart_defaults, unknown_paths
@@ -33,6 +33,7 @@ def values_for(**raw):
     pytest.param(lambda: kube_prometheus_stack_values(stack_settings("staging")), id="staging"),
     pytest.param(lambda: kube_prometheus_stack_values(stack_settings("prod", PROD_PASSWORD)), id="prod"),
     pytest.param(lambda: values_for(**EVERYTHING), id="every-option"),
+    pytest.param(lambda: with_admin_checksum(values_for(**EVERYTHING), "hmac-sha256:00"), id="direct-with-checksum"),
 ])
 def test_every_key_path_exists_in_the_chart_defaults(values, shared_upstream):
     charts = shared_upstream / "charts"

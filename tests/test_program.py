@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from components.helm_values import kube_prometheus_stack_values
+from components.grafana_admin import admin_checksum
+from components.helm_values import kube_prometheus_stack_values, with_admin_checksum
 from components.settings import SettingsError
 from tests.conftest import PROD_PASSWORD, run_stack
-from tests.pulumi_harness import ProgramRun, stack_settings
+from tests.pulumi_harness import ProgramRun, mock_random_bytes, stack_settings
 from tests.schemas import is_patch
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -34,6 +35,8 @@ DIRECT_RESOURCES = {
     (PROVIDER, "cluster"),
     (NAMESPACE, "namespace"),
     (SECRET, "grafana-admin"),
+    # The key of the credentials' checksum (tests/test_grafana_admin.py).
+    ("random:index/randomBytes:RandomBytes", "grafana-admin-checksum-key"),
     (RELEASE, "kube-prometheus-stack"),
     ("kubernetes:monitoring.coreos.com/v1:PodMonitor", "flux-system"),
     ("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "flux-monitoring"),
@@ -102,7 +105,10 @@ def test_release_is_atomic_bounded_and_cleans_up(staging_run):
 def test_release_values_are_the_pure_values_of_the_stack_settings(stack):
     password = PROD_PASSWORD if stack == "prod" else None
     run = run_stack(stack, password=password)
-    assert run.one(RELEASE).inputs["values"] == kube_prometheus_stack_values(stack_settings(stack, password))
+    # Plus the credentials' checksum, which only `pulumi up` can compute (it needs the password).
+    checksum = run.one(SECRET).inputs["stringData"]["admin-checksum"]
+    assert run.one(RELEASE).inputs["values"] == with_admin_checksum(
+        kube_prometheus_stack_values(stack_settings(stack, password)), checksum)
 
 
 def test_staging_is_small_and_cheap(staging_run):
@@ -142,7 +148,8 @@ def test_admin_secret_holds_user_and_password_in_the_monitoring_namespace(prod_r
     secret = prod_run.one(SECRET).inputs
     assert secret["metadata"] == {"name": "grafana-admin", "namespace": "monitoring",
                                   "labels": {"app.kubernetes.io/part-of": "flux-monitoring"}}
-    assert secret["stringData"] == {"admin-user": "admin", "admin-password": PROD_PASSWORD}
+    assert secret["stringData"] == {"admin-user": "admin", "admin-password": PROD_PASSWORD,
+                                    "admin-checksum": admin_checksum(mock_random_bytes(32).hex(), "admin", PROD_PASSWORD)}
     assert "stringData" in prod_run.one(SECRET).secret_inputs
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -45,6 +46,20 @@ def test_generated_password_is_long_and_kept_in_state():
     assert generator["length"] >= 24
     # No keepers or triggers: nothing replaces it once generated.
     assert "keepers" not in generator
+
+
+def unkeyed_hashes(password: str) -> list[str]:
+    """Digests anyone could test guessed passwords against."""
+    return [hashlib.new(name, password.encode()).hexdigest() for name in ("md5", "sha1", "sha256", "sha512")]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_no_unkeyed_hash_of_the_password_appears_anywhere(stack):
+    # The rotation checksum on Grafana's pod template is keyed (HMAC with a secret random key).
+    run = run_stack(stack, password=PROD_PASSWORD)
+    assert "checksum/grafana-admin" in json.dumps(run.one("kubernetes:helm.sh/v3:Release").inputs["values"])
+    for digest in unkeyed_hashes(PROD_PASSWORD):
+        assert places_holding(run, digest) == []
 
 
 def test_the_scan_finds_a_password_leaked_into_helm_values():
