@@ -13,6 +13,7 @@ from typing import Any
 from components.helm_values import (GRAFANA_ADMIN_CHECKSUM_ANNOTATION, GRAFANA_ADMIN_CHECKSUM_KEY,
                                     GRAFANA_ADMIN_SECRET, kube_prometheus_stack_values)
 from components.kube_prometheus_stack import MAX_HISTORY, RELEASE_TIMEOUT_SECONDS
+from components.readiness import operator_health_checks
 from components.selectors import PART_OF_LABELS
 from components.settings import HELM_REPOSITORY, RELEASE_NAME, Settings
 
@@ -108,12 +109,14 @@ def _kustomization(settings: Settings, name: str, path: str, timeout: str, **spe
 
 
 def stack_kustomization(settings: Settings) -> dict[str, Any]:
-    """kube-prometheus-stack; Ready once the HelmRelease is: installed or upgraded, and not rolled
-    back (after a remediated upgrade the old Deployments are healthy, the HelmRelease is not)."""
+    """kube-prometheus-stack; Ready once the HelmRelease is (installed or upgraded, and not rolled
+    back: after a remediated upgrade the old Deployments are healthy, the HelmRelease is not), and
+    the Prometheus and Alertmanager the operator then starts are available."""
     release = {"apiVersion": HELM_RELEASE_API_VERSION, "kind": "HelmRelease", "name": RELEASE_NAME,
                "namespace": settings.namespace}
-    return _kustomization(settings, STACK_KUSTOMIZATION, settings.gitops.stack_path,
-                          stack_timeout(settings), healthChecks=[release])
+    workloads, expressions = operator_health_checks(settings)
+    return _kustomization(settings, STACK_KUSTOMIZATION, settings.gitops.stack_path, stack_timeout(settings),
+                          healthChecks=[release, *workloads], healthCheckExprs=expressions)
 
 
 def config_kustomization(settings: Settings) -> dict[str, Any]:

@@ -26,6 +26,19 @@ READY_TIMEOUT_SECONDS = 600
 OPERATOR_API_VERSION = "monitoring.coreos.com/v1"
 
 
+# gitops delivery: kustomize-controller health-checks the same resources through CEL expressions
+# (.spec.healthCheckExprs, kustomize-controller v1.5.0 / Flux 2.5; fluxcd/kustomize-controller
+# docs/spec/v1/kustomizations.md "Health check expressions", v1.9.0 at 186fb3b, 2026-08-01). The
+# operator's conditions carry observedGeneration; the resources have no status.observedGeneration, so
+# the expressions compare it themselves. Reconciled=False means the operator rejected the resource.
+# Evaluated on an object without status yet, they fail to evaluate: the controller keeps waiting
+# (fluxcd/pkg runtime/cel/status_evaluator.go, ssa/manager_wait.go at e2cfd1a, 2026-07-22).
+CURRENT_GENERATION_CONDITION = ("status.conditions.exists(c, c.type == '{type}' && c.status == '{status}'"
+                                " && c.observedGeneration == metadata.generation)")
+AVAILABLE_EXPRESSION = CURRENT_GENERATION_CONDITION.format(type=AVAILABLE, status="True")
+RECONCILE_FAILED_EXPRESSION = CURRENT_GENERATION_CONDITION.format(type="Reconciled", status="False")
+
+
 def operator_workloads(settings: Settings) -> list[tuple[str, str]]:
     """(kind, name) of the operator-run resources the chart creates for these settings."""
     workloads = [("Prometheus", PROMETHEUS_RESOURCE)]
@@ -45,3 +58,12 @@ def readiness_patches(settings: Settings) -> list[dict[str, Any]]:
             "annotations": await_condition(AVAILABLE, READY_TIMEOUT_SECONDS),
         },
     } for kind, name in operator_workloads(settings)]
+
+
+def operator_health_checks(settings: Settings) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """A Flux Kustomization's healthChecks and healthCheckExprs for the same resources."""
+    checks = [{"apiVersion": OPERATOR_API_VERSION, "kind": kind, "name": name, "namespace": settings.namespace}
+              for kind, name in operator_workloads(settings)]
+    expressions = [{"apiVersion": OPERATOR_API_VERSION, "kind": kind, "current": AVAILABLE_EXPRESSION,
+                    "failed": RECONCILE_FAILED_EXPRESSION} for kind, _ in operator_workloads(settings)]
+    return checks, expressions

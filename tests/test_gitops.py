@@ -75,14 +75,18 @@ def test_stack_kustomization_prunes_the_stack_path_and_checks_the_helm_release(s
     assert stack["path"] == "./manifests/monitoring/kube-prometheus-stack"
     assert stack["sourceRef"] == {"kind": "GitRepository", "name": "monitoring"}
     # The HelmRelease, not its Deployments: after a rolled-back upgrade the old Deployments are
-    # healthy while the HelmRelease is not Ready.
-    assert stack["healthChecks"] == [{"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
-                                      "name": "kube-prometheus-stack", "namespace": "monitoring"}]
+    # healthy while the HelmRelease is not Ready. Then the Prometheus the operator starts
+    # (staging runs no Alertmanager).
+    assert stack["healthChecks"] == [
+        {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "name": "kube-prometheus-stack",
+         "namespace": "monitoring"},
+        {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus", "name": "kube-prometheus-stack-prometheus",
+         "namespace": "monitoring"}]
 
 
 def test_the_health_checked_helm_release_is_the_rendered_one(staging_gitops):
     settings = settings_of("staging", "gitops")
-    [check] = spec(staging_gitops, KUSTOMIZATION, "monitoring-stack")["healthChecks"]
+    check = spec(staging_gitops, KUSTOMIZATION, "monitoring-stack")["healthChecks"][0]
     release = helm_release(settings)
     assert (check["apiVersion"], check["kind"], check["name"], check["namespace"]) == (
         release["apiVersion"], release["kind"], release["metadata"]["name"], release["metadata"]["namespace"])

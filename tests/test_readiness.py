@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 
+import celpy
 import pytest
 import yaml
 
+from components.gitops_manifests import stack_kustomization
 from components.kube_prometheus_stack import RELEASE_TIMEOUT_SECONDS
 from tests.conftest import PROD_PASSWORD, run_stack
+from tests.gitops_stacks import settings_of
 from tests.pulumi_harness import ROOT, ProgramRun, RecordingMocks
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -108,3 +111,57 @@ def test_shipped_stacks_leave_the_storage_class_to_the_cluster_default(stack):
     # A named class that the cluster lacks ("standard" on EKS or AKS) leaves Prometheus' volume Pending.
     config = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
     assert "storageClassName" not in config.get("flux-monitoring:prometheus", {})
+
+
+# -- gitops delivery: the same resources, health-checked by kustomize-controller's CEL expressions -------
+
+def operator_resource(generation: int, *conditions: tuple[str, str, int]) -> dict:
+    """A Prometheus or Alertmanager as the operator reports it: conditions with their observedGeneration
+    (prometheus-operator pkg/apis/monitoring/v1/types.go Condition; Available is True, Degraded or False)."""
+    return {"metadata": {"generation": generation},
+            "status": {"conditions": [{"type": type_, "status": status, "observedGeneration": observed}
+                                      for type_, status, observed in conditions]}}
+
+
+def evaluate(expression: str, resource: dict) -> bool:
+    """As kustomize-controller evaluates a health check expression: the object's fields as variables."""
+    environment = celpy.Environment()
+    program = environment.program(environment.compile(expression))
+    return bool(program.evaluate({key: celpy.json_to_cel(value) for key, value in resource.items()}))
+
+
+@pytest.fixture(scope="module")
+def prod_gitops_expressions() -> dict[str, dict[str, str]]:
+    stack = stack_kustomization(settings_of("prod", "gitops"))["spec"]
+    checked = {check["kind"] for check in stack["healthChecks"]}
+    assert {"Prometheus", "Alertmanager"} <= checked
+    return {expression["kind"]: expression for expression in stack["healthCheckExprs"]}
+
+
+@pytest.mark.parametrize("kind", ["Prometheus", "Alertmanager"])
+@pytest.mark.parametrize("resource, current, failed", [
+    (operator_resource(3, ("Available", "True", 3), ("Reconciled", "True", 3)), True, False),
+    # Available for the previous spec only: the rollout of the new one is not done.
+    (operator_resource(3, ("Available", "True", 2), ("Reconciled", "True", 3)), False, False),
+    (operator_resource(3, ("Available", "Degraded", 3), ("Reconciled", "True", 3)), False, False),
+    (operator_resource(3, ("Available", "False", 3), ("Reconciled", "True", 3)), False, False),
+    # The operator rejected the resource: fail now rather than at the timeout.
+    (operator_resource(3, ("Available", "True", 2), ("Reconciled", "False", 3)), False, True),
+], ids=["available", "stale-generation", "degraded", "no-pods", "rejected"])
+def test_flux_reports_the_operator_resource_current_only_when_available_for_its_generation(
+        prod_gitops_expressions, kind, resource, current, failed):
+    expressions = prod_gitops_expressions[kind]
+    assert evaluate(expressions["current"], resource) is current
+    assert evaluate(expressions["failed"], resource) is failed
+
+
+def test_a_resource_without_status_yet_is_not_current(prod_gitops_expressions):
+    # The expression cannot evaluate: kustomize-controller keeps the resource InProgress and waits.
+    with pytest.raises(celpy.CELEvalError):
+        evaluate(prod_gitops_expressions["Prometheus"]["current"], {"metadata": {"generation": 1}})
+
+
+def test_staging_gitops_checks_no_alertmanager():
+    stack = stack_kustomization(settings_of("staging", "gitops"))["spec"]
+    assert [e["kind"] for e in stack["healthCheckExprs"]] == ["Prometheus"]
+    assert "Alertmanager" not in {check["kind"] for check in stack["healthChecks"]}
