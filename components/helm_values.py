@@ -45,9 +45,10 @@ GRAFANA_VOLUME_SAFE_STRATEGY = {"type": "Recreate"}
 # Grafana's own image resets it from the same Secret before every start of an existing database.
 # The CLI resets user 1, the admin Grafana created, and reads the password from stdin, so it is on no
 # command line. The chart passes extraInitContainers through tpl: the image is the Grafana container's
-# (grafana-community/helm-charts charts/grafana/templates/_pod.tpl, volumes "config" and "storage",
-# image; 12.11.1 at 3386a11). grafana/grafana pkg/cmd/grafana-cli/commands/reset_password_command.go:
-# --password-from-stdin, --user-id (default 1).
+# (grafana-community/helm-charts charts/grafana/templates/_pod.tpl, Grafana's volumes "config",
+# "storage" and "search", its image; 12.11.1 at 3386a11). grafana/grafana
+# pkg/cmd/grafana-cli/commands/reset_password_command.go: --password-from-stdin, --user-id (default 1)
+# (a stored copy at 01e609d: the repository is too large to fetch here).
 GRAFANA_DATABASE = "/var/lib/grafana/grafana.db"
 _RESET_ADMIN_PASSWORD = f"""set -eu
 if [ ! -f {GRAFANA_DATABASE} ]; then
@@ -72,6 +73,8 @@ def _admin_password_reset() -> dict[str, Any]:
         "volumeMounts": [
             {"name": "config", "mountPath": "/etc/grafana/grafana.ini", "subPath": "grafana.ini"},
             {"name": "storage", "mountPath": "/var/lib/grafana"},
+            # grafana.ini's unified_storage.index_path: the CLI starts on the same config as Grafana.
+            {"name": "search", "mountPath": "/var/lib/grafana-search"},
         ],
         # The chart's containerSecurityContext for Grafana (grafana 12.11.1 values.yaml).
         "securityContext": {"allowPrivilegeEscalation": False, "privileged": False,

@@ -111,7 +111,8 @@ def test_the_init_container_runs_grafanas_image_on_grafanas_config_and_database(
                                   "{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}")
     assert container["volumeMounts"] == [
         {"name": "config", "mountPath": "/etc/grafana/grafana.ini", "subPath": "grafana.ini"},
-        {"name": "storage", "mountPath": "/var/lib/grafana"}]
+        {"name": "storage", "mountPath": "/var/lib/grafana"},
+        {"name": "search", "mountPath": "/var/lib/grafana-search"}]
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
 
 
@@ -119,6 +120,7 @@ def test_grafana_paths_data_is_where_the_init_container_looks_for_the_database(s
     import yaml
     defaults = yaml.safe_load((shared_upstream / "charts" / "grafana-12.11.1.values.yaml").read_text())
     assert defaults["grafana.ini"]["paths"]["data"].rstrip("/") == str(Path(GRAFANA_DATABASE).parent)
+    assert defaults["grafana.ini"]["unified_storage"]["index_path"].startswith("/var/lib/grafana-search/")
     assert defaults["extraInitContainers"] == []  # nothing of the chart's own is replaced
 
 
