@@ -23,13 +23,13 @@ KUBERNETES_VERSION = "1.34"
 # Helm releases are not Kubernetes objects: Helm renders them in the cluster.
 NOT_OBJECTS = ("kubernetes:helm.sh/",)
 
+CrdSchemas = dict[tuple[str, str], tuple[dict[str, Any], bool]]
+
 
 def is_patch(resource_type: str) -> bool:
     """A pulumi-kubernetes patch (`<Kind>Patch`): fields added by server-side apply to an object
     someone else owns (the chart's Prometheus, say), not an object of the program's own."""
     return resource_type.startswith("kubernetes:") and resource_type.endswith("Patch")
-
-CrdSchemas = dict[tuple[str, str], tuple[dict[str, Any], bool]]
 
 
 def _json_schema(schema: dict[str, Any]) -> dict[str, Any]:
