@@ -71,6 +71,22 @@ def test_validator_rejects_malformed_custom_resource_metadata(crds, kustomizatio
         crds, kustomization, lambda k: k["metadata"].update(labels=["app.kubernetes.io/part-of"]))
 
 
+@pytest.mark.parametrize("field, value", [("retryInterval", "2 minutes"), ("healthCheckExprs", [{"kind": "Prometheus"}]),
+                                          ("healthChecks", [{"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease"}])])
+def test_validator_rejects_malformed_retry_and_health_check_settings(crds, kustomization, field, value):
+    # retryInterval must be a Flux duration; an expression needs apiVersion and current; a check, a name.
+    assert rejection(crds, kustomization, lambda k: k["spec"].update({field: value}))
+
+
+@pytest.mark.parametrize("edit", [lambda spec: spec["driftDetection"].update(mode="on"),
+                                  lambda spec: spec["driftDetection"]["ignore"][0].update(path=["/spec"])],
+                         ids=["unknown-mode", "misspelt-ignore-field"])
+def test_validator_rejects_malformed_drift_detection(crds, edit):
+    release = helm_release(settings_of("prod", "gitops"))
+    validate(release, crds)
+    assert rejection(crds, release, lambda r: edit(r["spec"]))
+
+
 def test_validator_keeps_free_form_helm_values_open(crds):
     release = helm_release(settings_of("prod", "direct"))
     release["spec"]["values"]["anyChartKey"] = {"nested": [1, "two"]}
