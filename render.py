@@ -22,7 +22,7 @@ from components.gitops_manifests import flux_sync_manifests, helm_release, helm_
 from components.manifests import namespace_manifest
 from components.settings import PROJECT, Settings, SettingsError, load_settings
 from components.signals.dashboards import dashboard_config_maps
-from components.signals.podmonitor import flux_pod_monitor
+from components.signals.podmonitor import flux_pod_monitors
 from components.signals.rules import flux_prometheus_rule
 from components.stack_files import ROOT, UnknownStackError, stack_config
 
@@ -79,7 +79,7 @@ def rendered_tree(settings: Settings) -> dict[str, list[dict[str, Any]]]:
     namespace = [namespace_manifest(settings)] if settings.delivery == "direct" else []
     tree = {
         STACK_DIR: [*namespace, helm_repository(settings), helm_release(settings)],
-        CONFIG_DIR: [flux_pod_monitor(settings), *dashboard_config_maps(settings), flux_prometheus_rule(settings)],
+        CONFIG_DIR: [*flux_pod_monitors(settings), *dashboard_config_maps(settings), flux_prometheus_rule(settings)],
     }
     if settings.delivery == "gitops":
         tree[FLUX_DIR] = flux_sync_manifests(settings)

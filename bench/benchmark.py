@@ -85,7 +85,8 @@ AGGREGATES = ("flux-cluster/Reconcilers ready", "flux-cluster/Reconcilers failin
 
 
 def settings_for(generation: str):
-    return load_settings({"fluxMetrics": generation}, kube_context="bench")
+    # The fleet's controllers export the legacy state series (deleted objects with Deleted=1), as Flux 2.0 does.
+    return load_settings({"fluxMetrics": generation, "fluxVersion": "2.0"}, kube_context="bench")
 
 
 def panel_queries(generation: str, rate_interval: str) -> dict[str, str]:

@@ -88,9 +88,15 @@ def whole_number(minimum: int, maximum: int) -> Any:
     return Annotated[int, *_validated(check, schema)]
 
 
+def _exact(number: float) -> str:
+    """A number as short as it reads back exactly: 10, 0.5, 1799.9999999999986 (never rounded to 1800)."""
+    short = f"{number:g}"
+    return short if float(short) == number else repr(number)
+
+
 def positive_number(maximum: float | None = None, why: str = "") -> Any:
     """A number above 0 (also as text), at most ``maximum`` where there is one (``why`` says why)."""
-    expected = (f"a number greater than 0 and at most {maximum:g} ({why})" if maximum is not None
+    expected = (f"a number greater than 0 and at most {_exact(maximum)} ({why})" if maximum is not None
                 else "a number greater than 0")
 
     def check(value: Any) -> float:

@@ -1,4 +1,4 @@
-"""Flux signals: the PodMonitor, the dashboards and the alert rules (direct delivery)."""
+"""Flux signals: the PodMonitors, the dashboards and the alert rules (direct delivery)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pulumi_kubernetes as k8s
 from components.custom_resources import custom_resource
 from components.settings import Settings
 from components.signals.dashboards import dashboard_config_maps
-from components.signals.podmonitor import flux_pod_monitor
+from components.signals.podmonitor import flux_pod_monitors
 from components.signals.rules import flux_prometheus_rule
 
 
@@ -23,7 +23,7 @@ class FluxSignals(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("flux-monitoring:flux_signals:FluxSignals", name, None, opts)
         after_release = pulumi.ResourceOptions(parent=self, depends_on=[release])
-        self.pod_monitor = custom_resource(flux_pod_monitor(settings), after_release)
+        self.pod_monitors = [custom_resource(monitor, after_release) for monitor in flux_pod_monitors(settings)]
         self.rules = custom_resource(flux_prometheus_rule(settings), after_release)
         self.dashboards = [
             k8s.core.v1.ConfigMap(

@@ -10,10 +10,10 @@ exists. The same models publish the JSON Schema of the stack file (``components.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Annotated, Any, Mapping
 
 from pydantic import (
-    BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model,
+    BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, WithJsonSchema, create_model,
     field_validator, model_validator,
 )
 
@@ -21,6 +21,11 @@ from components.config_errors import SettingsError, structured_keys, translate
 from components.config_types import (
     Boolean, DnsLabel, ExactSemver, FluxDuration, LabelValue, PrometheusBytes, PrometheusDuration,
     GitUrl, Quantity, RepositoryPath, Secret, form_error, one_of, positive_number, subdomain, text, whole_number,
+)
+from components.flux_release import DURATION_TOP_BUCKET, MINORS, NEWEST, flux_release
+from components.flux_target import (
+    METRIC_SOURCES, METRICS_EXPECTED, VERSION_EXPECTED, VERSION_PATTERN, FluxTarget, FluxTargetError,
+    resolve_flux_target,
 )
 
 PROJECT = "flux-monitoring"
@@ -30,7 +35,6 @@ HELM_REPOSITORY = "https://prometheus-community.github.io/helm-charts"
 RELEASE_NAME = "kube-prometheus-stack"
 
 DELIVERY_MODES = ("direct", "gitops")
-FLUX_METRICS_GENERATIONS = ("resource-info", "legacy")
 # Never echoed in an error, whether or not the stack holds them as secrets.
 SECRET_KEYS = frozenset({"grafanaAdminPassword"})
 # The chart's old default (prom-operator) and the usual suspects; compared case-insensitively.
@@ -40,11 +44,6 @@ KNOWN_DEFAULT_PASSWORDS = frozenset({
     "administrator", "changeme123", "default",
 })
 MINIMUM_PASSWORD_LENGTH = 12
-
-# The bucket bounds of gotk_reconcile_duration_seconds, as the Flux controllers export it
-# (fluxcd/pkg runtime/metrics: ExponentialBuckets(10e-9, 10, 10)). No bucket lies above 10s, so
-# histogram_quantile never returns more than 10: a p99 threshold above that could never fire.
-FLUX_DURATION_BUCKETS = (1e-08, 1e-07, 1e-06, 1e-05, 0.0001, 0.001, 0.01, 0.1, 1.0, 10.0)
 
 GIT_REF_KEYS = ("branch", "tag", "semver", "commit")
 
@@ -63,7 +62,28 @@ def _required(alias: str | None, description: str, *examples: Any) -> Any:
 KubeContext = text(r"^\S+$", "the kubeconfig context of this stack's cluster, set per stack "
                    "(pulumi config set kubernetes:context NAME) so no stack follows the current context")
 Delivery = one_of(*DELIVERY_MODES, expected="direct or gitops")
-FluxMetrics = one_of(*FLUX_METRICS_GENERATIONS, expected="resource-info (Flux 2.1 and later) or legacy (Flux before 2.5)")
+FluxMetrics = one_of(*METRIC_SOURCES, expected=METRICS_EXPECTED)
+FluxVersion = text(VERSION_PATTERN, VERSION_EXPECTED)
+# Every controller of any known release: which of them a release has is checked with fluxVersion.
+_CONTROLLERS = tuple(dict.fromkeys(c for minor in MINORS for c in flux_release(minor).controllers))
+_COMPONENTS_TEXT = (f"a list of the Flux controllers installed, each once, such as "
+                    f"{json.dumps(list(flux_release(NEWEST).default_controllers))}")
+
+
+def _controller_names(value: Any) -> tuple[str, ...]:
+    # Pulumi hands a list over as JSON text.
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            pass
+    if isinstance(value, (list, tuple)) and value and all(isinstance(name, str) for name in value):
+        return tuple(value)
+    raise form_error(_COMPONENTS_TEXT, value=value)
+
+
+FluxComponents = Annotated[tuple[str, ...], BeforeValidator(_controller_names), WithJsonSchema({
+    "type": "array", "items": {"type": "string", "enum": list(_CONTROLLERS)}, "minItems": 1, "uniqueItems": True})]
 UserName = text(r"^[^\s:]+$", "a user name without spaces or ':', such as admin")
 IngressHost = subdomain("a DNS name such as grafana.example.com",
                         missing="a DNS name such as grafana.example.com (required with ingress)")
@@ -163,12 +183,15 @@ def _alert_rule(name: str, for_: str, severity: str, fires: str,
 ReconciliationFailureRule = _alert_rule("ReconciliationFailureRule", "10m", "page", "a non-source object is not Ready")
 SuspendedRule = _alert_rule("SuspendedRule", "24h", "warning", "an object stays suspended")
 ControllerDownRule = _alert_rule("ControllerDownRule", "5m", "page", "a controller is down or missing")
-# p99 reconcile duration, in seconds. At 10 it fires once more than 1% of an object's
-# reconciliations take longer than Flux's largest bucket; 30m outlasts one slow Helm upgrade.
+# p99 reconcile duration, in seconds: 5m is the default timeout of Kustomizations and
+# HelmReleases, so reconciliations that slow are running into it; 30m outlasts one slow upgrade.
+# At most the top finite bucket: histogram_quantile never returns more (fluxcd/pkg runtime/metrics
+# ExponentialBucketsRange(10e-3, 1800, 10), components/flux_release.py), so above it nothing fires.
 ReconcileDurationRule = _alert_rule(
     "ReconcileDurationRule", "30m", "warning", "an object's p99 reconcile duration stays high",
-    ("p99Seconds", FLUX_DURATION_BUCKETS[-1],
-     positive_number(FLUX_DURATION_BUCKETS[-1], "Flux's reconcile-duration histogram has no bucket above 10s"),
+    ("p99Seconds", 300.0,
+     positive_number(DURATION_TOP_BUCKET, "the top finite bucket of Flux's reconcile duration histogram: "
+                                          "a p99 above it cannot be measured"),
      "p99 reconcile duration threshold, in seconds."))
 SourceFailureRule = _alert_rule("SourceFailureRule", "15m", "warning", "a source cannot fetch")
 WorkqueueRule = _alert_rule("WorkqueueRule", "15m", "warning", "a controller's work queue stays deep",
@@ -186,11 +209,12 @@ class AlertSettings(_Model):
                                       {"for": "24h"})
     controller_down: ControllerDownRule = _field(
         ControllerDownRule(), "controllerDown",
-        "FluxControllerDown: a controller's scrape fails, or a core controller has no target.", {"for": "5m"})
+        "FluxControllerDown: a controller's scrape fails, or a controller of fluxComponents (or, with the "
+        "flux-operator source, the Flux Operator) has no target.", {"for": "5m"})
     reconcile_duration: ReconcileDurationRule = _field(
         ReconcileDurationRule(), "reconcileDuration",
         "FluxReconcileDurationHigh: an object's p99 reconcile duration over 30m reaches p99Seconds.",
-        {"p99Seconds": 10})
+        {"p99Seconds": 300})
     source_failure: SourceFailureRule = _field(
         SourceFailureRule(), "sourceFailure",
         "FluxSourceFailure: a GitRepository, OCIRepository, HelmRepository, HelmChart or Bucket cannot fetch.",
@@ -257,9 +281,18 @@ class Settings(_Model):
         "direct", None, "direct: Pulumi installs everything; gitops: Flux syncs it from git.", "gitops")
     chart_version: ExactSemver = _field(DEFAULT_CHART_VERSION, "chartVersion",
                                         "Exact kube-prometheus-stack version.", DEFAULT_CHART_VERSION)
+    flux_version: FluxVersion = _field(
+        NEWEST, "fluxVersion", f"The Flux minor release the cluster runs, {MINORS[0]} to {NEWEST}; a newer 2.x is "
+        f"monitored as {NEWEST}, with a warning.", NEWEST, "2.4")
     flux_metrics: FluxMetrics = _field(
         "resource-info", "fluxMetrics", "Where Flux objects' state comes from: resource-info (gotk_resource_info via "
-        "kube-state-metrics, Flux 2.1+) or legacy (gotk_reconcile_condition, Flux before 2.5).", "legacy")
+        "kube-state-metrics), flux-operator (the Flux Operator's flux_resource_info) or legacy (the controllers' "
+        "gotk_reconcile_condition, Flux before 2.5).", "flux-operator")
+    flux_components: FluxComponents | None = _field(
+        None, "fluxComponents", "The Flux controllers installed; the release's `flux install` defaults when unset. "
+        "image-reflector-controller, image-automation-controller and (from Flux 2.7) source-watcher are extras.",
+        ["source-controller", "kustomize-controller", "helm-controller", "notification-controller",
+         "image-reflector-controller", "image-automation-controller"])
     drop_unused_metrics: Boolean = _field(
         True, "dropUnusedMetrics", "Drop the Flux controller series no dashboard, alert or recording rule uses "
         "(PodMonitor metricRelabelings).", False)
@@ -304,7 +337,20 @@ class Settings(_Model):
         if self.delivery == "gitops" and self.gitops is None:
             raise form_error("an object with url and one of branch, tag, semver or commit "
                              "(required when delivery is gitops)", key="gitops")
+        try:
+            self.flux
+        except FluxTargetError as error:
+            # The release decides which controllers exist and whether legacy still has gauges.
+            key, value, expected = error.problems[0]
+            raise form_error(expected, key=key, value=value) from None
         return self
+
+    @property
+    def flux(self) -> FluxTarget:
+        """The Flux release, metric source and controllers monitored (components/flux_target.py),
+        with the warnings to show the user."""
+        components = list(self.flux_components) if self.flux_components is not None else None
+        return resolve_flux_target(self.flux_version, self.flux_metrics, components)
 
 
 # Every key of the stack config, in the project's namespace.

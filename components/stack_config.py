@@ -23,4 +23,7 @@ def read_settings() -> Settings:
     secret_keys = {key[len(_PREFIX):] for key in config
                    if key.startswith(_PREFIX) and (pulumi.runtime.is_config_secret(key)
                                                    or key in runtime_config.get_config_secret_keys_env())}
-    return load_settings(raw, secret_keys=secret_keys, kube_context=config.get("kubernetes:context"))
+    settings = load_settings(raw, secret_keys=secret_keys, kube_context=config.get("kubernetes:context"))
+    for warning in settings.flux.warnings:
+        pulumi.log.warn(warning)
+    return settings

@@ -31,7 +31,7 @@ from typing import Iterator
 import requests
 import yaml
 
-from components.settings import FLUX_DURATION_BUCKETS
+from components.flux_release import DURATION_BUCKET_LE
 
 FLUX_NAMESPACE = "flux-system"
 MONITORING_NAMESPACE = "monitoring"
@@ -60,8 +60,8 @@ KIND_CYCLE = ("Kustomization", "HelmRelease", "GitRepository", "Kustomization", 
               "HelmRepository", "OCIRepository", "Bucket", "Kustomization", "HelmRelease", "ImageRepository",
               "ImagePolicy", "ImageUpdateAutomation", "Receiver", "Alert", "Provider")
 CONTROLLERS = sorted({app for app, _, _ in KINDS.values()})
-# gotk_reconcile_duration_seconds buckets of the Flux controllers (10ns to 10s, x10).
-BUCKETS = FLUX_DURATION_BUCKETS
+# gotk_reconcile_duration_seconds buckets of the Flux controllers, as they write them (10ms to 1800s).
+BUCKETS = tuple((le, float(le)) for le in DURATION_BUCKET_LE)
 # controller-runtime's reconcile time buckets, work queue (1e-8 to 1e1, x10) and client-go latency buckets.
 RECONCILE_TIME_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7,
                           0.8, 0.9, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5, 6, 7, 8, 9, 10, 15,
@@ -184,8 +184,8 @@ class FleetMetrics:
         # One reconciliation every two seconds: 90% take the typical time, 10% five times as long.
         count = elapsed / 2
         obj = dict(kind=o.kind, name=o.name, namespace=o.namespace)
-        lines = [f"gotk_reconcile_duration_seconds_bucket{_labels(**obj, le=f'{le:g}')} "
-                 f"{count * (0.9 * (o.seconds <= le) + 0.1 * (5 * o.seconds <= le)):.3f}" for le in BUCKETS]
+        lines = [f"gotk_reconcile_duration_seconds_bucket{_labels(**obj, le=text)} "
+                 f"{count * (0.9 * (o.seconds <= le) + 0.1 * (5 * o.seconds <= le)):.3f}" for text, le in BUCKETS]
         return lines + [f"gotk_reconcile_duration_seconds_bucket{_labels(**obj, le='+Inf')} {count:.3f}",
                         f"gotk_reconcile_duration_seconds_sum{_labels(**obj)} {count * 1.4 * o.seconds:.3f}",
                         f"gotk_reconcile_duration_seconds_count{_labels(**obj)} {count:.3f}"]

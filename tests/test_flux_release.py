@@ -67,3 +67,10 @@ def test_duration_buckets_are_the_controllers_exact_bounds(matrix):
     assert [*DURATION_BUCKET_LE, "+Inf"] == buckets["all_2x"]
     assert [format_bound(b) for b in DURATION_BUCKETS] == list(DURATION_BUCKET_LE)
     assert DURATION_TOP_BUCKET == 1799.9999999999986 < 1800
+
+
+def test_pulumi_yaml_defaults_flux_version_to_the_newest_release():
+    from tests.pulumi_harness import ROOT  # noqa: PLC0415
+
+    config = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    assert config["fluxVersion"]["default"] == NEWEST

@@ -225,5 +225,5 @@ def test_resource_info_generation_configures_kube_state_metrics(staging_run):
 
 
 def test_legacy_generation_leaves_kube_state_metrics_alone():
-    run = run_stack("staging", {"flux-monitoring:fluxMetrics": "legacy"})
+    run = run_stack("staging", {"flux-monitoring:fluxMetrics": "legacy", "flux-monitoring:fluxVersion": "2.4"})
     assert "kube-state-metrics" not in run.one(RELEASE).inputs["values"]

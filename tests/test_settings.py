@@ -138,10 +138,47 @@ def test_delivery_is_direct_or_gitops():
     assert problem == 'delivery: got "helm"; expected direct or gitops'
 
 
-def test_flux_metrics_names_a_generation():
-    assert load(fluxMetrics="legacy").flux_metrics == "legacy"
+def test_flux_metrics_names_a_source():
+    assert load(fluxMetrics="legacy", fluxVersion="2.4").flux_metrics == "legacy"
+    assert load(fluxMetrics="flux-operator").flux_metrics == "flux-operator"
     [problem] = problems(fluxMetrics="v2")
     assert problem.startswith('fluxMetrics: got "v2"; expected resource-info')
+
+
+def test_flux_defaults_to_the_newest_release_and_its_default_controllers():
+    flux = load().flux
+    assert (flux.release.minor, flux.metrics) == ("2.9", "resource-info")
+    assert flux.components == ("source-controller", "kustomize-controller", "helm-controller",
+                               "notification-controller")
+    assert flux.warnings == ()
+
+
+def test_flux_version_newer_than_known_is_monitored_as_the_newest_with_a_warning():
+    flux = load(fluxVersion="2.12").flux
+    assert flux.release.minor == "2.9"
+    [warning] = flux.warnings
+    assert "2.12 is newer than the newest Flux release flux-monitoring knows (2.9)" in warning
+
+
+def test_legacy_on_a_release_that_dropped_some_gauges_warns_naming_the_missing_kinds():
+    [warning] = load(fluxVersion="2.4", fluxMetrics="legacy").flux.warnings
+    assert "Flux 2.4" in warning and "for HelmRelease;" in warning
+    components = ["source-controller", "kustomize-controller", "helm-controller", "notification-controller",
+                  "image-automation-controller"]
+    [warning] = load(fluxVersion="2.3", fluxMetrics="legacy", fluxComponents=components).flux.warnings
+    assert "for HelmRelease, ImageUpdateAutomation;" in warning
+    assert load(fluxVersion="2.1", fluxMetrics="legacy").flux.warnings == ()
+
+
+def test_legacy_on_flux_2_5_or_later_is_an_error_saying_why_and_what_to_use():
+    [problem] = problems(fluxVersion="2.5", fluxMetrics="legacy")
+    assert problem.startswith('fluxMetrics: got "legacy"; expected resource-info or flux-operator for Flux 2.5')
+    assert "no longer export gotk_reconcile_condition and gotk_suspend_status" in problem
+
+
+def test_flux_components_are_kept_in_the_releases_order():
+    flux = load(fluxComponents=["source-watcher", "kustomize-controller", "source-controller"]).flux
+    assert flux.components == ("source-controller", "kustomize-controller", "source-watcher")
 
 
 def test_drop_unused_metrics_is_on_unless_turned_off():
@@ -230,10 +267,13 @@ def test_required_password_must_be_set():
 
 
 def test_p99_threshold_stays_within_fluxs_duration_buckets():
-    assert load(alerts={"reconcileDuration": {"p99Seconds": 10}}).alerts.reconcile_duration.threshold == 10
-    [problem] = problems(alerts={"reconcileDuration": {"p99Seconds": 300}})
-    assert problem == ("alerts.reconcileDuration.p99Seconds: got 300; expected a number greater than 0 and at "
-                       "most 10 (Flux's reconcile-duration histogram has no bucket above 10s)")
+    assert load(alerts={"reconcileDuration": {"p99Seconds": 60}}).alerts.reconcile_duration.threshold == 60
+    top = load(alerts={"reconcileDuration": {"p99Seconds": 1799.9999999999986}})
+    assert top.alerts.reconcile_duration.threshold == 1799.9999999999986
+    [problem] = problems(alerts={"reconcileDuration": {"p99Seconds": 1800}})
+    assert problem == ("alerts.reconcileDuration.p99Seconds: got 1800; expected a number greater than 0 and at "
+                       "most 1799.9999999999986 (the top finite bucket of Flux's reconcile duration histogram: "
+                       "a p99 above it cannot be measured)")
 
 
 def gitops(**fields):

@@ -16,15 +16,18 @@ from components.signals.dashboards import cluster_dashboard, control_plane_dashb
 from components.signals.promql import recording_rules
 
 PROJECT = Path(__file__).resolve().parent.parent
-GENERATIONS = ("resource-info", "legacy")
+GENERATIONS = ("resource-info", "legacy", "flux-operator")
+# Legacy gauges exist up to Flux 2.4; the other sources on the newest release.
+VERSIONS = {"legacy": "2.4"}
 DASHBOARDS = {"flux-control-plane": control_plane_dashboard, "flux-cluster": cluster_dashboard}
 # kubectl's client-side apply copies the object into an annotation limited to 256 KiB; staying
 # below that keeps every way of applying open, far under the 1 MiB ConfigMap limit.
 APPLY_ANNOTATION_LIMIT = 262144
 
 
-def settings_for(generation: str, namespace: str = "monitoring"):
-    return load_settings({"fluxMetrics": generation, "namespace": namespace}, kube_context="test")
+def settings_for(generation: str, namespace: str = "monitoring", **raw: str):
+    version = {"fluxVersion": VERSIONS[generation]} if generation in VERSIONS else {}
+    return load_settings({"fluxMetrics": generation, "namespace": namespace, **version, **raw}, kube_context="test")
 
 
 def targets(model: dict) -> list[dict]:
@@ -75,13 +78,48 @@ def test_panels_filter_by_the_namespace_variable(uid, generation):
         assert any(f"${name}" in target["expr"] for name in names), target["expr"]
 
 
-def test_cluster_dashboard_reads_object_state_from_the_chosen_generation():
-    legacy = json.dumps(targets(cluster_dashboard(settings_for("legacy"))))
-    resource_info = json.dumps(targets(cluster_dashboard(settings_for("resource-info"))))
-    assert "gotk_reconcile_condition" in legacy and "gotk_suspend_status" in legacy
-    assert "gotk_resource_info" not in legacy
-    assert "gotk_resource_info" in resource_info
-    assert "gotk_reconcile_condition" not in resource_info and "gotk_suspend_status" not in resource_info
+# Metric source -> the state metrics its objects come from.
+STATE_METRICS = {"legacy": {"gotk_reconcile_condition", "gotk_suspend_status"},
+                 "resource-info": {"gotk_resource_info"}, "flux-operator": {"flux_resource_info"}}
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_cluster_dashboard_reads_object_state_from_the_chosen_source_only(generation):
+    model = cluster_dashboard(settings_for(generation))
+    read = json.dumps(targets(model)) + json.dumps(model["templating"])
+    for source, metrics in STATE_METRICS.items():
+        assert all((metric in read) == (source == generation) for metric in metrics), (source, metrics)
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_failing_objects_table_shows_the_ready_reason_where_the_source_has_it(generation):
+    expr = panel_exprs(cluster_dashboard(settings_for(generation)))["Failing objects"]
+    assert ("reason" in expr) == (generation != "legacy")
+
+
+def test_controllers_up_has_one_legend_per_installed_controller():
+    components = ["source-controller", "kustomize-controller", "source-watcher"]
+    model = control_plane_dashboard(settings_for("resource-info", fluxComponents=json.dumps(components)))
+    (panel,) = [p for p in model["panels"] if p["title"] == "Controllers up"]
+    (target,) = panel["targets"]
+    assert target["legendFormat"] == "{{app}}"
+    # A listed controller without a target shows 0 instead of vanishing; others are not shown.
+    assert set(re.findall(r'"app", "([a-z-]+)"', target["expr"])) == set(components)
+
+
+def test_only_the_flux_operator_source_shows_the_flux_instance():
+    for generation in GENERATIONS:
+        titles = panel_exprs(control_plane_dashboard(settings_for(generation)))
+        assert ("Flux instance (Flux Operator)" in titles) == (generation == "flux-operator")
+    exprs = panel_exprs(control_plane_dashboard(settings_for("flux-operator")))
+    assert "flux_instance_info" in exprs["Flux instance (Flux Operator)"]
+    assert "revision" in exprs["Flux instance (Flux Operator)"]
+
+
+def test_slowest_objects_panels_hold_hourly_reconciliations():
+    exprs = panel_exprs(cluster_dashboard(settings_for("resource-info")))
+    for title in ("Slowest 10 objects, average reconcile duration", "Slowest 10 objects, p99 reconcile duration"):
+        assert "[2h]" in exprs[title] and "$__rate_interval" not in exprs[title], title
 
 
 def panel_exprs(model: dict) -> dict[str, str]:
@@ -172,11 +210,11 @@ import json, sys
 from components.settings import load_settings
 from components.signals.dashboards import dashboard_config_maps
 from components.signals.kube_state_metrics import kube_state_metrics_values
-from components.signals.podmonitor import flux_pod_monitor
+from components.signals.podmonitor import flux_pod_monitors
 from components.signals.rules import flux_prometheus_rule
-settings = load_settings({"fluxMetrics": sys.argv[1]}, kube_context="test")
+settings = load_settings(json.loads(sys.argv[1]), kube_context="test")
 print(json.dumps([dashboard_config_maps(settings), flux_prometheus_rule(settings),
-                  flux_pod_monitor(settings), kube_state_metrics_values(settings)]))
+                  flux_pod_monitors(settings), kube_state_metrics_values(settings)]))
 """
 
 
@@ -184,7 +222,10 @@ print(json.dumps([dashboard_config_maps(settings), flux_prometheus_rule(settings
 def test_signals_are_byte_identical_across_processes(generation):
     """Separate interpreters with different hash seeds: set or dict ordering cannot leak into the output."""
     outputs = {
-        subprocess.run([sys.executable, "-c", RENDER_ALL_SIGNALS, generation], capture_output=True, text=True,
+        subprocess.run([sys.executable, "-c", RENDER_ALL_SIGNALS,
+                        json.dumps({"fluxMetrics": generation, **({"fluxVersion": VERSIONS[generation]}
+                                                                   if generation in VERSIONS else {})})],
+                       capture_output=True, text=True,
                        check=True, timeout=60, cwd=PROJECT, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
         for seed in ("1", "2")
     }

@@ -1,24 +1,30 @@
-"""kube-state-metrics values exporting Flux objects as gotk_resource_info."""
+"""kube-state-metrics values exporting Flux objects as gotk_resource_info, for the stack's Flux release."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import json
+
 import pytest
 import yaml
 
+from components.flux_release import MINORS, flux_release
 from components.settings import load_settings
 from components.signals.kube_state_metrics import kube_state_metrics_values
 from tests.signals_tools import upstream_file
 
-RESOURCE_INFO = load_settings({}, kube_context="test")
+# Every controller of the newest release installed, extras included.
+RESOURCE_INFO = load_settings({"fluxComponents": json.dumps(list(flux_release(MINORS[-1]).controllers))},
+                              kube_context="test")
 # The Flux kinds to export, with the resource name RBAC rules grant access by.
 PLURALS = {
     "Kustomization": "kustomizations", "HelmRelease": "helmreleases", "GitRepository": "gitrepositories",
     "OCIRepository": "ocirepositories", "HelmRepository": "helmrepositories", "HelmChart": "helmcharts",
     "Bucket": "buckets", "Alert": "alerts", "Provider": "providers", "Receiver": "receivers",
     "ImageRepository": "imagerepositories", "ImagePolicy": "imagepolicies",
-    "ImageUpdateAutomation": "imageupdateautomations",
+    "ImageUpdateAutomation": "imageupdateautomations", "ExternalArtifact": "externalartifacts",
+    "ArtifactGenerator": "artifactgenerators",
 }
 FLUX_KINDS = set(PLURALS)
 # Stored CRDs, by kind, to check versions and label paths against.
@@ -33,8 +39,49 @@ CRDS = {
 }
 
 
-def resources() -> list[dict]:
-    return kube_state_metrics_values(RESOURCE_INFO)["customResourceState"]["config"]["spec"]["resources"]
+def resources(settings=RESOURCE_INFO) -> list[dict]:
+    return kube_state_metrics_values(settings)["customResourceState"]["config"]["spec"]["resources"]
+
+
+@pytest.fixture(scope="module")
+def matrix() -> dict:
+    return yaml.safe_load(upstream_file("flux/matrix.yaml").read_text())
+
+
+@pytest.mark.parametrize("minor", MINORS)
+def test_kube_state_metrics_watches_each_kind_at_the_version_the_release_stores(matrix, minor):
+    """For every release, with every controller installed: exactly the kinds that exist, each at its
+    storage version (one the release serves), so kube-state-metrics never waits for a missing one."""
+    components = matrix["controllers"]["default"] + matrix["controllers"]["extra"][minor]
+    settings = load_settings({"fluxVersion": minor, "fluxComponents": json.dumps(components)}, kube_context="test")
+    watched = {r["groupVersionKind"]["kind"]: (r["groupVersionKind"]["group"], r["groupVersionKind"]["version"])
+               for r in resources(settings)}
+    expected = {kind: (facts["group"], facts["versions"][minor]["storage"])
+                for kind, facts in matrix["kinds"].items() if minor in facts["versions"]}
+    assert watched == expected
+
+
+@pytest.mark.parametrize("minor", MINORS)
+def test_kinds_of_controllers_not_installed_are_not_watched(matrix, minor):
+    """`flux install` installs the CRDs of the selected components only (MATRIX §2.2)."""
+    settings = load_settings({"fluxVersion": minor}, kube_context="test")
+    watched = {r["groupVersionKind"]["kind"] for r in resources(settings)}
+    default = set(matrix["controllers"]["default"])
+    assert watched == {kind for kind, facts in matrix["kinds"].items()
+                       if minor in facts["versions"] and facts["controller"] in default}
+
+
+def test_the_ready_reason_is_a_label_where_the_kind_has_a_ready_condition():
+    for r in resources():
+        labels = r["metrics"][0]["labelsFromPath"]
+        if "ready" in labels:
+            assert labels["reason"] == ["status", "conditions", "[type=Ready]", "reason"]
+    assert "reason" not in next(r for r in resources() if r["groupVersionKind"]["kind"] == "Alert")[
+        "metrics"][0]["labelsFromPath"]
+
+
+def test_flux_operator_source_needs_no_kube_state_metrics_changes():
+    assert kube_state_metrics_values(load_settings({"fluxMetrics": "flux-operator"}, kube_context="test")) == {}
 
 
 def leaf_paths(values: Any, prefix: tuple = ()) -> list[tuple]:
@@ -44,7 +91,8 @@ def leaf_paths(values: Any, prefix: tuple = ()) -> list[tuple]:
 
 
 def test_legacy_generation_needs_no_kube_state_metrics_changes():
-    assert kube_state_metrics_values(load_settings({"fluxMetrics": "legacy"}, kube_context="test")) == {}
+    settings = load_settings({"fluxMetrics": "legacy", "fluxVersion": "2.4"}, kube_context="test")
+    assert kube_state_metrics_values(settings) == {}
 
 
 def test_every_key_path_exists_in_the_kube_state_metrics_chart_defaults():

@@ -1,7 +1,8 @@
-"""The PodMonitor that has Prometheus scrape the Flux controllers."""
+"""The PodMonitors that have Prometheus scrape the Flux controllers and the Flux Operator."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -9,15 +10,20 @@ import jsonschema
 import pytest
 import yaml
 
-from components.settings import FLUX_DURATION_BUCKETS, load_settings
+from components.flux_release import DURATION_BUCKET_LE
+from components.settings import load_settings
 from components.signals.dashboards import cluster_dashboard, control_plane_dashboard
-from components.signals.podmonitor import flux_pod_monitor
+from components.signals.podmonitor import (
+    OPERATOR_METRICS_PORT, OPERATOR_POD_LABELS, flux_operator_pod_monitor, flux_pod_monitor, flux_pod_monitors,
+)
 from components.signals.rules import flux_prometheus_rule, flux_rule_groups
 from tests.signals_tools import upstream_file
 
 SETTINGS = load_settings({"namespace": "observability", "fluxNamespace": "gitops"}, kube_context="test")
-CONTROLLERS = {"source-controller", "kustomize-controller", "helm-controller", "notification-controller",
-               "image-reflector-controller", "image-automation-controller"}
+OPERATOR_SETTINGS = load_settings({"namespace": "observability", "fluxNamespace": "gitops",
+                                   "fluxMetrics": "flux-operator"}, kube_context="test")
+# What `flux install` installs by default (MATRIX §1a).
+DEFAULT_CONTROLLERS = {"source-controller", "kustomize-controller", "helm-controller", "notification-controller"}
 
 
 def strict(schema: Any) -> Any:
@@ -38,8 +44,10 @@ def crd_schema(file: str) -> jsonschema.Draft7Validator:
         strict(next(v for v in crd["spec"]["versions"] if v["name"] == "v1")["schema"]["openAPIV3Schema"]))
 
 
-def test_pod_monitor_is_valid_against_the_prometheus_operator_crd():
-    crd_schema("monitoring.coreos.com_podmonitors.yaml").validate(flux_pod_monitor(SETTINGS))
+@pytest.mark.parametrize("monitor", [flux_pod_monitor(SETTINGS), flux_operator_pod_monitor(OPERATOR_SETTINGS)],
+                         ids=["controllers", "flux-operator"])
+def test_pod_monitors_are_valid_against_the_prometheus_operator_crd(monitor):
+    crd_schema("monitoring.coreos.com_podmonitors.yaml").validate(monitor)
 
 
 def test_prometheus_rule_is_valid_against_the_prometheus_operator_crd():
@@ -52,11 +60,38 @@ def test_pod_monitor_lives_in_the_monitoring_namespace_and_is_selected_by_promet
     assert metadata["labels"]["release"] == "kube-prometheus-stack"
 
 
-def test_pod_monitor_selects_the_flux_controller_pods_in_the_flux_namespace():
-    spec = flux_pod_monitor(SETTINGS)["spec"]
-    assert spec["namespaceSelector"] == {"matchNames": ["gitops"]}
-    (expression,) = spec["selector"]["matchExpressions"]
-    assert (expression["key"], expression["operator"], set(expression["values"])) == ("app", "In", CONTROLLERS)
+def selected_apps(settings) -> set[str]:
+    (expression,) = flux_pod_monitor(settings)["spec"]["selector"]["matchExpressions"]
+    assert (expression["key"], expression["operator"]) == ("app", "In")
+    return set(expression["values"])
+
+
+def test_pod_monitor_selects_the_default_flux_controller_pods_in_the_flux_namespace():
+    assert flux_pod_monitor(SETTINGS)["spec"]["namespaceSelector"] == {"matchNames": ["gitops"]}
+    assert selected_apps(SETTINGS) == DEFAULT_CONTROLLERS
+
+
+def test_pod_monitor_selects_the_controllers_flux_components_lists():
+    components = ["source-controller", "kustomize-controller", "source-watcher"]
+    settings = load_settings({"fluxComponents": json.dumps(components)}, kube_context="test")
+    assert selected_apps(settings) == set(components)
+
+
+def test_only_the_flux_operator_source_scrapes_the_operator():
+    assert [m["metadata"]["name"] for m in flux_pod_monitors(SETTINGS)] == ["flux-system"]
+    assert [m["metadata"]["name"] for m in flux_pod_monitors(OPERATOR_SETTINGS)] == ["flux-system", "flux-operator"]
+
+
+def test_operator_pod_monitor_scrapes_the_metrics_port_not_the_health_port():
+    operator = yaml.safe_load(upstream_file("flux/matrix.yaml").read_text())["flux_operator"]["scrape"]
+    monitor = flux_operator_pod_monitor(OPERATOR_SETTINGS)
+    assert monitor["metadata"]["namespace"] == "observability"
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["gitops"]}
+    assert monitor["spec"]["selector"] == {"matchLabels": operator["pod_label"]} == {"matchLabels": OPERATOR_POD_LABELS}
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    # The pod port named "http" is the health port (8081): metrics are on http-metrics (8080).
+    assert endpoint["port"] == operator["container_port_name"] == OPERATOR_METRICS_PORT != "http"
+    assert {"action": "replace", "targetLabel": "app", "replacement": "flux-operator"} in endpoint["relabelings"]
 
 
 def test_pod_monitor_scrapes_the_prometheus_port_of_running_pods_only():
@@ -68,9 +103,13 @@ def test_pod_monitor_scrapes_the_prometheus_port_of_running_pods_only():
 
 # -- metric relabelings -----------------------------------------------------------------------
 
-GENERATIONS = ("resource-info", "legacy")
-# The reconcile duration buckets quantiles interpolate over: Flux's from 100ms up.
-QUANTILE_BUCKETS = ("0.1", "1", "10", "+Inf")
+# (metric source, Flux release): legacy with and without the Deleted status, the other sources on a
+# release whose controllers still export the legacy gauges and on the newest.
+GENERATIONS = ("resource-info", "legacy", "flux-operator")
+TARGETS = [("legacy", "2.0"), ("legacy", "2.4"), ("resource-info", "2.4"), ("resource-info", "2.9"),
+           ("flux-operator", "2.4"), ("flux-operator", "2.9")]
+# Flux's reconcile duration buckets (MATRIX Appendix B).
+QUANTILE_BUCKETS = (*DURATION_BUCKET_LE, "+Inf")
 READY_STATUSES = ("True", "False", "Unknown")
 
 
@@ -84,15 +123,15 @@ def kept(relabelings: list[dict], labels: dict[str, str]) -> bool:
     return True
 
 
-def relabelings(generation: str, **raw: str) -> list[dict]:
-    settings = load_settings({"fluxMetrics": generation, **raw}, kube_context="test")
+def relabelings(generation: str, version: str = "2.0", **raw: str) -> list[dict]:
+    settings = load_settings({"fluxMetrics": generation, "fluxVersion": version, **raw}, kube_context="test")
     (endpoint,) = flux_pod_monitor(settings)["spec"]["podMetricsEndpoints"]
     return endpoint.get("metricRelabelings", [])
 
 
-def queried_metrics(generation: str) -> set[str]:
+def queried_metrics(generation: str, version: str = "2.0") -> set[str]:
     """Every scraped metric name in a dashboard query or variable, an alert or a recording rule."""
-    settings = load_settings({"fluxMetrics": generation}, kube_context="test")
+    settings = load_settings({"fluxMetrics": generation, "fluxVersion": version}, kube_context="test")
     exprs = [r["expr"] for g in flux_rule_groups(settings) for r in g["rules"]]
     for model in (control_plane_dashboard(settings), cluster_dashboard(settings)):
         exprs += [t["expr"] for p in model["panels"] for t in p["targets"]]
@@ -108,11 +147,11 @@ def test_the_queries_reference_the_scraped_metrics_they_read(generation):
     assert ("gotk_reconcile_condition" in names) == (generation == "legacy")
 
 
-@pytest.mark.parametrize("generation", GENERATIONS)
-def test_every_metric_the_signals_query_survives_the_relabelings(generation):
-    rules = relabelings(generation)
+@pytest.mark.parametrize("generation, version", TARGETS)
+def test_every_metric_the_signals_query_survives_the_relabelings(generation, version):
+    rules = relabelings(generation, version)
     assert rules
-    for name in queried_metrics(generation):
+    for name in queried_metrics(generation, version):
         les = QUANTILE_BUCKETS if name.endswith("_bucket") else ("",)
         statuses = READY_STATUSES if name == "gotk_reconcile_condition" else ("",)
         for le in les:
@@ -129,27 +168,35 @@ def test_relabelings_drop_controller_families_nothing_reads(generation, name):
     assert not kept(relabelings(generation), {"__name__": name, "le": "1"})
 
 
-@pytest.mark.parametrize("generation", GENERATIONS)
-def test_relabelings_drop_the_reconcile_duration_buckets_below_100ms_only(generation):
-    rules = relabelings(generation)
+@pytest.mark.parametrize("generation, version", TARGETS)
+def test_relabelings_keep_every_reconcile_duration_bucket(generation, version):
+    # Flux's ten bounds run from 10ms to 1800s: each separates reconciliations that really occur.
+    rules = relabelings(generation, version)
     bucket = "gotk_reconcile_duration_seconds_bucket"
-    dropped = {f"{le:g}" for le in FLUX_DURATION_BUCKETS if not kept(rules, {"__name__": bucket, "le": f"{le:g}"})}
-    assert dropped == {"1e-08", "1e-07", "1e-06", "1e-05", "0.0001", "0.001", "0.01"}
-    assert kept(rules, {"__name__": bucket, "le": "+Inf"})
+    assert all(kept(rules, {"__name__": bucket, "le": le}) for le in QUANTILE_BUCKETS)
     assert kept(rules, {"__name__": "gotk_reconcile_duration_seconds_sum"})
 
 
-def test_legacy_relabelings_drop_only_the_deleted_condition_series():
-    rules = relabelings("legacy")
+def test_legacy_relabelings_on_flux_2_0_drop_only_the_deleted_condition_series():
+    rules = relabelings("legacy", "2.0")
     condition = {"__name__": "gotk_reconcile_condition", "type": "Ready"}
     assert not kept(rules, {**condition, "status": "Deleted"})
     assert all(kept(rules, {**condition, "status": status}) for status in READY_STATUSES)
 
 
+def test_legacy_relabelings_after_flux_2_0_have_no_deleted_status_to_drop():
+    assert not any("Deleted" in rule["regex"] for rule in relabelings("legacy", "2.1"))
+
+
+@pytest.mark.parametrize("generation", ["resource-info", "flux-operator"])
 @pytest.mark.parametrize("name", ["gotk_reconcile_condition", "gotk_suspend_status"])
-def test_legacy_state_series_are_dropped_only_where_nothing_reads_them(name):
-    assert not kept(relabelings("resource-info"), {"__name__": name})
-    assert kept(relabelings("legacy"), {"__name__": name})
+def test_legacy_state_series_are_dropped_only_where_nothing_reads_them(generation, name):
+    assert not kept(relabelings(generation, "2.4"), {"__name__": name})
+    assert kept(relabelings("legacy", "2.4"), {"__name__": name})
+
+
+def test_no_legacy_state_drop_where_the_controllers_no_longer_export_them():
+    assert not any("gotk_reconcile_condition" in rule["regex"] for rule in relabelings("resource-info", "2.5"))
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)

@@ -39,7 +39,9 @@ STARTUP_DEADLINE = 45.0
 
 
 def settings_for(generation: str):
-    return load_settings({"fluxMetrics": generation}, kube_context="test")
+    # The fleet's legacy series keep deleted objects with Deleted=1, as Flux 2.0 does.
+    version = {"fluxVersion": "2.0"} if generation == "legacy" else {}
+    return load_settings({"fluxMetrics": generation, **version}, kube_context="test")
 
 
 def substitute(expr: str, model: dict) -> str:

@@ -1,8 +1,11 @@
-"""The Flux alert rules, checked and unit-tested with the real promtool, in both metric generations.
+"""The Flux alert rules, checked and unit-tested with the real promtool, for every metric source.
 
 Input series carry the labels a real scrape gives them: controller metrics arrive through the
 PodMonitor (pod namespace in ``namespace``, the object's in ``exported_namespace``), kube-state-
-metrics' gotk_resource_info through the chart's ServiceMonitor (honorLabels: true).
+metrics' gotk_resource_info through the chart's ServiceMonitor (honorLabels: true), the Flux
+Operator's flux_resource_info through its PodMonitor. Label forms follow the release matrix
+(../shared/upstream/flux/MATRIX.md §1d-§1f): legacy series as Flux 2.0 records them (a deleted
+object keeps Deleted=1), kube-state-metrics' ``suspended="true"``, the operator's ``suspended="True"``.
 """
 
 from __future__ import annotations
@@ -13,13 +16,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.settings import FLUX_DURATION_BUCKETS, load_settings
+from components.flux_release import DURATION_BUCKET_LE
+from components.settings import load_settings
 from components.signals.rules import flux_prometheus_rule, flux_rule_groups
 from tests.signals_tools import require_tool
 
-GENERATIONS = ("resource-info", "legacy")
+GENERATIONS = ("resource-info", "legacy", "flux-operator")
+# The legacy gauges with the Deleted status: Flux 2.0 (the other sources: the newest release).
+VERSIONS = {"legacy": "2.0"}
 CONTROLLER_TARGET = {"job": "monitoring/flux-system", "namespace": "flux-system", "container": "manager",
                      "endpoint": "http-prom"}
+OPERATOR_TARGET = {"job": "monitoring/flux-operator", "namespace": "flux-system", "container": "manager",
+                   "endpoint": "http-metrics", "pod": "flux-operator-7c9d8", "app": "flux-operator"}
 KSM_TARGET = {"job": "kube-state-metrics", "namespace": "monitoring", "instance": "10.0.0.9:8080"}
 GROUPS = {"Kustomization": "kustomize.toolkit.fluxcd.io", "HelmRelease": "helm.toolkit.fluxcd.io",
           "GitRepository": "source.toolkit.fluxcd.io", "Alert": "notification.toolkit.fluxcd.io"}
@@ -27,7 +35,7 @@ CORE_CONTROLLERS = ("source-controller", "kustomize-controller", "helm-controlle
 
 
 def settings_for(generation: str, alerts: str | None = None):
-    raw = {"fluxMetrics": generation}
+    raw = {"fluxMetrics": generation, **({"fluxVersion": VERSIONS[generation]} if generation in VERSIONS else {})}
     if alerts:
         raw["alerts"] = alerts
     return load_settings(raw, kube_context="test")
@@ -35,6 +43,10 @@ def settings_for(generation: str, alerts: str | None = None):
 
 def selector(name: str, labels: dict[str, str]) -> str:
     return name + "{" + ", ".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+
+
+# The Ready reasons a controller sets (fluxcd/pkg apis/meta).
+REASONS = {"True": "ReconciliationSucceeded", "False": "ReconciliationFailed", "Unknown": "Progressing"}
 
 
 def flux_object(generation: str, kind: str, namespace: str, name: str, values: str = "1x60",
@@ -63,10 +75,16 @@ def flux_object(generation: str, kind: str, namespace: str, name: str, values: s
                               "values": values.replace("1x", f"{int(suspended)}x")}]
     if deleted:
         values = "1x2 _x58"
+    if generation == "flux-operator":
+        # Alerts and Providers have no status: the operator reports them ready.
+        info = {**OPERATOR_TARGET, "kind": kind, "exported_namespace": namespace, "name": name,
+                "ready": ready or "True", "reason": REASONS.get(ready or "True", ""),
+                "suspended": str(suspended), "revision": "main@sha1:0a1b2c", "uid": f"{namespace}-{name}"}
+        return [{"series": selector("flux_resource_info", info), "values": values}]
     info = {**KSM_TARGET, "customresource_group": GROUPS[kind], "customresource_kind": kind,
             "customresource_version": "v1", "exported_namespace": namespace, "name": name,
-            **({"ready": ready} if ready is not None else {}), "suspended": str(suspended).lower(),
-            "revision": "main@sha1:0a1b2c"}
+            **({"ready": ready, "reason": REASONS[ready]} if ready is not None else {}),
+            "suspended": str(suspended).lower(), "revision": "main@sha1:0a1b2c"}
     return [{"series": selector("gotk_resource_info", info), "values": values}]
 
 
@@ -74,16 +92,18 @@ def controller_up(app: str, values: str = "1x60") -> dict:
     return {"series": selector("up", {**CONTROLLER_TARGET, "app": app, "pod": f"{app}-5d7c9"}), "values": values}
 
 
-def healthy_controllers(except_app: str | None = None) -> list[dict]:
-    return [controller_up(app) for app in CORE_CONTROLLERS if app != except_app]
+def healthy_controllers(generation: str, except_app: str | None = None) -> list[dict]:
+    """The default controllers up, and the Flux Operator where it is the metric source."""
+    operator = [{"series": selector("up", OPERATOR_TARGET), "values": "1x60"}] if generation == "flux-operator" else []
+    return [controller_up(app) for app in CORE_CONTROLLERS if app != except_app] + operator
 
 
 def durations(kind: str, namespace: str, name: str, seconds: float) -> list[dict]:
     """A reconcile duration histogram with one reconciliation a minute, each taking ``seconds``."""
     obj = {**CONTROLLER_TARGET, "app": "kustomize-controller", "pod": "kustomize-controller-5d7c9",
            "kind": kind, "exported_namespace": namespace, "name": name}
-    # Flux's own bucket bounds, formatted as its Go client writes them (1e-08 ... 10, +Inf).
-    bounds = [f"{le:g}" for le in FLUX_DURATION_BUCKETS] + ["+Inf"]
+    # Flux's own bucket bounds, as its Go client writes them (MATRIX Appendix B: 0.01 ... 1799.9999999999986).
+    bounds = list(DURATION_BUCKET_LE) + ["+Inf"]
     series = [{"series": selector("gotk_reconcile_duration_seconds_bucket", {**obj, "le": le}),
                "values": "0+1x60" if seconds <= float(le) else "0x60"}
               for le in bounds]
@@ -148,7 +168,7 @@ def test_prometheus_rule_is_selected_by_prometheus_and_holds_the_groups():
     assert rule["spec"]["groups"] == flux_rule_groups(settings)
 
 
-def test_both_generations_define_the_same_alerts():
+def test_every_source_defines_the_same_object_and_controller_alerts():
     def alerts(gen: str) -> list[tuple]:
         return [(r["alert"], r["for"], r["labels"]["severity"])
                 for g in flux_rule_groups(settings_for(gen)) for r in g["rules"] if "alert" in r]
@@ -156,6 +176,8 @@ def test_both_generations_define_the_same_alerts():
     legacy = alerts("legacy")
     assert legacy == alerts("resource-info")
     assert ("ReconciliationFailure", "10m", "page") in legacy
+    # Only the Flux Operator knows the FluxInstance.
+    assert alerts("flux-operator") == legacy + [("FluxInstanceNotReady", "10m", "page")]
 
 
 # -- ReconciliationFailure -------------------------------------------------------------------
@@ -175,7 +197,8 @@ def test_reconciliation_failure_summary_names_kind_and_namespaced_object(tmp_pat
     alert = object_alert("page", "Kustomization", "apps", "podinfo")
     alert["exp_annotations"] = {
         "summary": "Kustomization apps/podinfo reconciliation has been failing for more than 10m",
-        "description": "Its Ready condition is False; see `flux get` and the controller's logs.",
+        "description": "Its Ready condition is False; see `flux get` and the controller's logs."
+                       + ("" if generation == "legacy" else " Reason: ReconciliationFailed."),
     }
     promtool_test(tmp_path, generation, series, "15m", "ReconciliationFailure", [alert], annotations=True)
 
@@ -271,27 +294,27 @@ def test_suspended_threshold_comes_from_settings(tmp_path, generation):
 
 @pytest.mark.parametrize("generation", GENERATIONS)
 def test_controller_down_fires_for_the_controller_that_cannot_be_scraped(tmp_path, generation):
-    series = healthy_controllers(except_app="helm-controller") + [controller_up("helm-controller", "0x60")]
+    series = healthy_controllers(generation, except_app="helm-controller") + [controller_up("helm-controller", "0x60")]
     promtool_test(tmp_path, generation, series, "10m", "FluxControllerDown", [{"exp_labels": {
         "severity": "page", "app": "helm-controller", "pod": "helm-controller-5d7c9", **CONTROLLER_TARGET}}])
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
 def test_controller_down_fires_when_a_core_controller_has_no_target(tmp_path, generation):
-    series = healthy_controllers(except_app="source-controller")
+    series = healthy_controllers(generation, except_app="source-controller")
     promtool_test(tmp_path, generation, series, "10m", "FluxControllerDown", [{"exp_labels": {
         "severity": "page", "app": "source-controller", "job": "monitoring/flux-system"}}])
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
 def test_controller_down_waits_for_its_for_duration(tmp_path, generation):
-    series = healthy_controllers(except_app="helm-controller") + [controller_up("helm-controller", "0x60")]
+    series = healthy_controllers(generation, except_app="helm-controller") + [controller_up("helm-controller", "0x60")]
     promtool_test(tmp_path, generation, series, "4m", "FluxControllerDown", [])
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
 def test_controller_down_stays_quiet_while_controllers_are_up(tmp_path, generation):
-    promtool_test(tmp_path, generation, healthy_controllers(), "30m", "FluxControllerDown", [])
+    promtool_test(tmp_path, generation, healthy_controllers(generation), "30m", "FluxControllerDown", [])
 
 
 # -- FluxReconcileDurationHigh ---------------------------------------------------------------

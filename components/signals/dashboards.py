@@ -19,6 +19,7 @@ from components.signals.promql import (
     ALL_KINDS, OBJECT_LABELS, RECONCILE_ERROR_RATE, RECONCILE_RATE, RECONCILERS, SOURCES, STATE_READY, SUSPENDED,
     WORKQUEUE_DEPTH, FluxQueries, Kinds, RecordedQueries, duration_quantile_record,
 )
+from components.signals.sources import FluxOperatorSource
 
 CONTROL_PLANE_UID = "flux-control-plane"
 CLUSTER_UID = "flux-cluster"
@@ -27,6 +28,10 @@ DATASOURCE = models.DataSourceRef(type_val="prometheus", uid="${datasource}")
 RATE = "$__rate_interval"
 # Per-object panels show the slowest few: a fleet holds thousands of objects.
 SLOWEST = 10
+# Their rate window: most Flux objects reconcile every hour (or every 10 minutes), so a window of
+# a few scrape intervals ($__rate_interval) holds no reconciliation of most of them. Two hours
+# hold at least one reconciliation of every object that reconciles hourly.
+PER_OBJECT_WINDOW = "2h"
 
 
 def _query(expr: str, legend: str = "__auto", ref: str = "A") -> prometheus.Dataquery:
@@ -40,9 +45,9 @@ def _timeseries(title: str, unit: str, *queries: prometheus.Dataquery) -> timese
     return panel
 
 
-def _stat(title: str, expr: str, width: int = 3) -> stat.Panel:
+def _stat(title: str, expr: str, width: int = 3, legend: str | None = None) -> stat.Panel:
     return (stat.Panel().title(title).datasource(DATASOURCE).span(width).height(4)
-            .with_target(_query(expr, legend=title).instant()))
+            .with_target(_query(expr, legend=legend or title).instant()))
 
 
 def _table(title: str, expr: str) -> table.Panel:
@@ -88,8 +93,11 @@ def control_plane_dashboard(settings: Settings) -> dict:
 
     api = controllers("rest_client_requests_total")
     api_errors = controllers("rest_client_requests_total", 'code=~"5..|429"')
+    # One value per installed controller (fluxComponents), 0 for one without a target.
+    missing = [f'label_replace(vector(0), "app", "{app}", "", "")' for app in settings.flux.components]
+    up = "\nor ".join([f"sum by (app) ({controllers('up')})", *missing])
     panels = [
-        _stat("Controllers up", f"sum by (app) ({controllers('up')})", width=24),
+        _stat("Controllers up", up, width=24, legend="{{app}}"),
         _timeseries("CPU per controller", "short",
                     _query(f"sum by (app) (rate({controllers('process_cpu_seconds_total')}[{RATE}]))", "{{app}}")),
         # The controller's own resident memory: it needs no cAdvisor series.
@@ -117,6 +125,9 @@ def control_plane_dashboard(settings: Settings) -> dict:
             for quantile, ref in ((0.5, "A"), (0.9, "B"), (0.99, "C"))
         ]),
     ]
+    if isinstance(source := q.source, FluxOperatorSource):
+        # Only the Flux Operator knows the FluxInstance: Flux's own health and the version applied.
+        panels.insert(1, _table("Flux instance (Flux Operator)", source.instances('namespace=~"$namespace"')))
     variables = [_datasource_variable(),
                  _namespace_variable("namespace", "Flux namespace", f"up{FluxQueries(settings).controllers()}")]
     return _build(_dashboard(CONTROL_PLANE_UID, "Flux Control Plane", variables), panels)
@@ -146,14 +157,13 @@ def cluster_dashboard(settings: Settings) -> dict:
         _timeseries("p99 reconcile duration per kind", "s",
                     _query(recorded.duration_quantile(0.99, ("kind",)), "{{kind}}")),
         _timeseries(f"Slowest {SLOWEST} objects, average reconcile duration", "s",
-                    _query(f"topk({SLOWEST}, {q.duration_average(RATE, OBJECT_LABELS)})",
+                    _query(f"topk({SLOWEST}, {q.duration_average(PER_OBJECT_WINDOW, OBJECT_LABELS)})",
                            "{{kind}} {{exported_namespace}}/{{name}}")),
         _timeseries(f"Slowest {SLOWEST} objects, p99 reconcile duration", "s",
-                    _query(f"topk({SLOWEST}, {q.duration_quantile(0.99, RATE, OBJECT_LABELS)})",
+                    _query(f"topk({SLOWEST}, {q.duration_quantile(0.99, PER_OBJECT_WINDOW, OBJECT_LABELS)})",
                            "{{kind}} {{exported_namespace}}/{{name}}")),
     ]
-    state_metric = "gotk_reconcile_condition" if q.legacy else "gotk_resource_info"
-    variables = [_datasource_variable(), _namespace_variable("exported_namespace", "Namespace", state_metric)]
+    variables = [_datasource_variable(), _namespace_variable("exported_namespace", "Namespace", q.source.state_metric)]
     return _build(_dashboard(CLUSTER_UID, "Flux Cluster Stats", variables), panels)
 
 

@@ -1,61 +1,35 @@
 """kube-state-metrics values that export Flux objects' state as gotk_resource_info.
 
 Since Flux 2.5 the controllers no longer export gotk_reconcile_condition / gotk_suspend_status;
-kube-state-metrics reads the objects instead (custom resource state metrics).
+kube-state-metrics reads the objects instead (custom resource state metrics). It must watch each
+kind at a version the cluster serves, or it waits for it forever and the kind silently vanishes:
+so the kinds and versions come from the stack's Flux release (components/flux_release.py, the
+storage version of each kind), and only the kinds whose controllers are installed (fluxComponents)
+are listed, as the others have no CRD.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from components.flux_release import ReleaseKind
+from components.flux_target import RESOURCE_INFO
 from components.settings import Settings
 
 
-@dataclass(frozen=True)
-class FluxKind:
-    group: str
-    version: str
-    kind: str
-    plural: str
-    # Where the object's revision is, if it has one.
-    revision: tuple[str, ...] | None = None
-    # Alert and Provider (notification v1beta3) have no status conditions.
-    has_ready: bool = True
-
-
-_ARTIFACT_REVISION = ("status", "artifact", "revision")
-
-# The API versions Flux 2.7 serves and stores (image automation went v1 in Flux 2.7).
-FLUX_KINDS = (
-    FluxKind("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations",
-             ("status", "lastAppliedRevision")),
-    FluxKind("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases",
-             ("status", "history", "0", "chartVersion")),
-    FluxKind("source.toolkit.fluxcd.io", "v1", "GitRepository", "gitrepositories", _ARTIFACT_REVISION),
-    FluxKind("source.toolkit.fluxcd.io", "v1", "OCIRepository", "ocirepositories", _ARTIFACT_REVISION),
-    FluxKind("source.toolkit.fluxcd.io", "v1", "HelmRepository", "helmrepositories", _ARTIFACT_REVISION),
-    FluxKind("source.toolkit.fluxcd.io", "v1", "HelmChart", "helmcharts", _ARTIFACT_REVISION),
-    FluxKind("source.toolkit.fluxcd.io", "v1", "Bucket", "buckets", _ARTIFACT_REVISION),
-    FluxKind("notification.toolkit.fluxcd.io", "v1beta3", "Alert", "alerts", has_ready=False),
-    FluxKind("notification.toolkit.fluxcd.io", "v1beta3", "Provider", "providers", has_ready=False),
-    FluxKind("notification.toolkit.fluxcd.io", "v1", "Receiver", "receivers"),
-    FluxKind("image.toolkit.fluxcd.io", "v1", "ImageRepository", "imagerepositories"),
-    FluxKind("image.toolkit.fluxcd.io", "v1", "ImagePolicy", "imagepolicies"),
-    FluxKind("image.toolkit.fluxcd.io", "v1", "ImageUpdateAutomation", "imageupdateautomations"),
-)
-
-
-def _resource(flux_kind: FluxKind) -> dict:
+def _resource(flux_kind: ReleaseKind) -> dict:
     labels: dict[str, list[str]] = {
         # Named exported_namespace, not namespace: kube-prometheus-stack scrapes kube-state-metrics
         # with honorLabels: true, so this label reaches Prometheus as is, under the same name the
         # controllers' metrics carry the object namespace (there Prometheus renames the clashing
         # namespace label). Dashboards and alerts join both on it.
         "exported_namespace": ["metadata", "namespace"],
-        "suspended": ["spec", "suspend"],
     }
+    if flux_kind.has_suspend:
+        labels["suspended"] = ["spec", "suspend"]
     if flux_kind.has_ready:
         labels["ready"] = ["status", "conditions", "[type=Ready]", "status"]
+        # A [key=value] step selects the list element, any field of it follows
+        # (kubernetes/kube-state-metrics pkg/customresourcestate/registry_factory.go compilePath, c92fe0c5).
+        labels["reason"] = ["status", "conditions", "[type=Ready]", "reason"]
     if flux_kind.revision:
         labels["revision"] = list(flux_kind.revision)
     return {
@@ -73,25 +47,27 @@ def _resource(flux_kind: FluxKind) -> dict:
 
 
 def kube_state_metrics_values(settings: Settings) -> dict:
-    """The fragment to merge under the chart's ``kube-state-metrics:`` values ({} for legacy).
+    """The fragment to merge under the chart's ``kube-state-metrics:`` values ({} unless the
+    metric source is resource-info).
 
     It adds the Flux resources to kube-state-metrics' default collectors: the default Kubernetes
     metrics stay (no --custom-resource-state-only), other dashboards need them.
     """
-    if settings.flux_metrics == "legacy":
+    flux = settings.flux
+    if flux.metrics != RESOURCE_INFO:
         return {}
-    groups = sorted({k.group for k in FLUX_KINDS})
+    kinds = flux.kinds
     return {
         "rbac": {"extraRules": [{
-            "apiGroups": groups,
-            "resources": sorted(k.plural for k in FLUX_KINDS),
+            "apiGroups": sorted({k.group for k in kinds}),
+            "resources": sorted(k.plural for k in kinds),
             "verbs": ["list", "watch"],
         }]},
         "customResourceState": {
             "enabled": True,
             "config": {
                 "kind": "CustomResourceStateMetrics",
-                "spec": {"resources": [_resource(k) for k in FLUX_KINDS]},
+                "spec": {"resources": [_resource(k) for k in kinds]},
             },
         },
     }

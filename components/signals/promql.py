@@ -1,16 +1,20 @@
-"""PromQL for Flux objects and controllers, in one place for both metric generations.
+"""PromQL for Flux objects and controllers, in one place for every metric source.
 
 Dashboards and alert rules take their queries from here, so a panel and the alert beside it
-always count the same objects.
+always count the same objects. Object states come from the stack's metric source
+(sources.py: the controllers' legacy gauges, kube-state-metrics' gotk_resource_info or the Flux
+Operator's flux_resource_info); controller series (durations, work queues, up) from the
+controllers' PodMonitor.
 
 Every object query returns one series per Flux object labelled ``kind``, ``exported_namespace``
-and ``name``. ``exported_namespace`` is the object's namespace in both generations:
+and ``name``. ``exported_namespace`` is the object's namespace in every source:
 - Controller metrics are scraped through the PodMonitor with honor_labels false, so the pod's
   namespace (flux-system) takes ``namespace`` and the object's own ``namespace`` label is renamed
   ``exported_namespace`` by Prometheus.
 - kube-state-metrics is scraped with honorLabels true (kube-prometheus-stack's default), which
   would keep an object ``namespace`` label as is; the custom resource state config therefore names
   the label ``exported_namespace`` itself (see kube_state_metrics.py), matching the controllers.
+- The Flux Operator names it ``exported_namespace`` itself.
 """
 
 from __future__ import annotations
@@ -18,60 +22,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.settings import Settings
-from components.signals.kube_state_metrics import FLUX_KINDS
-
-# The PodMonitor's name; the Prometheus Operator sets the ``job`` label of its targets to
-# "<PodMonitor namespace>/<PodMonitor name>".
-POD_MONITOR_NAME = "flux-system"
-
-CONTROLLERS = (
-    "source-controller",
-    "kustomize-controller",
-    "helm-controller",
-    "notification-controller",
-    "image-reflector-controller",
-    "image-automation-controller",
+from components.signals.sources import (
+    OBJECT_LABELS, POD_MONITOR_NAME, FluxOperatorSource, Kinds, MetricSource, by as _by,
+    equals as _equals, metric_source, pod_monitor_job, selector as _selector,
 )
-# What `flux install` deploys by default; the image controllers are opt-in, so only these four
-# are expected to exist.
-CORE_CONTROLLERS = CONTROLLERS[:4]
 
-OBJECT_LABELS = ("kind", "exported_namespace", "name")
 WORKQUEUE_BY = ("namespace", "app", "name")
 
-
-@dataclass(frozen=True)
-class Kinds:
-    """A set of Flux kinds, or (negate) every kind but these."""
-
-    names: tuple[str, ...]
-    negate: bool = False
-
-    def matcher(self, label: str) -> str:
-        if not self.names:
-            return ""
-        return f'{label}{"!~" if self.negate else "=~"}"{"|".join(self.names)}"'
-
-
 RECONCILERS = Kinds(("Kustomization", "HelmRelease"))
-SOURCES = Kinds(("GitRepository", "OCIRepository", "HelmRepository", "HelmChart", "Bucket"))
+SOURCES = Kinds(("GitRepository", "OCIRepository", "HelmRepository", "HelmChart", "Bucket", "ExternalArtifact"))
 NOT_SOURCES = Kinds(SOURCES.names, negate=True)
 ALL_KINDS = Kinds(())
-# Kinds with a Ready condition. Alert and Provider (notification v1beta3) have none: in
-# gotk_resource_info they lack the ready label, which would otherwise read as Unknown.
-WITH_READY = Kinds(tuple(k.kind for k in FLUX_KINDS if not k.has_ready), negate=True)
-
-
-def _selector(*matchers: str) -> str:
-    return "{" + ", ".join(m for m in matchers if m) + "}"
-
-
-def _equals(label: str, value: str) -> str:
-    return f'{label}="{value}"'
-
-
-def _by(labels: tuple[str, ...]) -> str:
-    return f"by ({', '.join(labels)})"
+# The app label the operator's PodMonitor gives its target, so FluxControllerDown names it too.
+FLUX_OPERATOR_APP = "flux-operator"
 
 
 @dataclass(frozen=True)
@@ -87,8 +50,8 @@ class FluxQueries:
     controller_namespace: str | None = None
 
     @property
-    def legacy(self) -> bool:
-        return self.settings.flux_metrics == "legacy"
+    def source(self) -> MetricSource:
+        return metric_source(self.settings.flux, self.settings.namespace)
 
     # -- controllers -------------------------------------------------------------------
 
@@ -96,7 +59,8 @@ class FluxQueries:
         """Selector of the series scraped from the Flux controllers by the PodMonitor."""
         namespace = (f'namespace=~"{self.controller_namespace}"'
                      if self.controller_namespace is not None else "")
-        return _selector(f'job="{self.settings.namespace}/{POD_MONITOR_NAME}"', namespace, *matchers)
+        return _selector(_equals("job", pod_monitor_job(self.settings.namespace, POD_MONITOR_NAME)), namespace,
+                         *matchers)
 
     def _objects_namespace(self) -> str:
         if self.object_namespace is None:
@@ -108,10 +72,15 @@ class FluxQueries:
         return f"gotk_reconcile_duration_seconds_{series}{self.controllers(self._objects_namespace())}"
 
     def controller_down(self) -> str:
-        """A controller whose scrape fails, or a core controller with no target at all."""
-        down = f"up{self.controllers()} == 0"
-        absent = [f"absent(up{self.controllers(_equals('app', app))})" for app in CORE_CONTROLLERS]
-        return "\nor ".join([down, *absent])
+        """A scrape that fails, or an installed controller (fluxComponents) with no target at all;
+        with the flux-operator source, the operator too."""
+        down = [f"up{self.controllers()} == 0"]
+        absent = [f"absent(up{self.controllers(_equals('app', app))})" for app in self.settings.flux.components]
+        if isinstance(source := self.source, FluxOperatorSource):
+            operator = _equals("job", source.operator_job)
+            down.append(f"up{_selector(operator)} == 0")
+            absent.append(f"absent(up{_selector(operator, _equals('app', FLUX_OPERATOR_APP))})")
+        return "\nor ".join(down + absent)
 
     def workqueue_depth(self) -> str:
         """The deepest of each controller's work queues (max over its pods)."""
@@ -132,51 +101,16 @@ class FluxQueries:
 
         A suspended object keeps the Ready condition of its last reconciliation; it is counted
         (and alerted on) as suspended instead, so each object is in exactly one state.
-        ``detail`` adds the revision label where the generation knows it.
+        ``detail`` adds the labels the source knows beyond the object's (revision, reason).
         """
         # Deleted objects have no ready state at 1, so excluding them from the suspended set
         # here would only cost a join.
-        return f"{self._ready(ready, kinds, detail)}\nunless on ({', '.join(OBJECT_LABELS)}) {self._suspend_flag(kinds, detail=False)}"
+        source = self.source
+        return (f"{source.ready(ready, kinds, self._objects_namespace(), detail)}\n"
+                f"unless on ({', '.join(OBJECT_LABELS)}) {source.suspend_flag(kinds, self._objects_namespace(), False)}")
 
     def suspended(self, kinds: Kinds, detail: bool = False) -> str:
-        if self.legacy:
-            # A controller leaves gotk_suspend_status at 1 when it records a suspended object
-            # deleted; only objects with a live Ready state (True, False or Unknown at 1) count.
-            live = self._legacy_selector(kinds, _equals("type", "Ready"), 'status=~"True|False|Unknown"')
-            return (f"{self._suspend_flag(kinds, detail)}\n"
-                    f"and on ({', '.join(OBJECT_LABELS)}) (gotk_reconcile_condition{live} == 1)")
-        return self._suspend_flag(kinds, detail)
-
-    def _suspend_flag(self, kinds: Kinds, detail: bool) -> str:
-        """Objects whose suspend flag is set (in legacy, deleted ones included)."""
-        if self.legacy:
-            return f"max {_by(OBJECT_LABELS)} (gotk_suspend_status{self._legacy_selector(kinds)} == 1)"
-        return self._resource_info(kinds, detail, 'suspended="true"')
-
-    def _ready(self, ready: str, kinds: Kinds, detail: bool) -> str:
-        if self.legacy:
-            # No "unless Deleted" guard: when a controller records an object deleted it sets the
-            # object's True, False and Unknown series to 0 beside Deleted=1 (fluxcd/pkg
-            # runtime/metrics RecordCondition), so "== 1" already leaves it out; the PodMonitor
-            # drops the Deleted series anyway. Kinds without a Ready condition have no series.
-            selector = self._legacy_selector(kinds, _equals("type", "Ready"), _equals("status", ready))
-            return f"max {_by(OBJECT_LABELS)} (gotk_reconcile_condition{selector} == 1)"
-        # An object not reconciled yet has no ready label: it counts as Unknown, if its kind has a
-        # Ready condition at all. Deleted objects disappear from kube-state-metrics.
-        ready_matcher = 'ready=~"Unknown|"' if ready == "Unknown" else f'ready="{ready}"'
-        return self._resource_info(kinds, detail, WITH_READY.matcher("customresource_kind"), ready_matcher)
-
-    def _legacy_selector(self, kinds: Kinds, *matchers: str) -> str:
-        return self.controllers(kinds.matcher("kind"), self._objects_namespace(), *matchers)
-
-    def _resource_info(self, kinds: Kinds, detail: bool, *matchers: str) -> str:
-        labels = OBJECT_LABELS + (("revision",) if detail else ())
-        info = (f"gotk_resource_info"
-                f"{_selector(kinds.matcher('customresource_kind'), self._objects_namespace(), *matchers)}")
-        # kube-state-metrics names the kind customresource_kind; copy it to kind like the
-        # controllers' metrics so both generations share labels.
-        return (f"max {_by(labels)} (label_replace({info}, "
-                f'"kind", "$1", "customresource_kind", "(.+)"))')
+        return self.source.suspended(kinds, self._objects_namespace(), detail)
 
 
 # -- recorded series ----------------------------------------------------------------------

@@ -1,12 +1,15 @@
-"""Prometheus alert rules for Flux, the same alerts for both metric generations."""
+"""Prometheus alert rules for Flux, the same alerts for every metric source (the Flux Operator's
+adds one on the FluxInstance)."""
 
 from __future__ import annotations
 
+from components.flux_release import format_bound
 from components.selectors import PART_OF_LABELS, PROMETHEUS_SELECTOR_LABELS
 from components.settings import AlertRule, Settings
 from components.signals.promql import (
     ALL_KINDS, NOT_SOURCES, OBJECT_LABELS, SOURCES, FluxQueries, recording_rules,
 )
+from components.signals.sources import FluxOperatorSource, MetricSource
 
 RULE_NAME = "flux-monitoring"
 
@@ -33,6 +36,20 @@ def _alert(name: str, expr: str, rule: AlertRule, summary: str, description: str
     }
 
 
+def _reason(query: str | None, *labels: str) -> str:
+    """Annotation text giving the Ready reason ``query`` (a printf format of the alert's ``labels``)
+    finds, where the source knows it.
+
+    Looked up when the alert is sent rather than kept as a label of the alert: a reason that
+    changes while the object keeps failing must not resolve the alert and restart its ``for``.
+    """
+    if query is None:
+        return ""
+    arguments = " ".join(f"$labels.{label}" for label in labels)
+    return (f" {{{{ with printf `{query}` {arguments} | query }}}}"
+            f"{{{{ with (index . 0).Labels.reason }}}}Reason: {{{{ . }}}}.{{{{ end }}}}{{{{ end }}}}")
+
+
 def flux_rule_groups(settings: Settings) -> list[dict]:
     """Prometheus rule groups (as in a rule file): alerts on Flux objects and controllers, and the
     recording rules of the aggregates the dashboards read.
@@ -40,31 +57,34 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
     Alerts keep raw per-object expressions: they need each object's labels.
     """
     q = FluxQueries(settings)
+    source = q.source
+    reason = _reason(source.reason_query(), *OBJECT_LABELS)
     alerts = settings.alerts
+    threshold = format_bound(alerts.reconcile_duration.threshold)
     # Sources are left to FluxSourceFailure so that each failing object raises one alert; a
     # source that cannot fetch keeps serving its last artifact, which warrants its own threshold.
     rules = [
         _alert("ReconciliationFailure", q.objects("False", NOT_SOURCES), alerts.reconciliation_failure,
                f"{_OBJECT} reconciliation has been failing for more than {alerts.reconciliation_failure.for_}",
-               "Its Ready condition is False; see `flux get` and the controller's logs."),
+               "Its Ready condition is False; see `flux get` and the controller's logs." + reason),
         _alert("FluxSourceFailure", q.objects("False", SOURCES), alerts.source_failure,
                f"{_OBJECT} has been failing to fetch for more than {alerts.source_failure.for_}",
-               "Its Ready condition is False; objects built from it use its last artifact."),
+               "Its Ready condition is False; objects built from it use its last artifact." + reason),
         _alert("FluxObjectSuspended", q.suspended(ALL_KINDS), alerts.suspended,
                f"{_OBJECT} has been suspended for more than {alerts.suspended.for_}",
                "Flux does not reconcile it until it is resumed (flux resume)."),
         _alert("FluxControllerDown", q.controller_down(), alerts.controller_down,
                "Flux controller {{ $labels.app }} is down or missing",
                f"Prometheus cannot scrape {{{{ $labels.app }}}} in {settings.flux_namespace} "
-               f"(or, for the core controllers, finds no target) for {alerts.controller_down.for_}."),
-        # At or above: Flux's largest duration bucket is 10s, and histogram_quantile returns
-        # exactly 10 when the quantile lies beyond it, so a 10s threshold must still fire.
+               f"(or, for a controller listed in fluxComponents, finds no target) for {alerts.controller_down.for_}."),
+        # At or above: histogram_quantile returns exactly the top finite bucket (1799.9999999999986)
+        # when the quantile lies beyond it, so a threshold there must still fire. The threshold is
+        # written exactly: formatted as 1800 it could never be reached.
         _alert("FluxReconcileDurationHigh",
-               f"{q.duration_quantile(0.99, DURATION_WINDOW, OBJECT_LABELS)} >= {alerts.reconcile_duration.threshold:g}",
+               f"{q.duration_quantile(0.99, DURATION_WINDOW, OBJECT_LABELS)} >= {threshold}",
                alerts.reconcile_duration,
                f"{_OBJECT} p99 reconcile duration is {{{{ $value | humanizeDuration }}}} or more",
-               f"At or above {alerts.reconcile_duration.threshold:g}s over {DURATION_WINDOW}, "
-               f"for {alerts.reconcile_duration.for_}."),
+               f"At or above {threshold}s over {DURATION_WINDOW}, for {alerts.reconcile_duration.for_}."),
         _alert("FluxWorkqueueBacklog",
                f"{q.workqueue_depth()} > {alerts.workqueue.threshold:g}",
                alerts.workqueue,
@@ -72,6 +92,15 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
                f"More than {alerts.workqueue.threshold:g} objects wait for reconciliation "
                f"for {alerts.workqueue.for_}: the controller cannot keep up."),
     ]
+    if isinstance(source, FluxOperatorSource):
+        # The FluxInstance is Flux's own installation: when it is not ready, an upgrade or a
+        # controller failed to apply. Same for and severity as an object that fails to reconcile.
+        rules.append(_alert(
+            "FluxInstanceNotReady", source.instances_not_ready(), alerts.reconciliation_failure,
+            "FluxInstance {{ $labels.exported_namespace }}/{{ $labels.name }} has not been ready "
+            f"for more than {alerts.reconciliation_failure.for_}",
+            "The Flux Operator reports it not ready; see `kubectl describe fluxinstance` and the operator's logs."
+            + _reason(source.instance_reason_query(), "exported_namespace", "name")))
     return [{"name": "flux", "rules": rules},
             {"name": RECORDING_GROUP, "interval": RECORDING_INTERVAL, "rules": recording_rules(settings)}]
 
