@@ -1,12 +1,14 @@
 """Query cost of the flux-monitoring dashboards against the upstream Flux dashboards, at scale.
 
-For each fleet size N this serves a synthetic fleet (tests/flux_fleet.py: N objects across 100
-namespaces, 5% failing, 2% suspended, the Flux controllers' reconcile-duration buckets) on
+For each fleet size N this serves a synthetic fleet (tests/flux_fleet.py, modelled on the shared
+Flux release matrix: N objects of Flux 2.1's kinds across 100 namespaces, 5% failing, 2%
+suspended, the controllers' reconcile-duration buckets, 10 ms to 1800 s) on
 127.0.0.1 and starts three real Prometheus servers scraping it:
 - "legacy": the legacy generation's PodMonitor relabelings and rule groups;
 - "resource-info": the resource-info generation's, plus kube-state-metrics' gotk_resource_info;
 - "unrelabeled": the same targets without metric relabelings, only to count series.
 The controllers export the legacy state series beside gotk_resource_info, as Flux 2.1 to 2.4 do.
+It needs ../shared/upstream/flux/matrix.yaml beside the checkout.
 
 Once rate windows hold data and the recording rules have evaluated, every dashboard panel query
 (template variables at "All") and its upstream equivalent are evaluated in turn, repeatedly, via
@@ -42,14 +44,18 @@ sys.path.insert(0, str(ROOT))
 
 from components.settings import load_settings  # noqa: E402
 from components.signals.dashboards import cluster_dashboard, control_plane_dashboard  # noqa: E402
-from components.signals.podmonitor import flux_pod_monitor  # noqa: E402
+from components.signals.podmonitor import flux_pod_monitors  # noqa: E402
 from components.signals.rules import flux_rule_groups  # noqa: E402
+from components.signals.sources import POD_MONITOR_NAME  # noqa: E402
 from tests.flux_fleet import (  # noqa: E402
-    CONTROLLER_JOB, CONTROLLERS, build_fleet, metric_relabel_configs, scrape_configs, serve_fleet,
+    MONITORING_NAMESPACE, Fleet, MatrixRelease, build_fleet, load_matrix, scrape_configs, serve_fleet,
     start_prometheus,
 )
 
 GENERATIONS = ("legacy", "resource-info")
+# The newest release whose controllers export every kind's legacy gauges beside gotk_resource_info.
+FLUX_VERSION = "2.1"
+CONTROLLER_JOB = f"{MONITORING_NAMESPACE}/{POD_MONITOR_NAME}"
 NAMESPACES = 100
 RECONCILERS = 'kind=~"Kustomization|HelmRelease"'
 ALL_NS = 'exported_namespace=~".*"'
@@ -84,9 +90,11 @@ AGGREGATES = ("flux-cluster/Reconcilers ready", "flux-cluster/Reconcilers failin
               "flux-cluster/Average reconcile duration per kind")
 
 
-def settings_for(generation: str):
-    # The fleet's controllers export the legacy state series (deleted objects with Deleted=1), as Flux 2.0 does.
-    return load_settings({"fluxMetrics": generation, "fluxVersion": "2.0"}, kube_context="bench")
+def settings_for(generation: str, release: MatrixRelease | None = None):
+    controllers = release.default_controllers + release.extra_controllers if release else ()
+    return load_settings({"fluxMetrics": generation, "fluxVersion": FLUX_VERSION,
+                          **({"fluxComponents": json.dumps(list(controllers))} if controllers else {})},
+                         kube_context="bench")
 
 
 def panel_queries(generation: str, rate_interval: str) -> dict[str, str]:
@@ -159,7 +167,7 @@ def measure(prometheus, generation: str, repeats: int, rate_interval: str) -> li
     return rows
 
 
-def series_counts(prometheus, size: int, relabeled: bool) -> dict:
+def series_counts(prometheus, size: int, controllers: int, relabeled: bool) -> dict:
     """Series ingested per Flux object and per controller, per generation, from one Prometheus."""
     def value(expr: str) -> float:
         result = prometheus.query(expr)
@@ -172,32 +180,36 @@ def series_counts(prometheus, size: int, relabeled: bool) -> dict:
     ksm = value('count(gotk_resource_info{job="kube-state-metrics"})')
     return {"relabeled": relabeled,
             "per_object": {"legacy": controller_objects / size, "resource-info": (controller_objects + ksm) / size},
-            "per_controller": controller_own / len(CONTROLLERS)}
+            "per_controller": controller_own / controllers}
 
 
 def run_size(binary: str, size: int, args, workdir: Path) -> dict:
-    fleet = build_fleet(size, NAMESPACES, failing=0.05, suspended=0.02, unknown=0.01, seed=size)
+    release = MatrixRelease.of(load_matrix(), FLUX_VERSION)
+    objects = build_fleet(size, NAMESPACES, release, failing=0.05, suspended=0.02, unknown=0.01, seed=size)
+    fleet = Fleet(release=release, objects=objects, controllers=release.default_controllers + release.extra_controllers)
+    controllers = len(fleet.controllers)
     started = time.monotonic()
     with ExitStack() as stack:
-        port = stack.enter_context(serve_fleet(fleet, "resource-info", legacy_state=True))
+        port = stack.enter_context(serve_fleet(fleet))
         servers = {}
         for generation in GENERATIONS:
-            settings = settings_for(generation)
-            scrape = scrape_configs(port, generation, metric_relabel_configs(flux_pod_monitor(settings)))
+            settings = settings_for(generation, release)
+            scrape = scrape_configs(port, fleet, flux_pod_monitors(settings), kube_state_metrics=generation != "legacy")
             directory = workdir / f"{size}-{generation}"
             directory.mkdir()
             servers[generation] = stack.enter_context(start_prometheus(
                 binary, directory, scrape, args.scrape_interval, flux_rule_groups(settings), startup=60))
         directory = workdir / f"{size}-unrelabeled"
         directory.mkdir()
+        unrelabeled = scrape_configs(port, fleet, flux_pod_monitors(settings_for("resource-info", release)),
+                                     kube_state_metrics=True, relabel=False)
         servers["unrelabeled"] = stack.enter_context(start_prometheus(
-            binary, directory, scrape_configs(port, "resource-info"), args.scrape_interval, startup=60))
+            binary, directory, unrelabeled, args.scrape_interval, startup=60))
 
         deadline = time.monotonic() + args.fill + 120
         scrapes = max(5, round(args.fill / float(args.scrape_interval.rstrip("s"))))
         for name, prometheus in servers.items():
-            targets = len(CONTROLLERS) + (0 if name == "legacy" else 1)
-            prometheus.wait_until_scraped(targets, scrapes, deadline)
+            prometheus.wait_until_scraped(controllers + (0 if name == "legacy" else 1), scrapes, deadline)
         for generation in GENERATIONS:
             servers[generation].wait_for_rule_evaluation(deadline)
         print(f"  N={size}: data ready after {time.monotonic() - started:.0f}s", flush=True)
@@ -208,9 +220,9 @@ def run_size(binary: str, size: int, args, workdir: Path) -> dict:
             generation: {r["metric"]["rule_group"].split(";")[-1]: 1000 * float(r["value"][1])
                          for r in servers[generation].query("prometheus_rule_group_last_duration_seconds")}
             for generation in GENERATIONS}
-        series = {"with": series_counts(servers["legacy"], size, True),
-                  "with_resource_info": series_counts(servers["resource-info"], size, True),
-                  "without": series_counts(servers["unrelabeled"], size, False)}
+        series = {"with": series_counts(servers["legacy"], size, controllers, True),
+                  "with_resource_info": series_counts(servers["resource-info"], size, controllers, True),
+                  "without": series_counts(servers["unrelabeled"], size, controllers, False)}
     return {"size": size, "namespaces": NAMESPACES, "rows": rows, "rule_group_eval_ms": rule_groups,
             "series": {
                 "per_object": {g: {"without": series["without"]["per_object"][g],

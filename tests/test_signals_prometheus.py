@@ -1,47 +1,105 @@
-"""The dashboards against a real Prometheus scraping a synthetic Flux fleet on 127.0.0.1.
+"""Four Flux fleets, modelled on the shared release matrix, each scraped by a real Prometheus on
+127.0.0.1 through the program's PodMonitors and relabelings and evaluating its rule groups.
 
-Every panel query, with its template variables substituted as Grafana would for "All", must
-return data, and the cluster dashboard's numbers must equal what the fleet holds.
+- Flux 2.0, ``legacy``: the controllers' gauges, deleted objects kept with status="Deleted";
+- Flux 2.4, ``legacy``: helm-controller and image-automation no longer export the gauges (their
+  objects are invisible to this source), a listed controller (image-automation) has no pod;
+- Flux 2.9, ``resource-info``: kube-state-metrics' label forms (``suspended`` absent unless set),
+  ExternalArtifact and ArtifactGenerator, no helm-controller installed;
+- Flux 2.9, ``flux-operator``: the operator's ``suspended="True"/"False"`` and ``reason``, its
+  metrics port (not the health port), a failing FluxInstance, helm-controller's scrape failing.
+
+Every dashboard panel query (template variables at All) returns data; the cluster dashboard's
+numbers and tables equal what the fleet holds where the source can know it; every alert fires for
+exactly the failing, suspended, slow, backed-up or down things and nothing else (alerts' ``for``
+set to 0s, thresholds low enough for the fleet to cross).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
 from collections import Counter
-from contextlib import ExitStack, contextmanager
-from pathlib import Path
+from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import pytest
 
 from components.settings import load_settings
 from components.signals.dashboards import cluster_dashboard, control_plane_dashboard
-from components.signals.podmonitor import flux_pod_monitor
-from components.signals.promql import OBJECT_COUNT, STATE_READY, SUSPENDED
+from components.signals.podmonitor import flux_pod_monitors
+from components.signals.promql import OBJECT_COUNT
 from components.signals.rules import flux_rule_groups
 from tests.flux_fleet import (
-    Prometheus, build_fleet, metric_relabel_configs, rule_groups_evaluated_every, scrape_configs, serve_fleet,
-    start_prometheus,
+    Fleet, FluxObject, MatrixRelease, Prometheus, build_fleet, rule_groups_evaluated_every, scrape_configs,
+    serve_fleet, start_prometheus, targets,
 )
-from tests.signals_tools import require_tool
+from tests.signals_tools import require_tool, upstream_file
 
-GENERATIONS = ("resource-info", "legacy")
-# 17 kinds (Alerts and Providers too) in 4 namespaces; deleted objects linger in the legacy series.
-FLEET = build_fleet(size=68, namespaces=4, failing=0.1, suspended=0.05, unknown=0.02, deleted=0.05)
-RECONCILERS = {"Kustomization", "HelmRelease"}
-SOURCES = {"GitRepository", "OCIRepository", "HelmRepository", "HelmChart", "Bucket"}
 SCRAPE_INTERVAL = "1s"
 # What Grafana would make of $__rate_interval at a 1s scrape interval (at least 4 scrapes).
 RATE_INTERVAL = "10s"
-STARTUP_DEADLINE = 45.0
+STARTUP_DEADLINE = 60.0
+DEFAULT = ("source-controller", "kustomize-controller", "helm-controller", "notification-controller")
+IMAGE = ("image-reflector-controller", "image-automation-controller")
+# A bucket bound of Flux's histogram above 10s (MATRIX Appendix B): an object's p99 lies at or above
+# it exactly when 10% of its reconciliations (five times its typical duration) exceed it.
+P99_THRESHOLD = "122.30217221643493"
+WORKQUEUE_DEPTH = 1
 
 
-def settings_for(generation: str):
-    # The fleet's legacy series keep deleted objects with Deleted=1, as Flux 2.0 does.
-    version = {"fluxVersion": "2.0"} if generation == "legacy" else {}
-    return load_settings({"fluxMetrics": generation, **version}, kube_context="test")
+@dataclass(frozen=True)
+class FleetCase:
+    minor: str
+    source: str
+    controllers: tuple
+    down: frozenset = frozenset()
+    missing: frozenset = frozenset()
+    instance_ready: str = "True"
+
+
+CASES = {
+    "2.0-legacy": FleetCase("2.0", "legacy", DEFAULT + IMAGE),
+    "2.4-legacy": FleetCase("2.4", "legacy", DEFAULT + IMAGE, missing=frozenset({"image-automation-controller"})),
+    "2.9-resource-info": FleetCase("2.9", "resource-info", ("source-controller", "kustomize-controller",
+                                                            "notification-controller", "source-watcher")),
+    "2.9-flux-operator": FleetCase("2.9", "flux-operator", DEFAULT + ("source-watcher",),
+                                   down=frozenset({"helm-controller"}), instance_ready="False"),
+}
+ALERTS = json.dumps({name: {"for": "0s"} for name in (
+    "reconciliationFailure", "suspended", "controllerDown", "sourceFailure")} | {
+    "reconcileDuration": {"for": "0s", "p99Seconds": float(P99_THRESHOLD)},
+    "workqueue": {"for": "0s", "depth": WORKQUEUE_DEPTH}})
+
+
+def settings_for(name: str):
+    case = CASES[name]
+    return load_settings({"fluxVersion": case.minor, "fluxMetrics": case.source,
+                          "fluxComponents": json.dumps(list(case.controllers)), "alerts": ALERTS},
+                         kube_context="test")
+
+
+def fleet_for(name: str) -> Fleet:
+    case = CASES[name]
+    release = MatrixRelease.of(matrix(), case.minor)
+    objects = build_fleet(size=4 * 19, namespaces=4, release=release, controllers=case.controllers,
+                          failing=0.1, suspended=0.05, unknown=0.03, deleted=0.05, seed=len(name))
+    return Fleet(release=release, objects=objects, controllers=case.controllers, down=case.down,
+                 missing=case.missing, instance_ready=case.instance_ready)
+
+
+_MATRIX: dict = {}
+
+
+def matrix() -> dict:
+    if not _MATRIX:
+        import yaml  # noqa: PLC0415
+
+        _MATRIX.update(yaml.safe_load(upstream_file("flux/matrix.yaml").read_text()))
+    return _MATRIX
 
 
 def substitute(expr: str, model: dict) -> str:
@@ -55,47 +113,62 @@ def substitute(expr: str, model: dict) -> str:
 
 def panel_queries() -> list:
     params = []
-    for generation in GENERATIONS:
+    for name in CASES:
         for build in (control_plane_dashboard, cluster_dashboard):
-            model = build(settings_for(generation))
+            model = build(settings_for(name))
             for panel in model["panels"]:
                 for target in panel["targets"]:
-                    params.append(pytest.param(generation, substitute(target["expr"], model),
-                                               id=f"{generation}/{model['uid']}/{panel['title']}/{target['refId']}"))
+                    params.append(pytest.param(name, substitute(target["expr"], model),
+                                               id=f"{name}/{model['uid']}/{panel['title']}/{target['refId']}"))
     return params
 
 
-@contextmanager
-def fleet_prometheus(binary: str, generation: str, workdir: Path) -> Iterator[Prometheus]:
-    """A Prometheus scraping the fleet served in ``generation`` through the PodMonitor's metric
-    relabelings, evaluating the PrometheusRule's groups every scrape; both stopped when the block ends.
-
-    The fleet's controllers also export the legacy state series (as Flux 2.1 to 2.4 do), so the
-    relabelings of the resource-info generation have them to drop.
-    """
-    settings = settings_for(generation)
-    with serve_fleet(FLEET, generation, legacy_state=True) as fleet_port:
-        configs = scrape_configs(fleet_port, generation, metric_relabel_configs(flux_pod_monitor(settings)))
-        groups = rule_groups_evaluated_every(flux_rule_groups(settings), SCRAPE_INTERVAL)
-        with start_prometheus(binary, workdir, configs, SCRAPE_INTERVAL, groups) as prometheus:
-            deadline = time.monotonic() + STARTUP_DEADLINE
-            # 5 scrapes: rate windows then hold data; then the recorded series cover them.
-            prometheus.wait_until_scraped(sum(len(c["static_configs"]) for c in configs), 5, deadline)
-            prometheus.wait_for_rule_evaluation(deadline)
-            yield prometheus
+@dataclass
+class Running:
+    fleet: Fleet
+    prometheus: Prometheus
 
 
 @pytest.fixture(scope="module")
-def prometheus_for(tmp_path_factory) -> Iterator[Callable[[str], Prometheus]]:
-    """Starts, on first use, one Prometheus per metric generation; stops them all after the module."""
+def running(tmp_path_factory) -> Iterator[Callable[[str], Running]]:
+    """On first use, serves the four fleets and starts one Prometheus for each, all at once; stops
+    them all after the module."""
     binary = require_tool("prometheus")
-    started: dict[str, Prometheus] = {}
+    started: dict[str, Running] = {}
     with ExitStack() as stack:
-        def get(generation: str) -> Prometheus:
-            if generation not in started:
-                workdir = tmp_path_factory.mktemp(f"prometheus-{generation}")
-                started[generation] = stack.enter_context(fleet_prometheus(binary, generation, workdir))
-            return started[generation]
+        def start_all() -> None:
+            pending = []
+            for name in CASES:
+                fleet = fleet_for(name)
+                settings = settings_for(name)
+                port = stack.enter_context(serve_fleet(fleet))
+                configs = scrape_configs(port, fleet, flux_pod_monitors(settings),
+                                         kube_state_metrics=settings.flux.metrics == "resource-info")
+                groups = rule_groups_evaluated_every(flux_rule_groups(settings), SCRAPE_INTERVAL)
+                workdir = tmp_path_factory.mktemp(f"prometheus-{name}")
+                prometheus = stack.enter_context(start_prometheus(binary, workdir, configs, SCRAPE_INTERVAL, groups))
+                healthy = targets(configs) - len(fleet.down)
+                pending.append((name, fleet, prometheus, targets(configs), healthy))
+            deadline = time.monotonic() + STARTUP_DEADLINE
+            for name, fleet, prometheus, count, healthy in pending:
+                # 5 scrapes: rate windows then hold data; then the recorded series cover them.
+                prometheus.wait_until_scraped(count, 5, deadline, healthy=healthy)
+            for name, fleet, prometheus, _, _ in pending:
+                prometheus.wait_for_rule_evaluation(deadline)
+                started[name] = Running(fleet, prometheus)
+
+        failed: list[str] = []
+
+        def get(name: str) -> Running:
+            if failed:  # started once and failed: the other tests fail at once instead of retrying
+                pytest.fail(f"the fleets' Prometheus servers did not start: {failed[0]}")
+            if not started:
+                try:
+                    start_all()
+                except AssertionError as error:
+                    failed.append(str(error))
+                    raise
+            return started[name]
 
         yield get
 
@@ -104,78 +177,179 @@ def numbers(result: list[dict]) -> list[float]:
     return [float(series["value"][1]) for series in result]
 
 
-@pytest.mark.parametrize("generation, expr", panel_queries())
-def test_every_dashboard_panel_query_returns_data(prometheus_for, generation, expr):
-    values = numbers(prometheus_for(generation).query(expr))
+@pytest.mark.parametrize("name, expr", panel_queries())
+def test_every_dashboard_panel_query_returns_data(running, name, expr):
+    values = numbers(running(name).prometheus.query(expr))
     assert values, f"no data for {expr}"
     assert not all(math.isnan(v) for v in values), f"only NaN for {expr}"
 
 
-def objects(kinds: set[str] | None = None, ready: str | None = None) -> set[tuple[str, str, str]]:
-    """(kind, namespace, name) of the fleet's objects of ``kinds`` in ``ready`` state (suspended apart)."""
-    chosen = [o for o in FLEET if (kinds is None or o.kind in kinds) and not o.deleted
-              and (o.suspended if ready is None else (not o.suspended and o.ready == ready))]
-    return {(o.kind, o.namespace, o.name) for o in chosen}
+# -- what the source can know, from the fleet and the matrix -------------------------------------
 
 
-# Stat panel title -> the fleet's objects it counts.
-COUNTED = {
-    "Reconcilers ready": objects(RECONCILERS, "True"),
-    "Reconcilers failing": objects(RECONCILERS, "False"),
-    "Reconcilers unknown": objects(RECONCILERS, "Unknown"),
-    "Sources ready": objects(SOURCES, "True"),
-    "Sources failing": objects(SOURCES, "False"),
-    "Sources unknown": objects(SOURCES, "Unknown"),
-    "Suspended": objects(),
-}
-TABLED = {"Failing objects": objects(ready="False"), "Suspended objects": objects()}
+def state_visible(fleet: Fleet, source: str, o: FluxObject) -> bool:
+    """Whether the source reports the object's state at all."""
+    if o.deleted:
+        return False
+    if source == "legacy":
+        # The controller must export the gauges for the kind, and be scraped.
+        return o.kind in fleet.release.legacy_kinds and fleet.controller_of(o.kind) in fleet.up
+    return True
 
 
-def cluster_panel(generation: str, title: str) -> str:
-    model = cluster_dashboard(settings_for(generation))
+def state_of(fleet: Fleet, source: str, o: FluxObject) -> str | None:
+    """ready, failing, unknown, suspended, or None (no state: no Ready condition, or not visible)."""
+    if not state_visible(fleet, source, o):
+        return None
+    if o.suspended:
+        return "suspended"
+    return {"True": "ready", "False": "failing", "Unknown": "unknown"}.get(o.ready)
+
+
+def objects_in(run: Running, name: str, state: str,
+               kinds: Callable[[str], bool] = lambda kind: True) -> set[tuple[str, str, str]]:
+    """(kind, namespace, name) of the fleet's objects the source knows in ``state``."""
+    return {(o.kind, o.namespace, o.name) for o in run.fleet.objects
+            if kinds(o.kind) and state_of(run.fleet, CASES[name].source, o) == state}
+
+
+FLEET_NAMES = list(CASES)
+
+
+def test_the_fleets_hold_what_the_matrix_says_their_release_has():
+    fleets = {name: fleet_for(name) for name in CASES}
+    old, helm_less, operator = fleets["2.0-legacy"], fleets["2.4-legacy"], fleets["2.9-flux-operator"]
+    assert any(o.deleted for o in old.objects) and old.release.deleted_status
+    assert "HelmRelease" not in helm_less.release.legacy_kinds
+    assert any(o.kind == "HelmRelease" and o.ready == "False" for o in helm_less.objects)
+    assert {"ExternalArtifact", "ArtifactGenerator"} <= {o.kind for o in fleets["2.9-resource-info"].objects}
+    assert "HelmRelease" not in {o.kind for o in fleets["2.9-resource-info"].objects}
+    assert any(o.suspend_set and not o.suspended for o in operator.objects)
+    assert any(not o.suspend_set for o in operator.objects)
+
+
+@pytest.mark.parametrize("name", FLEET_NAMES)
+def test_recorded_counts_per_kind_and_state_equal_what_the_source_can_know(running, name):
+    run = running(name)
+    expected = Counter((o.kind, state) for o in run.fleet.objects
+                       if (state := state_of(run.fleet, CASES[name].source, o)) is not None)
+    rows = run.prometheus.query(f"sum by (kind, state) ({OBJECT_COUNT})")
+    assert {(r["metric"]["kind"], r["metric"]["state"]): float(r["value"][1]) for r in rows} == expected
+
+
+def cluster_panel(name: str, title: str) -> str:
+    model = cluster_dashboard(settings_for(name))
     (panel,) = [p for p in model["panels"] if p["title"] == title]
     return substitute(panel["targets"][0]["expr"], model)
 
 
-def test_the_fleet_has_objects_in_every_counted_state():
-    assert all(COUNTED[title] for title in ("Reconcilers failing", "Sources failing", "Suspended"))
-    assert {o.namespace for o in FLEET if o.name == "app-0"} == {o.namespace for o in FLEET}
-    assert {o.kind for o in FLEET} >= {"Alert", "Provider"}
-    assert any(o.deleted for o in FLEET)
-
-
-def fleet_counts() -> dict[tuple[str, str], int]:
-    """(kind, state) -> how many of the fleet's objects are in that state: deleted objects and
-    kinds without a Ready condition (Alert, Provider) are in none."""
-    states = {ready: state for state, ready in STATE_READY.items()}
-    return Counter((o.kind, SUSPENDED if o.suspended else states[o.ready]) for o in FLEET
-                   if not o.deleted and (o.suspended or o.ready in states))
-
-
-@pytest.mark.parametrize("generation", GENERATIONS)
-def test_recorded_counts_per_kind_and_state_equal_the_fleet(prometheus_for, generation):
-    rows = prometheus_for(generation).query(f"sum by (kind, state) ({OBJECT_COUNT})")
-    assert {(r["metric"]["kind"], r["metric"]["state"]): float(r["value"][1]) for r in rows} == fleet_counts()
-
-
-@pytest.mark.parametrize("generation", GENERATIONS)
-@pytest.mark.parametrize("title", sorted(COUNTED))
-def test_cluster_dashboard_counts_what_the_fleet_holds(prometheus_for, title, generation):
-    assert numbers(prometheus_for(generation).query(cluster_panel(generation, title))) == [len(COUNTED[title])]
-
-
-@pytest.mark.parametrize("generation", GENERATIONS)
-@pytest.mark.parametrize("title", sorted(TABLED))
-def test_cluster_dashboard_tables_list_exactly_the_fleets_objects(prometheus_for, title, generation):
-    rows = prometheus_for(generation).query(cluster_panel(generation, title))
+@pytest.mark.parametrize("name", FLEET_NAMES)
+@pytest.mark.parametrize("title, state", [("Failing objects", "failing"), ("Suspended objects", "suspended")])
+def test_cluster_dashboard_tables_list_exactly_the_objects_the_source_can_know(running, name, title, state):
+    run = running(name)
+    rows = run.prometheus.query(cluster_panel(name, title))
     listed = {(r["metric"]["kind"], r["metric"]["exported_namespace"], r["metric"]["name"]) for r in rows}
-    assert listed == TABLED[title]
+    assert listed == objects_in(run, name, state)
+    assert listed
 
 
-def test_failing_objects_table_shows_revisions_from_kube_state_metrics(prometheus_for):
-    revisions = {(o.kind, o.namespace, o.name): o.revision for o in FLEET}
-    rows = prometheus_for("resource-info").query(cluster_panel("resource-info", "Failing objects"))
+@pytest.mark.parametrize("name", ["2.9-resource-info", "2.9-flux-operator"])
+def test_failing_objects_table_shows_each_objects_revision_and_ready_reason(running, name):
+    run = running(name)
+    known = {(o.kind, o.namespace, o.name): (o.revision, o.reason) for o in run.fleet.objects}
+    rows = run.prometheus.query(cluster_panel(name, "Failing objects"))
     assert rows
     for row in rows:
         m = row["metric"]
-        assert m["revision"] == revisions[(m["kind"], m["exported_namespace"], m["name"])]
+        assert (m["revision"], m["reason"]) == known[(m["kind"], m["exported_namespace"], m["name"])]
+
+
+# -- alerts ---------------------------------------------------------------------------------------
+
+
+def firing(prometheus: Prometheus, alertname: str, labels: tuple[str, ...]) -> set[tuple[str, ...]]:
+    rows = prometheus.query(f'ALERTS{{alertname="{alertname}", alertstate="firing"}}')
+    return {tuple(r["metric"].get(label, "") for label in labels) for r in rows}
+
+
+def slow(fleet: Fleet, o: FluxObject) -> bool:
+    # 10% of the object's reconciliations take five times its typical duration (tests/flux_fleet.py).
+    return (fleet.release.records_duration(o.kind) and not o.deleted
+            and fleet.controller_of(o.kind) in fleet.up and 5 * o.seconds > float(P99_THRESHOLD))
+
+
+def expected_objects(run: Running, name: str) -> dict[str, set]:
+    """Alert -> the objects it must fire for, from the fleet and the matrix."""
+    fleet = run.fleet
+    return {
+        "ReconciliationFailure": objects_in(run, name, "failing", lambda kind: not fleet.release.is_source(kind)),
+        "FluxSourceFailure": objects_in(run, name, "failing", fleet.release.is_source),
+        "FluxObjectSuspended": objects_in(run, name, "suspended"),
+        "FluxReconcileDurationHigh": {(o.kind, o.namespace, o.name) for o in fleet.objects if slow(fleet, o)},
+    }
+
+
+@pytest.mark.parametrize("name", FLEET_NAMES)
+def test_reconciliation_failure_fires_for_exactly_the_failing_non_sources(running, name):
+    run = running(name)
+    expected = expected_objects(run, name)["ReconciliationFailure"]
+    assert expected
+    assert firing(run.prometheus, "ReconciliationFailure", ("kind", "exported_namespace", "name")) == expected
+
+
+@pytest.mark.parametrize("name", FLEET_NAMES)
+def test_source_failure_fires_for_exactly_the_failing_sources(running, name):
+    run = running(name)
+    expected = expected_objects(run, name)["FluxSourceFailure"]
+    assert firing(run.prometheus, "FluxSourceFailure", ("kind", "exported_namespace", "name")) == expected
+
+
+@pytest.mark.parametrize("name", FLEET_NAMES)
+def test_suspended_fires_for_exactly_the_suspended_objects(running, name):
+    run = running(name)
+    expected = expected_objects(run, name)["FluxObjectSuspended"]
+    assert expected
+    assert firing(run.prometheus, "FluxObjectSuspended", ("kind", "exported_namespace", "name")) == expected
+
+
+@pytest.mark.parametrize("name", FLEET_NAMES)
+def test_controller_down_fires_for_exactly_the_listed_controllers_down_or_missing(running, name):
+    run = running(name)
+    expected = {(app,) for app in run.fleet.down | run.fleet.missing}
+    assert firing(run.prometheus, "FluxControllerDown", ("app",)) == expected
+
+
+@pytest.mark.parametrize("name", FLEET_NAMES)
+def test_reconcile_duration_fires_above_10s_for_exactly_the_slow_objects(running, name):
+    run = running(name)
+    expected = expected_objects(run, name)["FluxReconcileDurationHigh"]
+    assert expected
+    assert firing(run.prometheus, "FluxReconcileDurationHigh", ("kind", "exported_namespace", "name")) == expected
+
+
+@pytest.mark.parametrize("name", FLEET_NAMES)
+def test_workqueue_backlog_fires_for_exactly_the_deep_queues(running, name):
+    run = running(name)
+    fleet = run.fleet
+    expected = {(app, queue) for app in fleet.up for queue in fleet.queues(app)
+                if fleet.queue_depth(queue) > WORKQUEUE_DEPTH}
+    assert expected
+    assert firing(run.prometheus, "FluxWorkqueueBacklog", ("app", "name")) == expected
+
+
+def test_flux_instance_not_ready_fires_for_the_failing_instance(running):
+    run = running("2.9-flux-operator")
+    assert firing(run.prometheus, "FluxInstanceNotReady", ("exported_namespace", "name")) == {("flux-system", "flux")}
+
+
+@pytest.mark.parametrize("name", FLEET_NAMES)
+def test_no_other_alert_fires(running, name):
+    run = running(name)
+    names = {r["metric"]["alertname"] for r in run.prometheus.query('ALERTS{alertstate="firing"}')}
+    expected = {alert for alert, objects in expected_objects(run, name).items() if objects}
+    expected.add("FluxWorkqueueBacklog")
+    if run.fleet.down or run.fleet.missing:
+        expected.add("FluxControllerDown")
+    if CASES[name].source == "flux-operator":
+        expected.add("FluxInstanceNotReady")
+    assert names == expected
