@@ -227,3 +227,18 @@ def test_resource_info_generation_configures_kube_state_metrics(staging_run):
 def test_legacy_generation_leaves_kube_state_metrics_alone():
     run = run_stack("staging", {"flux-monitoring:fluxMetrics": "legacy", "flux-monitoring:fluxVersion": "2.4"})
     assert "kube-state-metrics" not in run.one(RELEASE).inputs["values"]
+
+
+def test_the_program_warns_about_what_it_cannot_see_of_the_chosen_flux(monkeypatch):
+    import pulumi  # noqa: PLC0415
+
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
+    run_stack("staging", {"flux-monitoring:fluxMetrics": "legacy", "flux-monitoring:fluxVersion": "2.4"})
+    assert len(warnings) == 1 and "for HelmRelease;" in warnings[0]
+    warnings.clear()
+    run_stack("staging", {"flux-monitoring:fluxVersion": "2.10"})
+    assert len(warnings) == 1 and "monitored as Flux 2.9" in warnings[0]
+    warnings.clear()
+    run_stack("staging")
+    assert warnings == []

@@ -371,3 +371,102 @@ def test_workqueue_backlog_threshold_comes_from_settings(tmp_path, generation):
     promtool_test(tmp_path, generation, series, "20m", "FluxWorkqueueBacklog", [{"exp_labels": {
         "severity": "warning", "namespace": "flux-system", "app": "kustomize-controller", "name": "kustomization"}}],
                   alerts='{"workqueue": {"depth": 20}}')
+
+
+# The real histogram (MATRIX Appendix B): a threshold above 10s fires, one at the top bucket too.
+
+
+def test_reconcile_duration_threshold_above_10s_fires_for_the_object_above_it(tmp_path):
+    series = (durations("HelmRelease", "apps", "slow", seconds=500)
+              + durations("HelmRelease", "apps", "minute", seconds=20))
+    promtool_test(tmp_path, "resource-info", series, "40m", "FluxReconcileDurationHigh",
+                  [object_alert("warning", "HelmRelease", "apps", "slow")],
+                  alerts='{"reconcileDuration": {"p99Seconds": 60}}')
+
+
+def test_reconcile_duration_threshold_at_the_top_bucket_fires_beyond_it(tmp_path):
+    # histogram_quantile reports a quantile in the +Inf bucket as the top bound, 1799.9999999999986:
+    # written as 1800 the threshold could never be reached.
+    series = (durations("HelmRelease", "apps", "stuck", seconds=2400)
+              + durations("HelmRelease", "apps", "slow", seconds=500))
+    promtool_test(tmp_path, "resource-info", series, "40m", "FluxReconcileDurationHigh",
+                  [object_alert("warning", "HelmRelease", "apps", "stuck")],
+                  alerts='{"reconcileDuration": {"p99Seconds": 1799.9999999999986}}')
+
+
+def test_the_default_reconcile_duration_threshold_lets_a_one_minute_helm_release_be(tmp_path):
+    series = durations("HelmRelease", "apps", "minute", seconds=60)
+    promtool_test(tmp_path, "resource-info", series, "40m", "FluxReconcileDurationHigh", [])
+
+
+# -- FluxInstanceNotReady (flux-operator) ----------------------------------------------------
+
+
+def flux_instance(ready: str, reason: str) -> dict:
+    labels = {**OPERATOR_TARGET, "kind": "FluxInstance", "name": "flux", "exported_namespace": "flux-system",
+              "ready": ready, "reason": reason, "suspended": "False", "uid": "1",
+              "revision": f"v2.9.4@sha256:{'a' * 64}"}
+    return {"series": selector("flux_instance_info", labels), "values": "1x60"}
+
+
+def test_flux_instance_not_ready_names_the_instance_and_its_reason(tmp_path):
+    alert = {"exp_labels": {"severity": "page", "exported_namespace": "flux-system", "name": "flux"},
+             "exp_annotations": {
+                 "summary": "FluxInstance flux-system/flux has not been ready for more than 10m",
+                 "description": "The Flux Operator reports it not ready; see `kubectl describe fluxinstance` and "
+                                "the operator's logs. Reason: ReconciliationFailed."}}
+    promtool_test(tmp_path, "flux-operator", [flux_instance("False", "ReconciliationFailed")], "15m",
+                  "FluxInstanceNotReady", [alert], annotations=True)
+
+
+def test_flux_instance_not_ready_stays_quiet_while_it_is_ready(tmp_path):
+    promtool_test(tmp_path, "flux-operator", [flux_instance("True", "ReconciliationSucceeded")], "30m",
+                  "FluxInstanceNotReady", [])
+
+
+# -- per-object duration panels: objects that reconcile every hour ------------------------------
+
+
+def hourly_durations(kind: str, namespace: str, name: str, seconds: float) -> list[dict]:
+    """A duration histogram of an object reconciled once an hour (Flux's usual interval), at minute 30."""
+    obj = {**CONTROLLER_TARGET, "app": "helm-controller", "pod": "helm-controller-5d7c9",
+           "kind": kind, "exported_namespace": namespace, "name": name}
+
+    def hourly(step: float) -> str:
+        return f"0x29 {step:g}x59 {2 * step:g}x59 {3 * step:g}x59"
+    series = [{"series": selector("gotk_reconcile_duration_seconds_bucket", {**obj, "le": le}),
+               "values": hourly(1 if seconds <= float(le) else 0)} for le in [*DURATION_BUCKET_LE, "+Inf"]]
+    return series + [
+        {"series": selector("gotk_reconcile_duration_seconds_count", obj), "values": hourly(1)},
+        {"series": selector("gotk_reconcile_duration_seconds_sum", obj), "values": hourly(seconds)},
+    ]
+
+
+def promtool_expr_test(tmp_path: Path, series: list[dict], expr: str, eval_time: str, samples: list[dict]) -> None:
+    promtool = require_tool("promtool")
+    test = {"rule_files": [], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m", "input_series": series,
+        "promql_expr_test": [{"expr": expr, "eval_time": eval_time, "exp_samples": samples}]}]}
+    test_file = tmp_path / "test.yaml"
+    test_file.write_text(yaml.safe_dump(test, sort_keys=False))
+    result = subprocess.run([promtool, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+SLOWEST_PANELS = ("Slowest 10 objects, average reconcile duration", "Slowest 10 objects, p99 reconcile duration")
+
+
+@pytest.mark.parametrize("title", SLOWEST_PANELS)
+def test_slowest_objects_panels_show_an_object_that_reconciles_hourly(tmp_path, title):
+    from components.signals.dashboards import cluster_dashboard  # noqa: PLC0415
+
+    model = cluster_dashboard(settings_for("resource-info"))
+    (panel,) = [p for p in model["panels"] if p["title"] == title]
+    expr = panel["targets"][0]["expr"].replace("$exported_namespace", ".*")
+    series = hourly_durations("HelmRelease", "apps", "podinfo", seconds=45)
+    shown = f"count by (kind, exported_namespace, name) ({expr} > 0)"
+    # 3h20m: the last reconciliation was 50 minutes ago; the panel still shows the object...
+    promtool_expr_test(tmp_path, series, shown, "200m", [
+        {"labels": '{exported_namespace="apps", kind="HelmRelease", name="podinfo"}', "value": 1}])
+    # ...where a window of a few scrape intervals ($__rate_interval) would not.
+    promtool_expr_test(tmp_path, series, shown.replace("[2h]", "[5m]"), "200m", [])
