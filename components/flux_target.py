@@ -22,6 +22,8 @@ METRIC_SOURCES = (RESOURCE_INFO, FLUX_OPERATOR, LEGACY)
 DEFAULT_METRIC_SOURCE = RESOURCE_INFO
 # The controllers stopped exporting the legacy gauges in Flux 2.5 (fluxcd/flux2#5083; MATRIX §2.4).
 LEGACY_REMOVED_IN = "2.5"
+# The oldest Flux the Flux Operator ships manifests for: 2.2.3 (flux-operator config/data/flux @ v0.58.1; MATRIX §2.1).
+OPERATOR_FIRST_FLUX = "2.2"
 
 # A Flux 2 minor ("2.9"), or a patch release of one ("2.9.4", "v2.9.4").
 VERSION_PATTERN = r"^v?2\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?$"
@@ -120,6 +122,10 @@ def resolve_flux_target(version: Any = None, metrics: Any = None, components: An
     if problems:
         raise FluxTargetError(problems)
     target = FluxTarget(release=release, metrics=source, components=chosen)
+    if source == FLUX_OPERATOR and minor_key(release.minor) < minor_key(OPERATOR_FIRST_FLUX):
+        warnings.append(f"fluxMetrics {FLUX_OPERATOR} on Flux {release.minor}: the Flux Operator installs Flux "
+                        f"{OPERATOR_FIRST_FLUX}.3 and later and reports the CRDs labelled "
+                        f"app.kubernetes.io/part-of=flux; objects of other CRDs are missing")
     if missing := target.invisible_kinds:
         warnings.append(f"fluxMetrics {LEGACY} on Flux {release.minor}: the controllers no longer export "
                         f"gotk_reconcile_condition and gotk_suspend_status for {', '.join(missing)}; their failures "

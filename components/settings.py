@@ -217,7 +217,8 @@ class AlertSettings(_Model):
         {"p99Seconds": 300})
     source_failure: SourceFailureRule = _field(
         SourceFailureRule(), "sourceFailure",
-        "FluxSourceFailure: a GitRepository, OCIRepository, HelmRepository, HelmChart or Bucket cannot fetch.",
+        "FluxSourceFailure: a GitRepository, OCIRepository, HelmRepository, HelmChart, Bucket or ExternalArtifact "
+        "is not Ready.",
         {"for": "15m"})
     workqueue: WorkqueueRule = _field(WorkqueueRule(), None,
                                       "FluxWorkqueueBacklog: a controller's work queue stays deeper than depth.",

@@ -170,6 +170,12 @@ def test_legacy_on_a_release_that_dropped_some_gauges_warns_naming_the_missing_k
     assert load(fluxVersion="2.1", fluxMetrics="legacy").flux.warnings == ()
 
 
+def test_flux_operator_before_the_releases_it_installs_warns():
+    [warning] = load(fluxVersion="2.1", fluxMetrics="flux-operator").flux.warnings
+    assert "the Flux Operator installs Flux 2.2.3 and later" in warning
+    assert load(fluxVersion="2.2", fluxMetrics="flux-operator").flux.warnings == ()
+
+
 def test_legacy_on_flux_2_5_or_later_is_an_error_saying_why_and_what_to_use():
     [problem] = problems(fluxVersion="2.5", fluxMetrics="legacy")
     assert problem.startswith('fluxMetrics: got "legacy"; expected resource-info or flux-operator for Flux 2.5')

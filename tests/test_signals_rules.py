@@ -10,6 +10,7 @@ object keeps Deleted=1), kube-state-metrics' ``suspended="true"``, the operator'
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -376,22 +377,19 @@ def test_workqueue_backlog_threshold_comes_from_settings(tmp_path, generation):
 # The real histogram (MATRIX Appendix B): a threshold above 10s fires, one at the top bucket too.
 
 
-def test_reconcile_duration_threshold_above_10s_fires_for_the_object_above_it(tmp_path):
-    series = (durations("HelmRelease", "apps", "slow", seconds=500)
-              + durations("HelmRelease", "apps", "minute", seconds=20))
-    promtool_test(tmp_path, "resource-info", series, "40m", "FluxReconcileDurationHigh",
-                  [object_alert("warning", "HelmRelease", "apps", "slow")],
-                  alerts='{"reconcileDuration": {"p99Seconds": 60}}')
-
-
-def test_reconcile_duration_threshold_at_the_top_bucket_fires_beyond_it(tmp_path):
+@pytest.mark.parametrize("threshold, slowest, below", [
+    (60, 500, 20),
     # histogram_quantile reports a quantile in the +Inf bucket as the top bound, 1799.9999999999986:
     # written as 1800 the threshold could never be reached.
-    series = (durations("HelmRelease", "apps", "stuck", seconds=2400)
-              + durations("HelmRelease", "apps", "slow", seconds=500))
+    (1799.9999999999986, 2400, 500),
+], ids=["above-10s", "top-bucket"])
+def test_reconcile_duration_threshold_on_the_real_histogram_fires_for_the_object_above_it(
+        tmp_path, threshold, slowest, below):
+    series = (durations("HelmRelease", "apps", "slow", seconds=slowest)
+              + durations("HelmRelease", "apps", "fast", seconds=below))
     promtool_test(tmp_path, "resource-info", series, "40m", "FluxReconcileDurationHigh",
-                  [object_alert("warning", "HelmRelease", "apps", "stuck")],
-                  alerts='{"reconcileDuration": {"p99Seconds": 1799.9999999999986}}')
+                  [object_alert("warning", "HelmRelease", "apps", "slow")],
+                  alerts=json.dumps({"reconcileDuration": {"p99Seconds": threshold}}))
 
 
 def test_the_default_reconcile_duration_threshold_lets_a_one_minute_helm_release_be(tmp_path):

@@ -9,7 +9,7 @@ from components.settings import AlertRule, Settings
 from components.signals.promql import (
     ALL_KINDS, NOT_SOURCES, OBJECT_LABELS, SOURCES, FluxQueries, recording_rules,
 )
-from components.signals.sources import FluxOperatorSource, MetricSource
+from components.signals.sources import FluxOperatorSource
 
 RULE_NAME = "flux-monitoring"
 
