@@ -242,3 +242,15 @@ def test_the_program_warns_about_what_it_cannot_see_of_the_chosen_flux(monkeypat
     warnings.clear()
     run_stack("staging")
     assert warnings == []
+
+
+def test_flux_operator_source_scrapes_the_operator_and_leaves_kube_state_metrics_alone():
+    run = run_stack("staging", {"flux-monitoring:fluxMetrics": "flux-operator"})
+    monitor = run.one("kubernetes:monitoring.coreos.com/v1:PodMonitor", "flux-operator").inputs
+    assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "http-metrics"
+    assert "kube-state-metrics" not in run.one(RELEASE).inputs["values"]
+
+
+def test_only_the_flux_operator_source_has_an_operator_pod_monitor(staging_run):
+    monitors = [r.name for r in staging_run.resources if r.type == "kubernetes:monitoring.coreos.com/v1:PodMonitor"]
+    assert monitors == ["flux-system"]
