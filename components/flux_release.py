@@ -29,6 +29,11 @@ def _since(minor: str, first: str) -> bool:
     return minor_key(minor) >= minor_key(first)
 
 
+def _until(minor: str, last: str | None) -> bool:
+    """``minor`` is ``last`` or older; None: never."""
+    return last is not None and minor_key(minor) <= minor_key(last)
+
+
 # -- controllers (MATRIX §1a, §2.2: flux2 pkg/manifestgen/install/options.go at every tag) ---------
 
 SOURCE_CONTROLLER = "source-controller"
@@ -203,8 +208,8 @@ def flux_release(minor: str) -> FluxRelease:
         raise KeyError(minor)
     kinds = tuple(
         ReleaseKind(kind=k.kind, group=k.group, plural=k.plural, controller=k.controller, version=version,
-                    legacy_gauges=k.legacy_gauges_until is not None and not _since(minor, _next(k.legacy_gauges_until)),
-                    has_ready=k.ready_until is None or not _since(minor, _next(k.ready_until)),
+                    legacy_gauges=_until(minor, k.legacy_gauges_until),
+                    has_ready=k.ready_until is None or _until(minor, k.ready_until),
                     records_duration=k.records_duration, has_suspend=k.has_suspend, revision=k.revision)
         for k in KINDS if (version := k.storage_version(minor)) is not None)
     return FluxRelease(
@@ -215,7 +220,3 @@ def flux_release(minor: str) -> FluxRelease:
         deleted_status=minor == "2.0",
     )
 
-
-def _next(minor: str) -> str:
-    major, number = minor_key(minor)
-    return f"{major}.{number + 1}"
