@@ -14,9 +14,10 @@ answer has one series per Flux object labelled ``kind``, ``exported_namespace`` 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from components.flux_target import FLUX_OPERATOR, LEGACY, RESOURCE_INFO, FluxTarget
+from components.flux_target import FLUX_OPERATOR, LEGACY, FluxTarget
 
 OBJECT_LABELS = ("kind", "exported_namespace", "name")
 
@@ -46,14 +47,13 @@ def by(labels: tuple[str, ...]) -> str:
     return f"by ({', '.join(labels)})"
 
 
-class MetricSource:
+class MetricSource(ABC):
     """The object-state queries of one metric source.
 
     ``namespace`` arguments are a matcher on the objects' namespace ("" for any). ``detail`` adds
     the labels ``detail_labels`` (revision, reason) to each object, for tables.
     """
 
-    name: str
     # The metric carrying every object's state: the namespace variable's values come from it.
     state_metric: str
     detail_labels: tuple[str, ...] = ()
@@ -65,17 +65,13 @@ class MetricSource:
         # True (the Flux Operator forces it).
         self.without_ready = Kinds(tuple(k.kind for k in target.release.kinds if not k.has_ready))
 
-    @property
-    def knows_reason(self) -> bool:
-        return "reason" in self.detail_labels
-
+    @abstractmethod
     def ready(self, ready: str, kinds: Kinds, namespace: str, detail: bool) -> str:
         """Objects of ``kinds`` whose Ready condition is ``ready`` (True, False or Unknown)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def suspend_flag(self, kinds: Kinds, namespace: str, detail: bool) -> str:
         """Objects whose suspend flag is set."""
-        raise NotImplementedError
 
     def suspended(self, kinds: Kinds, namespace: str, detail: bool) -> str:
         """Suspended objects that exist."""
@@ -91,7 +87,6 @@ class MetricSource:
 
 
 class LegacySource(MetricSource):
-    name = LEGACY
     state_metric = "gotk_reconcile_condition"
 
     def __init__(self, target: FluxTarget, controllers_job: str):
@@ -126,7 +121,6 @@ class ResourceInfoSource(MetricSource):
     (MATRIX §1f, §4): ``suspended`` is "true"/"false" and absent without spec.suspend, ``ready``
     absent before the first reconciliation."""
 
-    name = RESOURCE_INFO
     state_metric = "gotk_resource_info"
     detail_labels = ("revision", "reason")
 
@@ -155,7 +149,6 @@ class FluxOperatorSource(MetricSource):
     internal/reporter/metrics.go; MATRIX §1e, §3): ``suspended`` "True"/"False" always present,
     ``ready`` "Unknown" without a Ready condition, ``reason`` the Ready condition's reason."""
 
-    name = FLUX_OPERATOR
     state_metric = "flux_resource_info"
     detail_labels = ("revision", "reason")
 
