@@ -13,7 +13,7 @@ import pytest
 
 from components.settings import load_settings
 from components.signals.dashboards import cluster_dashboard, control_plane_dashboard, dashboard_config_maps
-from components.signals.promql import recording_rules
+from components.signals.promql import ALL_NAMESPACES, FAILING_OBJECTS, recording_rules
 
 PROJECT = Path(__file__).resolve().parent.parent
 GENERATIONS = ("resource-info", "legacy", "flux-operator")
@@ -93,8 +93,12 @@ def test_cluster_dashboard_reads_object_state_from_the_chosen_source_only(genera
 
 @pytest.mark.parametrize("generation", GENERATIONS)
 def test_failing_objects_table_shows_the_ready_reason_where_the_source_has_it(generation):
+    """The table lists the recorded failing objects, recorded with the source's detail labels
+    (test_recording_rules.py checks the values)."""
     expr = panel_exprs(cluster_dashboard(settings_for(generation)))["Failing objects"]
-    assert ("reason" in expr) == (generation != "legacy")
+    (rule,) = [r for r in recording_rules(settings_for(generation)) if r["record"] == FAILING_OBJECTS]
+    assert expr.startswith(FAILING_OBJECTS)
+    assert ("reason" in rule["expr"]) == (generation != "legacy")
 
 
 def test_controllers_up_has_one_legend_per_installed_controller():
@@ -126,25 +130,35 @@ def panel_exprs(model: dict) -> dict[str, str]:
     return {p["title"]: " ".join(t["expr"] for t in p["targets"]) for p in model["panels"]}
 
 
-RECORDED_PANELS = ("Reconcilers ready", "Reconcilers failing", "Reconcilers unknown", "Sources ready",
-                   "Sources failing", "Sources unknown", "Suspended", "Average reconcile duration per kind",
-                   "p99 reconcile duration per kind")
+AGGREGATE_PANELS = ("Reconcilers ready", "Reconcilers failing", "Reconcilers unknown", "Sources ready",
+                    "Sources failing", "Sources unknown", "Suspended", "Average reconcile duration per kind",
+                    "p99 reconcile duration per kind")
+DRILL_DOWN_PANELS = ("Failing objects", "Suspended objects", "Slowest 10 objects, average reconcile duration",
+                     "Slowest 10 objects, p99 reconcile duration")
+# A selector of a raw Flux series: an object-state metric or the controllers' duration histogram.
+RAW_SELECTOR = re.compile(r"(?<![\w:])(gotk_\w+|flux_resource_info)\{([^}]*)\}")
+
+
+def test_the_cluster_dashboard_is_aggregates_and_drill_downs():
+    titles = set(panel_exprs(cluster_dashboard(settings_for("resource-info"))))
+    assert titles == set(AGGREGATE_PANELS) | set(DRILL_DOWN_PANELS)
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
-def test_cluster_aggregate_panels_read_recorded_series_only(generation):
-    exprs = panel_exprs(cluster_dashboard(settings_for(generation)))
-    for title in RECORDED_PANELS:
-        assert "flux:" in exprs[title] and "gotk_" not in exprs[title].replace("flux:gotk_", ""), title
+def test_cluster_panels_read_recorded_series_and_raw_ones_only_for_selected_namespaces(generation):
+    """At All every panel reads recorded series: each raw selector also requires the namespace
+    variable not to be at All (test_recording_rules.py checks both cases on promtool)."""
+    for title, expr in panel_exprs(cluster_dashboard(settings_for(generation))).items():
+        assert "flux:" in expr, title
+        for metric, matchers in RAW_SELECTOR.findall(expr):
+            assert f'{ALL_NAMESPACES}!~"$exported_namespace"' in matchers, (title, metric)
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
-def test_drill_down_panels_show_individual_objects_from_raw_series(generation):
+def test_tables_read_only_the_recorded_objects(generation):
     exprs = panel_exprs(cluster_dashboard(settings_for(generation)))
-    drill_down = [title for title in exprs if title not in RECORDED_PANELS]
-    assert len(drill_down) == 4
-    for title in drill_down:
-        assert "flux:" not in exprs[title] and "name" in exprs[title], title
+    for title in ("Failing objects", "Suspended objects"):
+        assert not RAW_SELECTOR.search(exprs[title]), title
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)

@@ -16,7 +16,7 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 from components.selectors import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE, PART_OF_LABELS
 from components.settings import Settings
 from components.signals.promql import (
-    ALL_KINDS, OBJECT_LABELS, RECONCILE_ERROR_RATE, RECONCILE_RATE, RECONCILERS, SOURCES, STATE_READY, SUSPENDED,
+    ALL_KINDS, RECONCILE_ERROR_RATE, RECONCILE_RATE, RECONCILERS, SLOWEST, SOURCES, STATE_READY, SUSPENDED,
     WORKQUEUE_DEPTH, FluxQueries, Kinds, RecordedQueries, duration_quantile_record,
 )
 from components.signals.sources import FluxOperatorSource
@@ -26,12 +26,6 @@ CLUSTER_UID = "flux-cluster"
 
 DATASOURCE = models.DataSourceRef(type_val="prometheus", uid="${datasource}")
 RATE = "$__rate_interval"
-# Per-object panels show the slowest few: a fleet holds thousands of objects.
-SLOWEST = 10
-# Their rate window: most Flux objects reconcile every hour (or every 10 minutes), so a window of
-# a few scrape intervals ($__rate_interval) holds no reconciliation of most of them. Two hours
-# hold at least one reconciliation of every object that reconciles hourly.
-PER_OBJECT_WINDOW = "2h"
 
 
 def _query(expr: str, legend: str = "__auto", ref: str = "A") -> prometheus.Dataquery:
@@ -86,7 +80,7 @@ def control_plane_dashboard(settings: Settings) -> dict:
     q = FluxQueries(settings, controller_namespace="$namespace")
     # Work queues, reconciliation and error rates are recorded per controller (rules.py), over
     # the recording window; they keep the controllers' namespace, which the variable filters.
-    recorded = RecordedQueries(controller_namespace="$namespace")
+    recorded = RecordedQueries(settings, controller_namespace="$namespace")
 
     def controllers(metric: str, *matchers: str) -> str:
         return f"{metric}{q.controllers(*matchers)}"
@@ -136,11 +130,11 @@ def control_plane_dashboard(settings: Settings) -> dict:
 def cluster_dashboard(settings: Settings) -> dict:
     """State of the Flux objects: what is ready, failing, unknown or suspended, and how long reconciling takes.
 
-    Aggregate panels read the recorded series (rules.py); the tables and per-object panels, which
-    show individual objects, query the raw series.
+    Every panel reads recorded series (rules.py): fleet totals with the namespace variable at All
+    (the raw series of just the selected namespaces otherwise), and per-object series for the
+    failing, suspended and slowest objects only.
     """
-    q = FluxQueries(settings, object_namespace="$exported_namespace")
-    recorded = RecordedQueries(object_namespace="$exported_namespace")
+    recorded = RecordedQueries(settings, object_namespace="$exported_namespace")
 
     def counts(group: str, kinds: Kinds) -> list[stat.Panel]:
         return [_stat(f"{group} {label}", recorded.object_count(label, kinds))
@@ -150,20 +144,19 @@ def cluster_dashboard(settings: Settings) -> dict:
         *counts("Reconcilers", RECONCILERS),
         *counts("Sources", SOURCES),
         _stat("Suspended", recorded.object_count(SUSPENDED, ALL_KINDS), width=6),
-        _table("Failing objects", q.objects("False", ALL_KINDS, detail=True)),
-        _table("Suspended objects", q.suspended(ALL_KINDS, detail=True)),
+        _table("Failing objects", recorded.failing_objects()),
+        _table("Suspended objects", recorded.suspended_objects()),
         _timeseries("Average reconcile duration per kind", "s",
                     _query(recorded.duration_average(("kind",)), "{{kind}}")),
         _timeseries("p99 reconcile duration per kind", "s",
                     _query(recorded.duration_quantile(0.99, ("kind",)), "{{kind}}")),
         _timeseries(f"Slowest {SLOWEST} objects, average reconcile duration", "s",
-                    _query(f"topk({SLOWEST}, {q.duration_average(PER_OBJECT_WINDOW, OBJECT_LABELS)})",
-                           "{{kind}} {{exported_namespace}}/{{name}}")),
+                    _query(recorded.slowest_average(), "{{kind}} {{exported_namespace}}/{{name}}")),
         _timeseries(f"Slowest {SLOWEST} objects, p99 reconcile duration", "s",
-                    _query(f"topk({SLOWEST}, {q.duration_quantile(0.99, PER_OBJECT_WINDOW, OBJECT_LABELS)})",
-                           "{{kind}} {{exported_namespace}}/{{name}}")),
+                    _query(recorded.slowest_p99(), "{{kind}} {{exported_namespace}}/{{name}}")),
     ]
-    variables = [_datasource_variable(), _namespace_variable("exported_namespace", "Namespace", q.source.state_metric)]
+    variables = [_datasource_variable(),
+                 _namespace_variable("exported_namespace", "Namespace", FluxQueries(settings).source.state_metric)]
     return _build(_dashboard(CLUSTER_UID, "Flux Cluster Stats", variables), panels)
 
 

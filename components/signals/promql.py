@@ -48,6 +48,8 @@ class FluxQueries:
     settings: Settings
     object_namespace: str | None = None
     controller_namespace: str | None = None
+    # Select nothing when ``object_namespace`` is a template variable at All (see ALL_NAMESPACES).
+    only_selected: bool = False
 
     @property
     def source(self) -> MetricSource:
@@ -65,7 +67,8 @@ class FluxQueries:
     def _objects_namespace(self) -> str:
         if self.object_namespace is None:
             return ""
-        return f'exported_namespace=~"{self.object_namespace}"'
+        matcher = f'exported_namespace=~"{self.object_namespace}"'
+        return f'{matcher}, {ALL_NAMESPACES}!~"{self.object_namespace}"' if self.only_selected else matcher
 
     def durations(self, series: str) -> str:
         """A gotk_reconcile_duration_seconds series (bucket, sum or count) with its selector."""
@@ -117,20 +120,40 @@ class FluxQueries:
 #
 # Names follow level:metric:operations. Each recorded expression is built from the raw queries
 # above (FluxQueries without namespace filters), so a recorded series and the raw query it stands
-# for cannot drift apart. Recorded series keep ``exported_namespace`` (objects) and ``namespace``
-# (the controllers' namespace) so dashboard variables still filter them.
+# for cannot drift apart.
+#
+# Fleet totals are recorded without ``exported_namespace``: a namespace holds a handful of objects
+# in a large fleet (one per tenant application), so per-namespace aggregates would be nearly as
+# many series as objects. The dashboards read the totals when the namespace variable is at All and
+# the raw series of just the selected namespaces otherwise (``RecordedQueries``). Drill-down
+# series (failing, suspended and slowest objects) are recorded per object, for those objects only.
 
-# Objects per kind, namespace and state: label state is one of STATE_READY's keys or "suspended".
+# Objects per kind and state: label state is one of STATE_READY's keys or "suspended".
 OBJECT_COUNT = "flux:gotk_objects:count"
+# One series per failing (Ready False, not suspended) or suspended object, with the detail labels
+# (revision, reason) its source knows: the drill-down tables and the failing/suspended counts.
+FAILING_OBJECTS = "flux:gotk_objects:failing"
+SUSPENDED_OBJECTS = "flux:gotk_objects:suspended"
 STATE_READY = {"ready": "True", "failing": "False", "unknown": "Unknown"}
 SUSPENDED = "suspended"
 RECORD_WINDOW = "5m"
-DURATION_BY = ("namespace", "kind", "exported_namespace")
+DURATION_BY = ("namespace", "kind")
 CONTROLLER_BY = ("namespace", "app", "controller")
+# The slowest-objects panels list this many objects; their window holds at least one
+# reconciliation of every object that reconciles hourly (most Flux objects reconcile every hour
+# or every ten minutes, so a few scrape intervals would hold none of most of them).
+SLOWEST = 10
+PER_OBJECT_WINDOW = "2h"
+# A label no series carries. Its (empty) value matches the namespace variable only at All
+# (allValue ".*"): a selection is a regex of non-empty names. So ``{ALL_NAMESPACES=~"$var"}``
+# selects only at All and ``{ALL_NAMESPACES!~"$var"}`` only with namespaces selected, whatever the
+# names (a suffix such as ``exported_namespace!~"$var.+"`` would drop "apps-prod" when "apps" and
+# "apps-prod" are both selected).
+ALL_NAMESPACES = "flux_monitoring_all_namespaces"
 
 
 def duration_rate_record(series: str) -> str:
-    """Recorded rate of a gotk_reconcile_duration_seconds series (bucket, sum or count) per kind and namespace."""
+    """Recorded rate of a gotk_reconcile_duration_seconds series (bucket, sum or count) per kind."""
     return f"flux:gotk_reconcile_duration_seconds_{series}:rate{RECORD_WINDOW}"
 
 
@@ -142,24 +165,41 @@ RECORDED_QUANTILES = (0.5, 0.9, 0.99)
 RECONCILE_RATE = f"flux:controller_runtime_reconcile_total:rate{RECORD_WINDOW}"
 RECONCILE_ERROR_RATE = f"flux:controller_runtime_reconcile_errors_total:rate{RECORD_WINDOW}"
 WORKQUEUE_DEPTH = "flux:workqueue_depth:max"
+# The fleet's slowest objects, per object: average and p99 reconcile duration over PER_OBJECT_WINDOW.
+SLOWEST_AVERAGE = f"flux:gotk_reconcile_duration_seconds:avg_rate{PER_OBJECT_WINDOW}_top{SLOWEST}"
+SLOWEST_P99 = f"flux:gotk_reconcile_duration_seconds:p99_rate{PER_OBJECT_WINDOW}_top{SLOWEST}"
 
 
-def recording_rules(settings: Settings) -> list[dict]:
-    """The recording rules of the aggregates the dashboards read, in evaluation order."""
+def _slowest_average(q: FluxQueries) -> str:
+    return f"topk({SLOWEST}, {q.duration_average(PER_OBJECT_WINDOW, OBJECT_LABELS)})"
+
+
+def _slowest_p99(q: FluxQueries) -> str:
+    return f"topk({SLOWEST}, {q.duration_quantile(0.99, PER_OBJECT_WINDOW, OBJECT_LABELS)})"
+
+
+def _count_by_kind(expr: str) -> str:
+    return f"count {_by(('kind',))} (\n{expr}\n)"
+
+
+def object_rules(settings: Settings) -> list[dict]:
+    """Object states (per object for failing and suspended ones, per kind and state for all),
+    duration rates and quantiles per kind, controller rates: what the dashboards read at every
+    refresh, in evaluation order (later rules of a group read the series earlier ones recorded in
+    the same evaluation)."""
     q = FluxQueries(settings)
-    by_object = _by(("kind", "exported_namespace"))
-    rules = [{"record": OBJECT_COUNT, "expr": f"count {by_object} (\n{q.objects(ready, ALL_KINDS)}\n)",
-              "labels": {"state": state}} for state, ready in STATE_READY.items()]
-    rules.append({"record": OBJECT_COUNT, "expr": f"count {by_object} (\n{q.suspended(ALL_KINDS)}\n)",
-                  "labels": {"state": SUSPENDED}})
+    rules = [{"record": FAILING_OBJECTS, "expr": q.objects("False", ALL_KINDS, detail=True)},
+             {"record": SUSPENDED_OBJECTS, "expr": q.suspended(ALL_KINDS, detail=True)}]
+    rules += [{"record": OBJECT_COUNT, "expr": _count_by_kind(q.objects(ready, ALL_KINDS)), "labels": {"state": state}}
+              for state, ready in STATE_READY.items() if state != "failing"]
+    rules += [{"record": OBJECT_COUNT, "expr": _count_by_kind(record), "labels": {"state": state}}
+              for state, record in (("failing", FAILING_OBJECTS), (SUSPENDED, SUSPENDED_OBJECTS))]
     rules += [{"record": duration_rate_record(series),
                "expr": f"sum {_by(DURATION_BY + (('le',) if series == 'bucket' else ()))} "
                        f"(rate({q.durations(series)}[{RECORD_WINDOW}]))"}
               for series in ("bucket", "sum", "count")]
-    # Rules of a group run in order: the quantiles read the bucket rates just recorded.
     rules += [{"record": duration_quantile_record(quantile),
-               "expr": f"histogram_quantile({quantile}, sum {_by(('namespace', 'kind', 'le'))} "
-                       f"({duration_rate_record('bucket')}))"}
+               "expr": f"histogram_quantile({quantile}, {duration_rate_record('bucket')})"}
               for quantile in RECORDED_QUANTILES]
     rules += [
         {"record": RECONCILE_RATE,
@@ -172,10 +212,29 @@ def recording_rules(settings: Settings) -> list[dict]:
     return rules
 
 
+def slowest_rules(settings: Settings) -> list[dict]:
+    """The fleet's slowest objects over PER_OBJECT_WINDOW: only SLOWEST series each."""
+    q = FluxQueries(settings)
+    return [{"record": SLOWEST_AVERAGE, "expr": _slowest_average(q)},
+            {"record": SLOWEST_P99, "expr": _slowest_p99(q)}]
+
+
+def recording_rules(settings: Settings) -> list[dict]:
+    """Every recording rule, whatever its group."""
+    return object_rules(settings) + slowest_rules(settings)
+
+
 @dataclass(frozen=True)
 class RecordedQueries:
-    """Dashboard queries over the recorded series, filtered like FluxQueries."""
+    """Dashboard queries over the recorded series, filtered like FluxQueries.
 
+    ``object_namespace`` is the objects' namespace template variable (allValue ".*"). With it at
+    All, each object query reads the recorded fleet series; with namespaces selected, the raw
+    series of just those namespaces (the recorded side then selects nothing, and at All the raw
+    side selects nothing: index work only, no samples).
+    """
+
+    settings: Settings
     object_namespace: str | None = None
     controller_namespace: str | None = None
 
@@ -184,19 +243,47 @@ class RecordedQueries:
         ctl = f'namespace=~"{self.controller_namespace}"' if self.controller_namespace is not None else ""
         return _selector(*matchers, obj, ctl)
 
+    def _at_all(self, record: str, *matchers: str) -> str:
+        """``record`` when the namespace variable is at All, nothing otherwise."""
+        at_all = f'{ALL_NAMESPACES}=~"{self.object_namespace}"' if self.object_namespace is not None else ""
+        return f"{record}{_selector(*matchers, at_all)}"
+
+    @property
+    def _selected(self) -> FluxQueries:
+        """Raw queries of the selected namespaces only (none at All)."""
+        return FluxQueries(self.settings, object_namespace=self.object_namespace,
+                           controller_namespace=self.controller_namespace, only_selected=True)
+
     def object_count(self, state: str, kinds: Kinds) -> str:
         """How many objects of ``kinds`` are in ``state`` (a STATE_READY key or SUSPENDED); 0 when none."""
-        selector = self._filters(_equals("state", state), kinds.matcher("kind"))
-        return f"sum({OBJECT_COUNT}{selector}) or vector(0)"
+        raw = self._selected
+        objects = raw.suspended(kinds) if state == SUSPENDED else raw.objects(STATE_READY[state], kinds)
+        return (f"sum({self._at_all(OBJECT_COUNT, _equals('state', state), kinds.matcher('kind'))})\n"
+                f"or count(\n{objects}\n)\nor vector(0)")
+
+    def failing_objects(self) -> str:
+        """Each failing object (not suspended), with the detail labels its source knows."""
+        return f"{FAILING_OBJECTS}{self._filters()}"
+
+    def suspended_objects(self) -> str:
+        return f"{SUSPENDED_OBJECTS}{self._filters()}"
 
     def per_controller(self, record: str, by: tuple[str, ...]) -> str:
         """A per-controller recorded series (RECONCILE_RATE, RECONCILE_ERROR_RATE, WORKQUEUE_DEPTH) summed ``by``."""
         return f"sum {_by(by)} ({record}{self._filters()})"
 
     def duration_quantile(self, quantile: float, by: tuple[str, ...]) -> str:
-        return (f"histogram_quantile({quantile}, sum {_by(by + ('le',))} "
-                f"({duration_rate_record('bucket')}{self._filters()}))")
+        buckets = (f"sum {_by(by + ('le',))} ({self._at_all(duration_rate_record('bucket'))})\n"
+                   f"or sum {_by(by + ('le',))} (rate({self._selected.durations('bucket')}[{RECORD_WINDOW}]))")
+        return f"histogram_quantile({quantile},\n{buckets}\n)"
 
     def duration_average(self, by: tuple[str, ...]) -> str:
-        return (f"sum {_by(by)} ({duration_rate_record('sum')}{self._filters()})\n"
-                f"/ sum {_by(by)} ({duration_rate_record('count')}{self._filters()})")
+        recorded = (f"sum {_by(by)} ({self._at_all(duration_rate_record('sum'))})\n"
+                    f"/ sum {_by(by)} ({self._at_all(duration_rate_record('count'))})")
+        return f"{recorded}\nor {self._selected.duration_average(RECORD_WINDOW, by)}"
+
+    def slowest_average(self) -> str:
+        return f"topk({SLOWEST}, {self._at_all(SLOWEST_AVERAGE)}\nor {_slowest_average(self._selected)})"
+
+    def slowest_p99(self) -> str:
+        return f"topk({SLOWEST}, {self._at_all(SLOWEST_P99)}\nor {_slowest_p99(self._selected)})"
