@@ -19,11 +19,11 @@ import yaml
 from components.signals.dashboards import cluster_dashboard
 from components.signals.promql import (
     FAILING_OBJECTS, OBJECT_COUNT, RECONCILE_ERROR_RATE, RECONCILE_RATE, RECORD_WINDOW, SLOWEST,
-    SLOWEST_AVERAGE, SLOWEST_P99, SUSPENDED_OBJECTS, WORKQUEUE_DEPTH, FluxQueries, duration_quantile_record,
+    OBJECT_P99, SLOWEST_AVERAGE, SLOWEST_P99, SUSPENDED_OBJECTS, WORKQUEUE_DEPTH, FluxQueries, duration_quantile_record,
     duration_rate_record,
 )
 from components.signals.rules import (
-    ALERT_GROUP, ALERT_INTERVAL, RECORDING_GROUP, RECORDING_INTERVAL, SLOWEST_GROUP, SLOWEST_INTERVAL,
+    ALERT_GROUP, ALERT_INTERVAL, RECORDING_GROUP, RECORDING_INTERVAL, DURATION_GROUP, DURATION_INTERVAL,
     flux_rule_groups,
 )
 from tests.signals_tools import require_tool
@@ -87,9 +87,9 @@ def in_namespaces(objects: set[tuple[str, str, str]], namespaces: str) -> set[tu
 def test_every_group_has_an_explicit_interval_and_holds_one_kind_of_rule():
     groups = {g["name"]: g for g in flux_rule_groups(settings_for("resource-info"))}
     assert {name: g["interval"] for name, g in groups.items()} == {
-        ALERT_GROUP: ALERT_INTERVAL, RECORDING_GROUP: RECORDING_INTERVAL, SLOWEST_GROUP: SLOWEST_INTERVAL}
+        ALERT_GROUP: ALERT_INTERVAL, RECORDING_GROUP: RECORDING_INTERVAL, DURATION_GROUP: DURATION_INTERVAL}
     assert all("alert" in r for r in groups[ALERT_GROUP]["rules"])
-    assert all("record" in r for name in (RECORDING_GROUP, SLOWEST_GROUP) for r in groups[name]["rules"])
+    assert all("record" in r for name in (RECORDING_GROUP, DURATION_GROUP) for r in groups[name]["rules"])
 
 
 def test_alerts_evaluate_at_least_as_often_as_their_shortest_default_for():
@@ -189,6 +189,27 @@ def test_slowest_objects_are_recorded_for_the_slowest_only(tmp_path, generation,
         "expr": f"count by (kind, exported_namespace, name) ({record})", "eval_time": "10m",
         "exp_samples": [{"labels": f'{{exported_namespace="{ns}", kind="{kind}", name="{name}"}}', "value": 1}
                         for kind, ns, name, _ in sorted(slowest)]}])
+
+
+def reconciling_ten_minutes_only(values: str) -> str:
+    """A counter of ``durations`` ("0+<step>x60") that stops growing after ten minutes."""
+    if not values.startswith("0+"):
+        return values
+    step = float(values[2:].split("x")[0])
+    return f"0+{step:g}x10 {10 * step:g}x50"
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+@pytest.mark.parametrize("record", (SLOWEST_AVERAGE, SLOWEST_P99))
+def test_slowest_objects_include_an_object_that_reconciled_over_an_hour_ago(tmp_path, generation, record):
+    """An hourly reconciler is in no 30m window most of the time, but in the 2h the panels show."""
+    hourly = [{**s, "values": reconciling_ten_minutes_only(s["values"])}
+              for s in durations("Kustomization", "apps", "hourly", seconds=20)]
+    promtool_expr_test(tmp_path, generation, hourly + durations("Kustomization", "apps", "busy", seconds=1), [
+        {"expr": f"count by (name) ({OBJECT_P99})", "eval_time": "55m",
+         "exp_samples": [{"labels": '{name="busy"}', "value": 1}]},
+        {"expr": f"count by (name) ({record})", "eval_time": "55m",
+         "exp_samples": [{"labels": f'{{name="{name}"}}', "value": 1} for name in ("busy", "hourly")]}])
 
 
 def test_recorded_slowest_average_is_each_objects_reconcile_time(tmp_path):

@@ -16,8 +16,8 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 from components.selectors import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE, PART_OF_LABELS
 from components.settings import Settings
 from components.signals.promql import (
-    ALL_KINDS, RECONCILE_ERROR_RATE, RECONCILE_RATE, RECONCILERS, SLOWEST, SOURCES, STATE_READY, SUSPENDED,
-    WORKQUEUE_DEPTH, FluxQueries, Kinds, RecordedQueries, duration_quantile_record,
+    ALL_KINDS, OBJECT_P99_WINDOW, PER_OBJECT_WINDOW, RECONCILE_ERROR_RATE, RECONCILE_RATE, RECONCILERS, SLOWEST,
+    SOURCES, STATE_READY, SUSPENDED, WORKQUEUE_DEPTH, FluxQueries, Kinds, RecordedQueries, duration_quantile_record,
 )
 from components.signals.sources import FluxOperatorSource
 
@@ -151,9 +151,13 @@ def cluster_dashboard(settings: Settings) -> dict:
         _timeseries("p99 reconcile duration per kind", "s",
                     _query(recorded.duration_quantile(0.99, ("kind",)), "{{kind}}")),
         _timeseries(f"Slowest {SLOWEST} objects, average reconcile duration", "s",
-                    _query(recorded.slowest_average(), "{{kind}} {{exported_namespace}}/{{name}}")),
+                    _query(recorded.slowest_average(), "{{kind}} {{exported_namespace}}/{{name}}"))
+        .description(f"Average reconcile duration over {PER_OBJECT_WINDOW}, which holds a reconciliation "
+                     "of every object that reconciles hourly."),
         _timeseries(f"Slowest {SLOWEST} objects, p99 reconcile duration", "s",
-                    _query(recorded.slowest_p99(), "{{kind}} {{exported_namespace}}/{{name}}")),
+                    _query(recorded.slowest_p99(), "{{kind}} {{exported_namespace}}/{{name}}"))
+        .description(f"Each object's worst p99 reconcile duration over {OBJECT_P99_WINDOW} (the window "
+                     f"FluxReconcileDurationHigh fires on) in the last {PER_OBJECT_WINDOW}."),
     ]
     variables = [_datasource_variable(),
                  _namespace_variable("exported_namespace", "Namespace", FluxQueries(settings).source.state_metric)]

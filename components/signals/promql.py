@@ -165,17 +165,24 @@ RECORDED_QUANTILES = (0.5, 0.9, 0.99)
 RECONCILE_RATE = f"flux:controller_runtime_reconcile_total:rate{RECORD_WINDOW}"
 RECONCILE_ERROR_RATE = f"flux:controller_runtime_reconcile_errors_total:rate{RECORD_WINDOW}"
 WORKQUEUE_DEPTH = "flux:workqueue_depth:max"
-# The fleet's slowest objects, per object: average and p99 reconcile duration over PER_OBJECT_WINDOW.
+# Each object's p99 reconcile duration over OBJECT_P99_WINDOW, for objects that reconciled in it:
+# FluxReconcileDurationHigh fires on it, and the slowest-objects p99 panel reads it. Computing it
+# reads every bucket series of every object (eleven per object), the costliest query of all: it
+# is computed once, in the durations group, for both.
+OBJECT_P99_WINDOW = "30m"
+OBJECT_P99 = f"flux:gotk_reconcile_duration_seconds:p99_rate{OBJECT_P99_WINDOW}"
+# The fleet's SLOWEST objects: by average reconcile duration over PER_OBJECT_WINDOW, and by their
+# worst OBJECT_P99 in PER_OBJECT_WINDOW (an object reconciling hourly has one in that time).
 SLOWEST_AVERAGE = f"flux:gotk_reconcile_duration_seconds:avg_rate{PER_OBJECT_WINDOW}_top{SLOWEST}"
-SLOWEST_P99 = f"flux:gotk_reconcile_duration_seconds:p99_rate{PER_OBJECT_WINDOW}_top{SLOWEST}"
+SLOWEST_P99 = f"flux:gotk_reconcile_duration_seconds:p99_rate{OBJECT_P99_WINDOW}_max{PER_OBJECT_WINDOW}_top{SLOWEST}"
 
 
 def _slowest_average(q: FluxQueries) -> str:
     return f"topk({SLOWEST}, {q.duration_average(PER_OBJECT_WINDOW, OBJECT_LABELS)})"
 
 
-def _slowest_p99(q: FluxQueries) -> str:
-    return f"topk({SLOWEST}, {q.duration_quantile(0.99, PER_OBJECT_WINDOW, OBJECT_LABELS)})"
+def _slowest_p99(selector: str) -> str:
+    return f"topk({SLOWEST}, max_over_time({OBJECT_P99}{selector}[{PER_OBJECT_WINDOW}]))"
 
 
 def _count_by_kind(expr: str) -> str:
@@ -183,10 +190,9 @@ def _count_by_kind(expr: str) -> str:
 
 
 def object_rules(settings: Settings) -> list[dict]:
-    """Object states (per object for failing and suspended ones, per kind and state for all),
-    duration rates and quantiles per kind, controller rates: what the dashboards read at every
-    refresh, in evaluation order (later rules of a group read the series earlier ones recorded in
-    the same evaluation)."""
+    """Object states: per object for failing and suspended ones, per kind and state for all; and
+    the per-controller rates the control plane reads. In evaluation order: later rules of a group
+    read the series earlier ones recorded in the same evaluation."""
     q = FluxQueries(settings)
     rules = [{"record": FAILING_OBJECTS, "expr": q.objects("False", ALL_KINDS, detail=True)},
              {"record": SUSPENDED_OBJECTS, "expr": q.suspended(ALL_KINDS, detail=True)}]
@@ -194,13 +200,6 @@ def object_rules(settings: Settings) -> list[dict]:
               for state, ready in STATE_READY.items() if state != "failing"]
     rules += [{"record": OBJECT_COUNT, "expr": _count_by_kind(record), "labels": {"state": state}}
               for state, record in (("failing", FAILING_OBJECTS), (SUSPENDED, SUSPENDED_OBJECTS))]
-    rules += [{"record": duration_rate_record(series),
-               "expr": f"sum {_by(DURATION_BY + (('le',) if series == 'bucket' else ()))} "
-                       f"(rate({q.durations(series)}[{RECORD_WINDOW}]))"}
-              for series in ("bucket", "sum", "count")]
-    rules += [{"record": duration_quantile_record(quantile),
-               "expr": f"histogram_quantile({quantile}, {duration_rate_record('bucket')})"}
-              for quantile in RECORDED_QUANTILES]
     rules += [
         {"record": RECONCILE_RATE,
          "expr": f"sum {_by(CONTROLLER_BY)} (rate(controller_runtime_reconcile_total{q.controllers()}[{RECORD_WINDOW}]))"},
@@ -212,16 +211,27 @@ def object_rules(settings: Settings) -> list[dict]:
     return rules
 
 
-def slowest_rules(settings: Settings) -> list[dict]:
-    """The fleet's slowest objects over PER_OBJECT_WINDOW: only SLOWEST series each."""
+def duration_rules(settings: Settings) -> list[dict]:
+    """Reconcile durations: rates and quantiles per kind, each object's p99 (OBJECT_P99), and the
+    slowest objects, SLOWEST series each."""
     q = FluxQueries(settings)
-    return [{"record": SLOWEST_AVERAGE, "expr": _slowest_average(q)},
-            {"record": SLOWEST_P99, "expr": _slowest_p99(q)}]
+    rules = [{"record": duration_rate_record(series),
+              "expr": f"sum {_by(DURATION_BY + (('le',) if series == 'bucket' else ()))} "
+                      f"(rate({q.durations(series)}[{RECORD_WINDOW}]))"}
+             for series in ("bucket", "sum", "count")]
+    rules += [{"record": duration_quantile_record(quantile),
+               "expr": f"histogram_quantile({quantile}, {duration_rate_record('bucket')})"}
+              for quantile in RECORDED_QUANTILES]
+    # ">= 0" drops the NaN of an object without reconciliations in the window.
+    rules += [{"record": OBJECT_P99, "expr": f"{q.duration_quantile(0.99, OBJECT_P99_WINDOW, OBJECT_LABELS)} >= 0"},
+              {"record": SLOWEST_P99, "expr": _slowest_p99("")},
+              {"record": SLOWEST_AVERAGE, "expr": _slowest_average(q)}]
+    return rules
 
 
 def recording_rules(settings: Settings) -> list[dict]:
     """Every recording rule, whatever its group."""
-    return object_rules(settings) + slowest_rules(settings)
+    return object_rules(settings) + duration_rules(settings)
 
 
 @dataclass(frozen=True)
@@ -286,4 +296,6 @@ class RecordedQueries:
         return f"topk({SLOWEST}, {self._at_all(SLOWEST_AVERAGE)}\nor {_slowest_average(self._selected)})"
 
     def slowest_p99(self) -> str:
-        return f"topk({SLOWEST}, {self._at_all(SLOWEST_P99)}\nor {_slowest_p99(self._selected)})"
+        """Each object's p99 is recorded (OBJECT_P99): a selection reads its namespaces' series."""
+        selected = self._selected._objects_namespace()
+        return f"topk({SLOWEST}, {self._at_all(SLOWEST_P99)}\nor {_slowest_p99(_selector(selected))})"

@@ -7,28 +7,26 @@ from components.flux_release import format_bound
 from components.selectors import PART_OF_LABELS, PROMETHEUS_SELECTOR_LABELS
 from components.settings import AlertRule, Settings
 from components.signals.promql import (
-    ALL_KINDS, NOT_SOURCES, OBJECT_LABELS, PER_OBJECT_WINDOW, SOURCES, FluxQueries, object_rules, slowest_rules,
+    ALL_KINDS, NOT_SOURCES, OBJECT_LABELS, OBJECT_P99, OBJECT_P99_WINDOW, SOURCES, FluxQueries, duration_rules,
+    object_rules,
 )
 from components.signals.sources import FluxOperatorSource
 
 RULE_NAME = "flux-monitoring"
-
-# Reconciliations happen every few minutes per object; a shorter window would often hold no
-# reconciliation at all and let the quantile flicker.
-DURATION_WINDOW = "30m"
 
 # Each group has an explicit interval, chosen so that its evaluation takes well under a tenth of
 # it at 10,000 objects on two cores (make bench measures prometheus_rule_group_last_duration_seconds):
 # - the alerts: every `for` is minutes long (5m at the shortest by default), so a minute is enough;
 ALERT_GROUP = "flux"
 ALERT_INTERVAL = "1m"
-# - what the dashboards read at every refresh (refresh 1m): object states and per-kind durations;
+# - object states, which the dashboards show as they are (refresh 1m);
 RECORDING_GROUP = "flux-objects"
 RECORDING_INTERVAL = "30s"
-# - the slowest objects over PER_OBJECT_WINDOW (2h): a window that long moves little in 5 minutes,
-#   and reading it for every object costs the most.
-SLOWEST_GROUP = "flux-slowest"
-SLOWEST_INTERVAL = "5m"
+# - reconcile durations: rates over 5m windows and longer, which move little in two minutes, and
+#   each object's p99, which reads every bucket series of the fleet (FluxReconcileDurationHigh,
+#   whose `for` is 30m by default, reads it too).
+DURATION_GROUP = "flux-durations"
+DURATION_INTERVAL = "2m"
 
 _OBJECT = "{{ $labels.kind }} {{ $labels.exported_namespace }}/{{ $labels.name }}"
 
@@ -86,12 +84,11 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
                f"(or, for a controller listed in fluxComponents, finds no target) for {alerts.controller_down.for_}."),
         # At or above: histogram_quantile returns exactly the top finite bucket (1799.9999999999986)
         # when the quantile lies beyond it, so a threshold there must still fire. The threshold is
-        # written exactly: formatted as 1800 it could never be reached.
-        _alert("FluxReconcileDurationHigh",
-               f"{q.duration_quantile(0.99, DURATION_WINDOW, OBJECT_LABELS)} >= {threshold}",
-               alerts.reconcile_duration,
+        # written exactly: formatted as 1800 it could never be reached. Each object's p99 is
+        # recorded (OBJECT_P99), so this alert and the dashboard compute it once.
+        _alert("FluxReconcileDurationHigh", f"{OBJECT_P99} >= {threshold}", alerts.reconcile_duration,
                f"{_OBJECT} p99 reconcile duration is {{{{ $value | humanizeDuration }}}} or more",
-               f"At or above {threshold}s over {DURATION_WINDOW}, for {alerts.reconcile_duration.for_}."),
+               f"At or above {threshold}s over {OBJECT_P99_WINDOW}, for {alerts.reconcile_duration.for_}."),
         _alert("FluxWorkqueueBacklog",
                f"{q.workqueue_depth()} > {alerts.workqueue.threshold:g}",
                alerts.workqueue,
@@ -110,7 +107,7 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
             + _reason(source.instance_reason_query(), "exported_namespace", "name")))
     return [{"name": ALERT_GROUP, "interval": ALERT_INTERVAL, "rules": rules},
             {"name": RECORDING_GROUP, "interval": RECORDING_INTERVAL, "rules": object_rules(settings)},
-            {"name": SLOWEST_GROUP, "interval": SLOWEST_INTERVAL, "rules": slowest_rules(settings)}]
+            {"name": DURATION_GROUP, "interval": DURATION_INTERVAL, "rules": duration_rules(settings)}]
 
 
 def flux_prometheus_rule(settings: Settings) -> dict:
