@@ -23,7 +23,8 @@ from components.signals.promql import (
     duration_rate_record,
 )
 from components.signals.rules import (
-    ALERT_GROUP, ALERT_INTERVAL, RECORDING_GROUP, RECORDING_INTERVAL, DURATION_GROUP, DURATION_INTERVAL,
+    ALERT_GROUP, ALERT_INTERVAL, DURATION_GROUP, DURATION_INTERVAL, RECORDING_GROUP, RECORDING_INTERVAL,
+    SLOWEST_GROUP, SLOWEST_INTERVAL,
     flux_rule_groups,
 )
 from tests.signals_tools import require_tool
@@ -87,9 +88,10 @@ def in_namespaces(objects: set[tuple[str, str, str]], namespaces: str) -> set[tu
 def test_every_group_has_an_explicit_interval_and_holds_one_kind_of_rule():
     groups = {g["name"]: g for g in flux_rule_groups(settings_for("resource-info"))}
     assert {name: g["interval"] for name, g in groups.items()} == {
-        ALERT_GROUP: ALERT_INTERVAL, RECORDING_GROUP: RECORDING_INTERVAL, DURATION_GROUP: DURATION_INTERVAL}
+        ALERT_GROUP: ALERT_INTERVAL, RECORDING_GROUP: RECORDING_INTERVAL, DURATION_GROUP: DURATION_INTERVAL,
+        SLOWEST_GROUP: SLOWEST_INTERVAL}
     assert all("alert" in r for r in groups[ALERT_GROUP]["rules"])
-    assert all("record" in r for name in (RECORDING_GROUP, DURATION_GROUP) for r in groups[name]["rules"])
+    assert all("record" in r for name in (RECORDING_GROUP, DURATION_GROUP, SLOWEST_GROUP) for r in groups[name]["rules"])
 
 
 def test_alerts_evaluate_at_least_as_often_as_their_shortest_default_for():

@@ -440,9 +440,12 @@ def hourly_durations(kind: str, namespace: str, name: str, seconds: float) -> li
     ]
 
 
-def promtool_expr_test(tmp_path: Path, series: list[dict], expr: str, eval_time: str, samples: list[dict]) -> None:
+def promtool_expr_test(tmp_path: Path, series: list[dict], expr: str, eval_time: str, samples: list[dict],
+                       groups: list[dict] | None = None) -> None:
     promtool = require_tool("promtool")
-    test = {"rule_files": [], "evaluation_interval": "1m", "tests": [{
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": groups or []}))
+    test = {"rule_files": [str(rules)], "evaluation_interval": "1m", "tests": [{
         "interval": "1m", "input_series": series,
         "promql_expr_test": [{"expr": expr, "eval_time": eval_time, "exp_samples": samples}]}]}
     test_file = tmp_path / "test.yaml"
@@ -463,8 +466,11 @@ def test_slowest_objects_panels_show_an_object_that_reconciles_hourly(tmp_path, 
     expr = panel["targets"][0]["expr"].replace("$exported_namespace", ".*")
     series = hourly_durations("HelmRelease", "apps", "podinfo", seconds=45)
     shown = f"count by (kind, exported_namespace, name) ({expr} > 0)"
+    # The panels read recorded series (test_recording_rules.py).
+    groups = flux_rule_groups(settings_for("resource-info"))
     # 3h20m: the last reconciliation was 50 minutes ago; the panel still shows the object...
     promtool_expr_test(tmp_path, series, shown, "200m", [
-        {"labels": '{exported_namespace="apps", kind="HelmRelease", name="podinfo"}', "value": 1}])
+        {"labels": '{exported_namespace="apps", kind="HelmRelease", name="podinfo"}', "value": 1}], groups)
     # ...where a window of a few scrape intervals ($__rate_interval) would not.
-    promtool_expr_test(tmp_path, series, shown.replace("[2h]", "[5m]"), "200m", [])
+    short = [{**g, "rules": [{**r, "expr": r["expr"].replace("[2h]", "[5m]")} for r in g["rules"]]} for g in groups]
+    promtool_expr_test(tmp_path, series, shown.replace("[2h]", "[5m]"), "200m", [], short)

@@ -136,6 +136,7 @@ FAILING_OBJECTS = "flux:gotk_objects:failing"
 SUSPENDED_OBJECTS = "flux:gotk_objects:suspended"
 STATE_READY = {"ready": "True", "failing": "False", "unknown": "Unknown"}
 SUSPENDED = "suspended"
+PER_OBJECT_STATES = {"failing": FAILING_OBJECTS, SUSPENDED: SUSPENDED_OBJECTS}
 RECORD_WINDOW = "5m"
 DURATION_BY = ("namespace", "kind")
 CONTROLLER_BY = ("namespace", "app", "controller")
@@ -168,7 +169,7 @@ WORKQUEUE_DEPTH = "flux:workqueue_depth:max"
 # Each object's p99 reconcile duration over OBJECT_P99_WINDOW, for objects that reconciled in it:
 # FluxReconcileDurationHigh fires on it, and the slowest-objects p99 panel reads it. Computing it
 # reads every bucket series of every object (eleven per object), the costliest query of all: it
-# is computed once, in the durations group, for both.
+# is computed once, in the slowest-objects group, for both.
 OBJECT_P99_WINDOW = "30m"
 OBJECT_P99 = f"flux:gotk_reconcile_duration_seconds:p99_rate{OBJECT_P99_WINDOW}"
 # The fleet's SLOWEST objects: by average reconcile duration over PER_OBJECT_WINDOW, and by their
@@ -199,7 +200,7 @@ def object_rules(settings: Settings) -> list[dict]:
     rules += [{"record": OBJECT_COUNT, "expr": _count_by_kind(q.objects(ready, ALL_KINDS)), "labels": {"state": state}}
               for state, ready in STATE_READY.items() if state != "failing"]
     rules += [{"record": OBJECT_COUNT, "expr": _count_by_kind(record), "labels": {"state": state}}
-              for state, record in (("failing", FAILING_OBJECTS), (SUSPENDED, SUSPENDED_OBJECTS))]
+              for state, record in PER_OBJECT_STATES.items()]
     rules += [
         {"record": RECONCILE_RATE,
          "expr": f"sum {_by(CONTROLLER_BY)} (rate(controller_runtime_reconcile_total{q.controllers()}[{RECORD_WINDOW}]))"},
@@ -212,26 +213,29 @@ def object_rules(settings: Settings) -> list[dict]:
 
 
 def duration_rules(settings: Settings) -> list[dict]:
-    """Reconcile durations: rates and quantiles per kind, each object's p99 (OBJECT_P99), and the
-    slowest objects, SLOWEST series each."""
+    """Reconcile durations per kind: rates and quantiles."""
     q = FluxQueries(settings)
     rules = [{"record": duration_rate_record(series),
               "expr": f"sum {_by(DURATION_BY + (('le',) if series == 'bucket' else ()))} "
                       f"(rate({q.durations(series)}[{RECORD_WINDOW}]))"}
              for series in ("bucket", "sum", "count")]
-    rules += [{"record": duration_quantile_record(quantile),
-               "expr": f"histogram_quantile({quantile}, {duration_rate_record('bucket')})"}
-              for quantile in RECORDED_QUANTILES]
+    return rules + [{"record": duration_quantile_record(quantile),
+                     "expr": f"histogram_quantile({quantile}, {duration_rate_record('bucket')})"}
+                    for quantile in RECORDED_QUANTILES]
+
+
+def slowest_rules(settings: Settings) -> list[dict]:
+    """Each object's p99 (OBJECT_P99) and the slowest objects, SLOWEST series each."""
+    q = FluxQueries(settings)
     # ">= 0" drops the NaN of an object without reconciliations in the window.
-    rules += [{"record": OBJECT_P99, "expr": f"{q.duration_quantile(0.99, OBJECT_P99_WINDOW, OBJECT_LABELS)} >= 0"},
-              {"record": SLOWEST_P99, "expr": _slowest_p99("")},
-              {"record": SLOWEST_AVERAGE, "expr": _slowest_average(q)}]
-    return rules
+    return [{"record": OBJECT_P99, "expr": f"{q.duration_quantile(0.99, OBJECT_P99_WINDOW, OBJECT_LABELS)} >= 0"},
+            {"record": SLOWEST_P99, "expr": _slowest_p99("")},
+            {"record": SLOWEST_AVERAGE, "expr": _slowest_average(q)}]
 
 
 def recording_rules(settings: Settings) -> list[dict]:
     """Every recording rule, whatever its group."""
-    return object_rules(settings) + duration_rules(settings)
+    return object_rules(settings) + duration_rules(settings) + slowest_rules(settings)
 
 
 @dataclass(frozen=True)
@@ -265,9 +269,14 @@ class RecordedQueries:
                            controller_namespace=self.controller_namespace, only_selected=True)
 
     def object_count(self, state: str, kinds: Kinds) -> str:
-        """How many objects of ``kinds`` are in ``state`` (a STATE_READY key or SUSPENDED); 0 when none."""
+        """How many objects of ``kinds`` are in ``state`` (a STATE_READY key or SUSPENDED); 0 when none.
+
+        Failing and suspended objects are recorded one by one: a selection counts those series."""
         raw = self._selected
-        objects = raw.suspended(kinds) if state == SUSPENDED else raw.objects(STATE_READY[state], kinds)
+        if state in PER_OBJECT_STATES:
+            objects = f"{PER_OBJECT_STATES[state]}{_selector(kinds.matcher('kind'), raw._objects_namespace())}"
+        else:
+            objects = raw.objects(STATE_READY[state], kinds)
         return (f"sum({self._at_all(OBJECT_COUNT, _equals('state', state), kinds.matcher('kind'))})\n"
                 f"or count(\n{objects}\n)\nor vector(0)")
 

@@ -8,7 +8,7 @@ from components.selectors import PART_OF_LABELS, PROMETHEUS_SELECTOR_LABELS
 from components.settings import AlertRule, Settings
 from components.signals.promql import (
     ALL_KINDS, NOT_SOURCES, OBJECT_LABELS, OBJECT_P99, OBJECT_P99_WINDOW, SOURCES, FluxQueries, duration_rules,
-    object_rules,
+    object_rules, slowest_rules,
 )
 from components.signals.sources import FluxOperatorSource
 
@@ -22,11 +22,14 @@ ALERT_INTERVAL = "1m"
 # - object states, which the dashboards show as they are (refresh 1m);
 RECORDING_GROUP = "flux-objects"
 RECORDING_INTERVAL = "30s"
-# - reconcile durations: rates over 5m windows and longer, which move little in two minutes, and
-#   each object's p99, which reads every bucket series of the fleet (FluxReconcileDurationHigh,
-#   whose `for` is 30m by default, reads it too).
+# - reconcile durations per kind, rates over 5m windows;
 DURATION_GROUP = "flux-durations"
-DURATION_INTERVAL = "2m"
+DURATION_INTERVAL = "1m"
+# - each object's p99 over 30m, which reads every bucket series of the fleet (FluxReconcileDurationHigh,
+#   whose `for` is 30m by default, reads it too), and the slowest objects over 2h: windows that
+#   long move little in five minutes.
+SLOWEST_GROUP = "flux-slowest"
+SLOWEST_INTERVAL = "5m"
 
 _OBJECT = "{{ $labels.kind }} {{ $labels.exported_namespace }}/{{ $labels.name }}"
 
@@ -107,7 +110,8 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
             + _reason(source.instance_reason_query(), "exported_namespace", "name")))
     return [{"name": ALERT_GROUP, "interval": ALERT_INTERVAL, "rules": rules},
             {"name": RECORDING_GROUP, "interval": RECORDING_INTERVAL, "rules": object_rules(settings)},
-            {"name": DURATION_GROUP, "interval": DURATION_INTERVAL, "rules": duration_rules(settings)}]
+            {"name": DURATION_GROUP, "interval": DURATION_INTERVAL, "rules": duration_rules(settings)},
+            {"name": SLOWEST_GROUP, "interval": SLOWEST_INTERVAL, "rules": slowest_rules(settings)}]
 
 
 def flux_prometheus_rule(settings: Settings) -> dict:
