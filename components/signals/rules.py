@@ -60,9 +60,11 @@ def _reason(query: str | None, *labels: str) -> str:
 
 def flux_rule_groups(settings: Settings) -> list[dict]:
     """Prometheus rule groups (as in a rule file): alerts on Flux objects and controllers, and the
-    recording rules of the aggregates the dashboards read.
+    recording rules the dashboards read.
 
-    Alerts keep raw per-object expressions: they need each object's labels.
+    Object-state alerts keep raw per-object expressions, so they do not lag a recording interval;
+    FluxReconcileDurationHigh reads each object's recorded p99 (OBJECT_P99), which the dashboard
+    shares.
     """
     q = FluxQueries(settings)
     source = q.source
