@@ -1,0 +1,80 @@
+"""Alerting configs the tests share, modelled on the receivers' documented forms (never on the builder).
+
+Credentials are test-only markers, distinctive enough that a scan for them finds every leak.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from components.alerting_settings import AlertingSettings, load_alerting
+from tests.signals_tools import require_tool
+
+DASHBOARD = "https://grafana.example.com/d/flux-cluster"
+
+# One credential per secret field, each unique, so a leak names its source.
+CREDENTIALS = {
+    "slack": "https://hooks.slack.com/services/T0TEST/B0TEST/slack-cred-4f1e",
+    "pagerduty": "pd-routing-cred-8c2a",
+    "msteams": "https://prod-00.westeurope.logic.azure.com/workflows/msteams-cred-1b7d",
+    "webhook": "https://hc-ping.com/webhook-cred-5e9f",
+    "email": "smtp-password-cred-3a6c",
+    "opsgenie": "opsgenie-key-cred-9d0b",
+}
+
+EVERY_RECEIVER_TYPE = {
+    "receivers": {
+        "platform": {"type": "slack", "apiURL": CREDENTIALS["slack"], "channel": "#flux"},
+        "oncall": {"type": "pagerduty", "routingKey": CREDENTIALS["pagerduty"],
+                   "url": "https://events.eu.pagerduty.com/v2/enqueue"},
+        "team-a": {"type": "msteams", "webhookUrl": CREDENTIALS["msteams"]},
+        "deadman": {"type": "webhook", "url": CREDENTIALS["webhook"], "sendResolved": False},
+        "team-b": {"type": "email", "to": "team-b@example.com", "from": "alertmanager@example.com",
+                   "smarthost": "smtp.example.com:587", "authUsername": "alertmanager",
+                   "authPassword": CREDENTIALS["email"]},
+        "team-c": {"type": "opsgenie", "apiKey": CREDENTIALS["opsgenie"], "apiURL": "https://api.eu.opsgenie.com/"},
+    },
+    "route": {"default": "platform", "bySeverity": {"page": "oncall"},
+              "byNamespace": {"team-a": "team-a", "team-b": "team-b", "team-c": "team-c"},
+              "groupWait": "30s", "groupInterval": "5m", "repeatInterval": "4h"},
+    "heartbeat": {"receiver": "deadman", "interval": "1m"},
+}
+
+
+def every_receiver_type() -> AlertingSettings:
+    return load_alerting(json.dumps(EVERY_RECEIVER_TYPE), secret=True)
+
+
+def alertmanager_version(binary: str) -> tuple[int, int]:
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)
+    major, minor = re.search(r"version (\d+)\.(\d+)", out.stdout + out.stderr).groups()
+    return int(major), int(minor)
+
+
+# Microsoft Teams Workflows (msteamsv2_configs) arrived in Alertmanager 0.28.0
+# (prometheus/alertmanager d4009f5e9, #4024); Debian bookworm ships 0.25.
+MSTEAMSV2_SINCE = (0, 28)
+
+
+def amtool() -> str:
+    return require_tool("amtool", package="prometheus-alertmanager")
+
+
+def check_config(text: str, workdir: Path) -> subprocess.CompletedProcess:
+    path = workdir / "alertmanager.yaml"
+    path.write_text(text)
+    return subprocess.run([amtool(), "check-config", str(path)], capture_output=True, text=True, timeout=60)
+
+
+def msteams_supported() -> bool:
+    return alertmanager_version(amtool()) >= MSTEAMSV2_SINCE
+
+
+def skip_without_msteams() -> None:
+    if not msteams_supported():
+        pytest.skip("this amtool/Alertmanager predates msteamsv2_configs (0.28); see README Alerting")
