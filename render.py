@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from components.alerting_settings import ALERTING_KEY
+from components.flux_events import flux_event_manifests
 from components.gitops_manifests import flux_sync_manifests, helm_release, helm_repository
 from components.manifests import namespace_manifest
 from components.settings import PROJECT, Settings, SettingsError, load_settings
@@ -51,16 +53,28 @@ def _encrypted(text: str) -> list[str]:
         return []
 
 
+def _without_encrypted(value: Any) -> Any:
+    """``value`` without its {"secure": ...} leaves."""
+    if isinstance(value, dict):
+        return {key: _without_encrypted(item) for key, item in value.items()
+                if not (isinstance(item, dict) and set(item) == {"secure"})}
+    return value
+
+
 def offline_settings(stack: str, root: Path = ROOT) -> Settings:
     """The stack's validated settings, without its secrets.
 
     The rendered files never hold a secret, so the render does not need one: encrypted values
     are left out, and so is requireGrafanaAdminPassword, which only `pulumi up` (the one
-    that can decrypt) can check. Everything else is validated as the program validates it.
+    that can decrypt) can check. The alerting credentials go only into the Alertmanager
+    configuration Secret, which Pulumi creates in both delivery modes: the render leaves them
+    out too. Everything else is validated as the program validates it.
     """
     config = stack_config(stack, root)
     prefix = f"{PROJECT}:"
     raw = {key[len(prefix):]: value for key, value in config.items() if key.startswith(prefix)}
+    if ALERTING_KEY in raw and _encrypted(raw[ALERTING_KEY]):
+        raw[ALERTING_KEY] = json.dumps(_without_encrypted(json.loads(raw[ALERTING_KEY])))
     encrypted = {key: paths for key, value in raw.items() if (paths := _encrypted(value))}
     # A secret inside an object (set with --path) would have to be written into the tree.
     nested = [f"{key}{path}: encrypted; the render writes no secrets, so this value cannot be rendered "
@@ -70,7 +84,7 @@ def offline_settings(stack: str, root: Path = ROOT) -> Settings:
         raise SettingsError(nested)
     raw = {key: value for key, value in raw.items() if key not in encrypted}
     raw.pop("requireGrafanaAdminPassword", None)
-    return load_settings(raw, kube_context=config.get("kubernetes:context"))
+    return load_settings(raw, kube_context=config.get("kubernetes:context"), without_credentials=True)
 
 
 def rendered_tree(settings: Settings) -> dict[str, list[dict[str, Any]]]:
@@ -79,7 +93,8 @@ def rendered_tree(settings: Settings) -> dict[str, list[dict[str, Any]]]:
     namespace = [namespace_manifest(settings)] if settings.delivery == "direct" else []
     tree = {
         STACK_DIR: [*namespace, helm_repository(settings), helm_release(settings)],
-        CONFIG_DIR: [*flux_pod_monitors(settings), *dashboard_config_maps(settings), flux_prometheus_rule(settings)],
+        CONFIG_DIR: [*flux_pod_monitors(settings), *dashboard_config_maps(settings), flux_prometheus_rule(settings),
+                     *flux_event_manifests(settings)],
     }
     if settings.delivery == "gitops":
         tree[FLUX_DIR] = flux_sync_manifests(settings)

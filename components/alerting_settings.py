@@ -1,396 +1,256 @@
-"""Typed stack config of alert delivery (`alerting`) and of Flux's own events (`fluxEvents`).
+"""Stack config of alert delivery (`alerting`) and of Flux's own events (`fluxEvents`).
 
 Receivers follow the Prometheus Operator's AlertmanagerConfig CRD field names in camelCase
 (prometheus-operator/prometheus-operator pkg/apis/monitoring/v1alpha1/alertmanager_config_types.go,
-v0.93.0). Credentials are ``SecretStr``: they reach the cluster only as Secret data, and
-``load_alerting`` refuses them unless Pulumi holds the ``alerting`` key as a secret.
+v0.93.0). Credentials are ``SecretStr``. Pulumi hands `alerting` over as one secret whole when any
+of its paths was set with ``--secret``; a credential is accepted only then, so none is ever
+written in plain text in a stack file, and errors show ``[secret]`` for credentials only.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import (
-    AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator,
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationInfo, \
+    WithJsonSchema, model_validator
+
+from components.config_types import (
+    DNS1123_LABEL, LABEL_VALUE, PROMETHEUS_DURATION, SECRET_SCHEMA, Boolean, DnsLabel, LabelValue, form_error, text,
 )
-from pydantic_core import PydanticCustomError
 
-_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
-
-# Alertmanager durations (prometheus/common model.ParseDuration): 30s, 5m, 4h, 1h30m, 500ms.
-_DURATION = re.compile(r"^(([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$")
-_DURATION_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
-_RECEIVER_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_LABEL = _RECEIVER_NAME
-_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-_HTTP_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
-_HOST_PORT = re.compile(r"^[^\s:]+:[0-9]{1,5}$")
-_EMAIL = re.compile(r"^[^\s@,]+@[^\s@,]+$")
-
-DURATION_EXPECTED = "an Alertmanager duration above 0 such as 30s, 5m, 4h or 1h30m"
-RECEIVER_NAME_EXPECTED = ("a receiver name: lower-case letters, digits and '-', such as oncall "
-                          "(null is reserved for the receiver that discards)")
-# The chart's own name for the receiver that discards (kube-prometheus-stack values.yaml alertmanager.config).
+ALERTING_KEY = "alerting"
+# The chart's own name for the receiver that discards (kube-prometheus-stack values.yaml
+# alertmanager.config, 88.5.3).
 NULL_RECEIVER = "null"
 
-
-def duration_seconds(text: str) -> float:
-    """Seconds in an Alertmanager duration such as 1h30m."""
-    return sum(int(amount) * _DURATION_UNITS[unit] for amount, unit in re.findall(r"([0-9]+)(ms|[ywdhms])", text))
-
-
-def _check(pattern: re.Pattern, expected: str, code: str):
-    def check(value: Any) -> Any:
-        text = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if not pattern.match(text) or (code == "duration" and duration_seconds(text) <= 0):
-            raise PydanticCustomError(code, expected)
-        return value
-    return AfterValidator(check)
+ALERTMANAGER_DURATION_TEXT = "an Alertmanager duration above 0 such as 30s, 5m, 4h or 1h30m"
+RECEIVER_NAME_TEXT = "a receiver name: lower-case letters, digits and '-', such as oncall (not null)"
+_DURATION_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
 
 
-Duration = Annotated[str, _check(_DURATION, DURATION_EXPECTED, "duration")]
-ReceiverName = Annotated[str, _check(_RECEIVER_NAME, RECEIVER_NAME_EXPECTED, "receiver_name")]
-SecretURL = Annotated[SecretStr, _check(_HTTP_URL, "an http(s) URL", "url")]
-PlainURL = Annotated[str, _check(_HTTP_URL, "an http(s) URL", "url")]
-SecretText = Annotated[SecretStr, Field(min_length=1)]
+def duration_seconds(value: str) -> float:
+    """Seconds in a Prometheus/Alertmanager duration such as 1h30m."""
+    return sum(int(amount) * _DURATION_UNITS[unit] for amount, unit in re.findall(r"([0-9]+)(ms|[ywdhms])", value))
 
 
-def _field(default: Any = ..., *, alias: str, description: str, example: Any, expected: str) -> Any:
-    """A config field: camelCase alias, description, example, and the form its errors quote."""
-    return Field(default, alias=alias, description=description, examples=[example],
-                 json_schema_extra={"expected": expected})
-
-
-def _send_resolved() -> Any:
-    return _field(True, alias="sendResolved", description="Also notify when the alert resolves.",
-                  example=True, expected="true or false")
-
-
-class SlackReceiver(BaseModel):
-    model_config = _MODEL_CONFIG
-    type: Literal["slack"]
-    api_url: SecretURL = _field(alias="apiURL", description="Slack incoming webhook URL (secret).",
-                                example="https://hooks.slack.com/services/T000/B000/XXXX",
-                                expected="a Slack incoming webhook URL, set as a secret")
-    channel: str | None = _field(None, alias="channel", description="Channel to post to; the webhook's own when absent.",
-                                 example="#flux-alerts", expected="a channel such as #flux-alerts")
-    send_resolved: bool = _send_resolved()
-
-
-class PagerDutyReceiver(BaseModel):
-    model_config = _MODEL_CONFIG
-    type: Literal["pagerduty"]
-    routing_key: SecretText = _field(alias="routingKey", description="PagerDuty Events API v2 integration key (secret).",
-                                     example="R0ut1ngK3y", expected="a PagerDuty integration key, set as a secret")
-    url: PlainURL | None = _field(None, alias="url", description="Events API URL; PagerDuty's own when absent.",
-                                  example="https://events.eu.pagerduty.com/v2/enqueue", expected="an http(s) URL")
-    send_resolved: bool = _send_resolved()
-
-
-class MSTeamsReceiver(BaseModel):
-    model_config = _MODEL_CONFIG
-    type: Literal["msteams"]
-    webhook_url: SecretURL = _field(alias="webhookUrl",
-                                    description="Teams Workflows webhook URL (secret); Alertmanager 0.28 or later.",
-                                    example="https://prod-00.westeurope.logic.azure.com/workflows/...",
-                                    expected="a Teams Workflows webhook URL, set as a secret")
-    send_resolved: bool = _send_resolved()
-
-
-class WebhookReceiver(BaseModel):
-    model_config = _MODEL_CONFIG
-    type: Literal["webhook"]
-    url: SecretURL = _field(alias="url", description="URL Alertmanager POSTs its webhook payload to (secret).",
-                            example="https://hc-ping.com/0000-uuid", expected="an http(s) URL, set as a secret")
-    send_resolved: bool = _send_resolved()
-
-
-class EmailReceiver(BaseModel):
-    model_config = _MODEL_CONFIG
-    type: Literal["email"]
-    to: Annotated[str, _check(_EMAIL, "an email address", "email")] = _field(
-        alias="to", description="Recipient address.", example="platform@example.com", expected="an email address")
-    from_: Annotated[str, _check(_EMAIL, "an email address", "email")] = _field(
-        alias="from", description="Sender address.", example="alertmanager@example.com", expected="an email address")
-    smarthost: Annotated[str, _check(_HOST_PORT, "host:port", "host_port")] = _field(
-        alias="smarthost", description="SMTP server as host:port.", example="smtp.example.com:587",
-        expected="an SMTP server as host:port such as smtp.example.com:587")
-    auth_username: str | None = _field(None, alias="authUsername", description="SMTP user name.",
-                                       example="alertmanager", expected="an SMTP user name")
-    auth_password: SecretText | None = _field(None, alias="authPassword", description="SMTP password (secret).",
-                                              example="Sm7p-pa55", expected="an SMTP password, set as a secret")
-    require_tls: bool = _field(True, alias="requireTLS", description="Require STARTTLS (Alertmanager's default).",
-                               example=True, expected="true or false")
-    send_resolved: bool = _send_resolved()
-
-    @model_validator(mode="after")
-    def _username_with_password(self) -> "EmailReceiver":
-        if (self.auth_username is None) != (self.auth_password is None):
-            raise PydanticCustomError("auth_pair", "authUsername and authPassword together, or neither")
-        return self
-
-
-class OpsgenieReceiver(BaseModel):
-    model_config = _MODEL_CONFIG
-    type: Literal["opsgenie"]
-    api_key: SecretText = _field(alias="apiKey", description="Opsgenie API integration key (secret).",
-                                 example="0psg3n1e-k3y", expected="an Opsgenie API key, set as a secret")
-    api_url: PlainURL | None = _field(None, alias="apiURL", description="Opsgenie API URL; Opsgenie's own when absent.",
-                                      example="https://api.eu.opsgenie.com/", expected="an http(s) URL")
-    send_resolved: bool = _send_resolved()
-
-
-RECEIVER_MODELS = (SlackReceiver, PagerDutyReceiver, MSTeamsReceiver, WebhookReceiver, EmailReceiver, OpsgenieReceiver)
-RECEIVER_UNION = "receiver"  # marks, while describing an error, that the next key is a receiver's type tag
-Receiver = Annotated[Union[RECEIVER_MODELS], Field(discriminator="type")]
-RECEIVER_TYPES = ("slack", "pagerduty", "msteams", "webhook", "email", "opsgenie")
-# Config keys that hold credentials, in any receiver type: errors never show them.
-SECRET_FIELDS = frozenset({"apiURL", "routingKey", "webhookUrl", "url", "apiKey", "authPassword"})
-
-
-class RouteSettings(BaseModel):
-    model_config = _MODEL_CONFIG
-    default: ReceiverName = _field(alias="default", description="Receiver of every alert not routed elsewhere.",
-                                   example="platform", expected=RECEIVER_NAME_EXPECTED)
-    by_severity: dict[Annotated[str, _check(_LABEL_VALUE, "a label value such as page", "label_value")],
-                      ReceiverName] = _field(
-        {}, alias="bySeverity", description="severity label value -> receiver, instead of the default.",
-        example={"page": "oncall"}, expected="a map from severity (such as page) to a receiver name")
-    by_namespace: dict[Annotated[str, _check(_DNS1123_LABEL, "a namespace (DNS-1123 label)", "namespace")],
-                       ReceiverName] = _field(
-        {}, alias="byNamespace",
-        description="A Flux object's namespace -> receiver that also gets its alerts (the platform's still do).",
-        example={"team-a": "team-a-slack"}, expected="a map from namespace to a receiver name")
-    # Alertmanager's own defaults for group_wait and group_interval (prometheus/alertmanager
-    # config/config.go DefaultRouteOpts, v0.34.0), and its repeat_interval of 4h.
-    group_wait: Duration = _field("30s", alias="groupWait", description="Wait before the first notification of a group.",
-                                  example="30s", expected=DURATION_EXPECTED)
-    group_interval: Duration = _field("5m", alias="groupInterval",
-                                      description="Wait before notifying about changes to a notified group.",
-                                      example="5m", expected=DURATION_EXPECTED)
-    repeat_interval: Duration = _field("4h", alias="repeatInterval",
-                                       description="Wait before notifying again about a still-firing group.",
-                                       example="4h", expected=DURATION_EXPECTED)
-
-
-class HeartbeatSettings(BaseModel):
-    model_config = _MODEL_CONFIG
-    receiver: ReceiverName = _field(alias="receiver", description="Dead man's switch receiver of the Watchdog alert.",
-                                    example="deadman", expected=RECEIVER_NAME_EXPECTED)
-    interval: Duration = _field("1m", alias="interval", description="How often the heartbeat is sent.",
-                                example="1m", expected=DURATION_EXPECTED)
-
-
-class AlertingSettings(BaseModel):
-    """Where alerts go. Without receivers they go nowhere, as with the chart's default."""
-
-    model_config = _MODEL_CONFIG
-    receivers: dict[ReceiverName, Receiver] = _field(
-        {}, alias="receivers", description="Receiver name -> {type, ...}.",
-        example={"oncall": {"type": "pagerduty"}},
-        expected=f"a map from receiver name to an object with type {', '.join(RECEIVER_TYPES)}")
-    route: RouteSettings | None = _field(None, alias="route", description="Which receiver gets which alert.",
-                                         example={"default": "platform"},
-                                         expected="an object with default, bySeverity, byNamespace, groupWait, "
-                                                  "groupInterval, repeatInterval")
-    heartbeat: HeartbeatSettings | None = _field(None, alias="heartbeat",
-                                                 description="The Watchdog alert's dead man's switch.",
-                                                 example={"receiver": "deadman", "interval": "1m"},
-                                                 expected="an object with receiver and interval")
-
-    @model_validator(mode="after")
-    def _routes_name_known_receivers(self) -> "AlertingSettings":
-        if self.receivers and self.route is None:
-            raise PydanticCustomError("route_required", "a route with a default receiver when receivers are given")
-        return self
-
-
-class FluxEventsSettings(BaseModel):
-    """Flux's own events, sent by the notification-controller."""
-
-    model_config = _MODEL_CONFIG
-    grafana_annotations: bool = _field(False, alias="grafanaAnnotations",
-                                       description="Send every Flux event to Grafana as an annotation (tag flux).",
-                                       example=True, expected="true or false")
-    alertmanager: bool = _field(False, alias="alertmanager",
-                                description="Send Flux error events to Alertmanager as alerts.",
-                                example=True, expected="true or false")
-
-
-# -- loading, with errors in the project's form ------------------------------------------------
-
-
-class AlertingConfigError(ValueError):
-    """Problems in `alerting` / `fluxEvents`, one line each: ``<key>: got <value>; expected <form>``."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
-
-
-def _redacted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: "[secret]" if k in SECRET_FIELDS else _redacted(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redacted(v) for v in value]
+def _above_zero(value: str) -> str:
+    if duration_seconds(value) <= 0:
+        raise form_error(ALERTMANAGER_DURATION_TEXT)
     return value
 
 
-def _shown(value: Any, secret: bool) -> str:
-    if secret and value is not None:
-        return "[secret]"
-    return json.dumps(_redacted(value), sort_keys=True)
+def _not_null(value: str) -> str:
+    if value == NULL_RECEIVER:
+        raise form_error(RECEIVER_NAME_TEXT)
+    return value
 
 
-def _model_field(model: type[BaseModel], alias: str):
-    return next((f for f in model.model_fields.values() if f.alias == alias), None)
+AlertmanagerDuration = Annotated[text(PROMETHEUS_DURATION, ALERTMANAGER_DURATION_TEXT), AfterValidator(_above_zero)]
+ReceiverName = Annotated[text(DNS1123_LABEL, RECEIVER_NAME_TEXT, max_length=63,
+                              missing=f"{RECEIVER_NAME_TEXT} (required)"), AfterValidator(_not_null)]
+_HTTP_URL = r"^https?://[^\s/]+(/\S*)?$"
+HttpUrl = text(_HTTP_URL, "an http(s) URL such as https://api.eu.opsgenie.com/")
+_EMAIL_TEXT = "an email address such as platform@example.com"
+Email = text(r"^[^\s@,]+@[^\s@,]+$", _EMAIL_TEXT, missing=f"{_EMAIL_TEXT} (required)")
+_HOST_PORT_TEXT = "an SMTP server as host:port such as smtp.example.com:587"
+HostPort = text(r"^[^\s:/]+:[0-9]{1,5}$", _HOST_PORT_TEXT, missing=f"{_HOST_PORT_TEXT} (required)")
 
 
-def _holds_secret(annotation: Any) -> bool:
-    return annotation is SecretStr or any(_holds_secret(a) for a in get_args(annotation))
+def credential(expected: str, pattern: str = r"^\S+$") -> Any:
+    """A credential: ``expected`` form, and only from a secret `alerting` key (never plain text in a
+    stack file, where `pulumi config set --secret --path` writes it as {secure: <ciphertext>})."""
+    compiled = re.compile(pattern)
+
+    def check(value: Any, info: ValidationInfo) -> Any:
+        if value is None or isinstance(value, SecretStr):
+            return value
+        if not isinstance(value, str) or not compiled.match(value):
+            raise form_error(f"{expected}, set as a secret")
+        if ALERTING_KEY not in (info.context or {}).get("secret_keys", ()):
+            raise form_error("a secret: set it with pulumi config set --secret --path {key} VALUE")
+        return value
+
+    return Annotated[SecretStr | None, BeforeValidator(check), WithJsonSchema(SECRET_SCHEMA)]
 
 
-def _is_secret(field) -> bool:
-    return _holds_secret(field.annotation)
+# How a credential looks in the stack file once set with `pulumi config set --secret --path`.
+ENCRYPTED = {"secure": "v1:..."}
 
 
-def _receiver_model(tag: str) -> type[BaseModel] | None:
-    return next((m for m in RECEIVER_MODELS if m.model_fields["type"].annotation.__args__[0] == tag), None)
+def _field(default: Any, alias: str | None, description: str, *examples: Any, **options: Any) -> Any:
+    return Field(default, alias=alias, description=description, examples=list(examples), **options)
 
 
-def _describe(loc: tuple, raw: Any) -> tuple[list[str], Any, str | None, bool]:
-    """(key parts as written in the config, value given, expected text, whether it is a credential)."""
-    model: Any = AlertingSettings
-    parts: list[str] = []
-    value: Any = raw
-    expected, secret, in_map = None, False, False
-    for item in (i for i in loc if i != "[key]"):
-        field = _model_field(model, str(item)) if isinstance(model, type) and issubclass(model, BaseModel) else None
-        if in_map or field is None:
-            tagged = _receiver_model(str(item)) if not in_map and model is RECEIVER_UNION else None
-            if tagged is not None:  # the receiver type the discriminator chose: not a key
-                model = tagged
-                continue
-            parts.append(str(item))
-            value = value.get(item) if isinstance(value, dict) else None
-            in_map = False
-            continue
-        parts.append(str(item))
-        value = value.get(item) if isinstance(value, dict) else None
-        expected = (field.json_schema_extra or {}).get("expected")
-        secret = _is_secret(field)
-        annotation = field.annotation
-        if getattr(annotation, "__origin__", None) is dict:
-            model, in_map = RECEIVER_UNION if field.alias == "receivers" else None, True
-        else:
-            model = next((a for a in (annotation, *getattr(annotation, "__args__", ()))
-                          if isinstance(a, type) and issubclass(a, BaseModel)), None)
-    return parts, value, expected, secret
+def _keys_matching(pattern: str, max_length: int) -> dict[str, Any]:
+    """A map's JSON Schema rule for its keys (pydantic states only their length)."""
+    return {"json_schema_extra": {"propertyNames": {"pattern": pattern, "maxLength": max_length}}}
 
 
-# Error types whose message is already the form expected (raised by the validators above).
-_OWN_MESSAGES = ("duration", "receiver_name", "email", "host_port", "label_value", "namespace", "auth_pair")
+def _required(alias: str | None, description: str, *examples: Any) -> Any:
+    """A key that must be given: its form's ``missing`` text says so when it is not."""
+    return Field(None, alias=alias, description=description, examples=list(examples), validate_default=True)
 
 
-def _problems(error: ValidationError, raw: Any, prefix: str) -> list[str]:
-    problems = []
-    for e in error.errors():
-        parts, value, expected, secret = _describe(tuple(e["loc"]), raw)
-        if "[key]" in e["loc"]:  # a map key is wrong: show the key
-            value, secret = parts[-1], False
-        key = ".".join([prefix, *parts])
-        if e["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            given = value.get("type") if isinstance(value, dict) else value
-            problems.append(f"{key}.type: got {json.dumps(given)}; expected one of {', '.join(RECEIVER_TYPES)}")
-        elif e["type"] == "route_required":
-            problems.append(f"{prefix}.route: got null; expected {e['msg']}")
-        elif e["type"] == "missing":
-            problems.append(f"{key}: got null; expected {expected or 'a value'} (required)")
-        elif e["type"] == "extra_forbidden":
-            problems.append(f"{key}: got {_shown(value, secret)}; expected no such key")
-        else:
-            form = e["msg"] if e["type"] in _OWN_MESSAGES else (expected or e["msg"])
-            problems.append(f"{key}: got {_shown(value, secret)}; expected {form}")
-    return problems
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-def _secret_paths(settings: AlertingSettings) -> list[str]:
-    """Dotted keys of the credentials the settings hold."""
-    found = []
-    for name, receiver in settings.receivers.items():
-        found += [f"receivers.{name}.{field.alias}" for attr, field in type(receiver).model_fields.items()
-                  if _is_secret(field) and getattr(receiver, attr) is not None]
-    return found
+class _Receiver(_Model):
+    """A receiver; ``_credentials`` names its required credential fields and their forms."""
+
+    _credentials: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="after")
+    def _credentials_given(self, info: ValidationInfo) -> Any:
+        # Required to run, but absent from the stack file until set with --secret --path, and
+        # unreadable offline (the render, which writes no credential).
+        if not (info.context or {}).get("without_credentials"):
+            for attr, expected in self._credentials.items():
+                if getattr(self, attr) is None:
+                    raise form_error(f"{expected}, set as a secret (required)",
+                                     key=type(self).model_fields[attr].alias, value=None)
+        return self
 
 
-def _cross_checks(settings: AlertingSettings, prefix: str) -> list[str]:
-    problems = []
-    known = set(settings.receivers)
-    for name in known & {NULL_RECEIVER}:
-        problems.append(f"{prefix}.receivers.{name}: got {json.dumps(name)}; expected {RECEIVER_NAME_EXPECTED}")
-    named: list[tuple[str, str]] = []
-    if settings.route is not None:
-        named.append(("route.default", settings.route.default))
-        named += [(f"route.bySeverity.{k}", v) for k, v in settings.route.by_severity.items()]
-        named += [(f"route.byNamespace.{k}", v) for k, v in settings.route.by_namespace.items()]
-    if settings.heartbeat is not None:
-        named.append(("heartbeat.receiver", settings.heartbeat.receiver))
-    for key, name in named:
-        if name not in known:
-            valid = ", ".join(sorted(known)) or "none (add alerting.receivers)"
-            problems.append(f"{prefix}.{key}: got {json.dumps(name)}; expected a receiver defined under "
-                            f"{prefix}.receivers ({valid})")
-    return problems
+def _type(name: str) -> Any:
+    return Field(description=f"The receiver's type: {name}.", examples=[name])
 
 
-def load_alerting(text: str | None, secret: bool, prefix: str = "alerting") -> AlertingSettings:
-    """Validate the `alerting` config text (JSON); ``secret``: whether Pulumi holds the key as a secret.
-
-    A credential is accepted only from a secret key (`pulumi config set --secret --path ...`).
-    """
-    if text is None:
-        return AlertingSettings()
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError:
-        raw = text
-    if not isinstance(raw, dict):
-        raise AlertingConfigError([f"{prefix}: got {_shown(raw, secret)}; expected an object with keys "
-                                   "receivers, route, heartbeat"])
-    try:
-        settings = AlertingSettings.model_validate(raw)
-    except ValidationError as error:
-        raise AlertingConfigError(_problems(error, raw, prefix)) from None
-    problems = _cross_checks(settings, prefix)
-    if not secret:
-        problems += [f"{prefix}.{path}: got [secret]; expected a secret: set it with "
-                     f"pulumi config set --secret --path {prefix}.{path} VALUE" for path in _secret_paths(settings)]
-    if problems:
-        raise AlertingConfigError(problems)
-    return settings
+def _send_resolved() -> Any:
+    return _field(True, "sendResolved", "Also notify when the alert resolves.", False)
 
 
-def load_flux_events(text: str | None, prefix: str = "fluxEvents") -> FluxEventsSettings:
-    if text is None:
-        return FluxEventsSettings()
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError:
-        raw = text
-    try:
-        return FluxEventsSettings.model_validate(raw if isinstance(raw, dict) else {"": raw})
-    except ValidationError as error:
-        if not isinstance(raw, dict):
-            raise AlertingConfigError([f"{prefix}: got {json.dumps(raw)}; expected an object with keys "
-                                       "grafanaAnnotations, alertmanager"]) from None
-        problems = []
-        for e in error.errors():
-            key = ".".join([prefix, *map(str, e["loc"])])
-            value = raw.get(e["loc"][0]) if e["loc"] else raw
-            form = "no such key; valid keys are grafanaAnnotations, alertmanager" \
-                if e["type"] == "extra_forbidden" else "true or false"
-            problems.append(f"{key}: got {json.dumps(value)}; expected {form}")
-        raise AlertingConfigError(problems) from None
+class SlackReceiver(_Receiver):
+    _credentials = {"api_url": "a Slack incoming webhook URL"}
+    type: Literal["slack"] = _type("slack")
+    api_url: credential("a Slack incoming webhook URL", _HTTP_URL) = _field(
+        None, "apiURL", "Slack incoming webhook URL (secret).", ENCRYPTED)
+    channel: text(r"^\S+$", "a Slack channel such as #flux-alerts") | None = _field(
+        None, None, "Channel to post to; the webhook's own when unset.", "#flux-alerts")
+    send_resolved: Boolean = _send_resolved()
 
+
+class PagerDutyReceiver(_Receiver):
+    _credentials = {"routing_key": "a PagerDuty Events API v2 integration key"}
+    type: Literal["pagerduty"] = _type("pagerduty")
+    routing_key: credential("a PagerDuty Events API v2 integration key") = _field(
+        None, "routingKey", "PagerDuty Events API v2 integration (routing) key (secret).", ENCRYPTED)
+    url: HttpUrl | None = _field(None, None, "Events API URL; PagerDuty's own when unset.",
+                                 "https://events.eu.pagerduty.com/v2/enqueue")
+    send_resolved: Boolean = _send_resolved()
+
+
+class MSTeamsReceiver(_Receiver):
+    _credentials = {"webhook_url": "a Teams Workflows webhook URL"}
+    type: Literal["msteams"] = _type("msteams")
+    webhook_url: credential("a Teams Workflows webhook URL", _HTTP_URL) = _field(
+        None, "webhookUrl", "Teams Workflows webhook URL (secret); needs Alertmanager 0.28 or later.",
+        ENCRYPTED)
+    send_resolved: Boolean = _send_resolved()
+
+
+class WebhookReceiver(_Receiver):
+    _credentials = {"url": "an http(s) URL"}
+    type: Literal["webhook"] = _type("webhook")
+    url: credential("an http(s) URL", _HTTP_URL) = _field(
+        None, None, "URL Alertmanager POSTs its webhook payload to (secret).", ENCRYPTED)
+    send_resolved: Boolean = _send_resolved()
+
+
+class EmailReceiver(_Receiver):
+    type: Literal["email"] = _type("email")
+    to: Email = _required(None, "Recipient address.", "platform@example.com")
+    from_: Email = _required("from", "Sender address.", "alertmanager@example.com")
+    smarthost: HostPort = _required(None, "SMTP server as host:port.", "smtp.example.com:587")
+    auth_username: text(r"^\S+$", "an SMTP user name") | None = _field(
+        None, "authUsername", "SMTP user name (with authPassword).", "alertmanager")
+    auth_password: credential("an SMTP password") = _field(
+        None, "authPassword", "SMTP password (secret, with authUsername).", ENCRYPTED)
+    require_tls: Boolean = _field(True, "requireTLS", "Require STARTTLS (Alertmanager's default).", False)
+    send_resolved: Boolean = _send_resolved()
+
+    @model_validator(mode="after")
+    def _username_with_password(self) -> EmailReceiver:
+        if (self.auth_username is None) != (self.auth_password is None):
+            raise form_error("authUsername and authPassword together, or neither",
+                             key="authPassword" if self.auth_password is None else "authUsername", value=None)
+        return self
+
+
+class OpsgenieReceiver(_Receiver):
+    _credentials = {"api_key": "an Opsgenie API integration key"}
+    type: Literal["opsgenie"] = _type("opsgenie")
+    api_key: credential("an Opsgenie API integration key") = _field(
+        None, "apiKey", "Opsgenie API integration key (secret).", ENCRYPTED)
+    api_url: HttpUrl | None = _field(None, "apiURL", "Opsgenie API URL; Opsgenie's own when unset.",
+                                     "https://api.eu.opsgenie.com/")
+    send_resolved: Boolean = _send_resolved()
+
+
+RECEIVER_MODELS = (SlackReceiver, PagerDutyReceiver, MSTeamsReceiver, WebhookReceiver, EmailReceiver,
+                   OpsgenieReceiver)
+RECEIVER_TYPES = tuple(model.model_fields["type"].annotation.__args__[0] for model in RECEIVER_MODELS)
+Receiver = Annotated[Union[RECEIVER_MODELS], Field(discriminator="type")]
+
+
+class RouteSettings(_Model):
+    default: ReceiverName = _required(None, "Receiver of every alert not routed elsewhere.", "platform")
+    by_severity: dict[LabelValue, ReceiverName] = _field(
+        {}, "bySeverity", "severity label value -> the platform receiver for it, instead of the default.",
+        {"page": "oncall"}, **_keys_matching(LABEL_VALUE, 63))
+    by_namespace: dict[DnsLabel, ReceiverName] = _field(
+        {}, "byNamespace", "A Flux object's namespace -> a receiver that also gets its alerts "
+        "(the platform receivers still do).", {"team-a": "team-a-slack"}, **_keys_matching(DNS1123_LABEL, 63))
+    # Alertmanager's own defaults (prometheus/alertmanager config/config.go DefaultRouteOpts and
+    # docs/configuration.md, v0.34.0).
+    group_wait: AlertmanagerDuration = _field("30s", "groupWait", "Wait before the first notification of a group.",
+                                              "30s")
+    group_interval: AlertmanagerDuration = _field(
+        "5m", "groupInterval", "Wait before notifying about changes to a notified group.", "5m")
+    repeat_interval: AlertmanagerDuration = _field(
+        "4h", "repeatInterval", "Wait before notifying again about a group still firing.", "4h")
+
+
+class HeartbeatSettings(_Model):
+    receiver: ReceiverName = _required(None, "Dead man's switch receiver of the always-firing Watchdog alert.",
+                                       "deadman")
+    interval: AlertmanagerDuration = _field("1m", None, "How often the heartbeat is sent.", "1m")
+
+
+class AlertingSettings(_Model):
+    """Where alerts go. Without receivers they go nowhere, as with the chart's default."""
+
+    receivers: dict[ReceiverName, Receiver] = _field(
+        {}, None, f"Receiver name -> {{type, ...}}; types {', '.join(RECEIVER_TYPES)}.",
+        {"oncall": {"type": "pagerduty", "routingKey": ENCRYPTED}}, **_keys_matching(DNS1123_LABEL, 63))
+    route: RouteSettings | None = _field(None, None, "Which receiver gets which alert.",
+                                         {"default": "platform", "bySeverity": {"page": "oncall"}})
+    heartbeat: HeartbeatSettings | None = _field(None, None, "The Watchdog alert's dead man's switch.",
+                                                 {"receiver": "deadman", "interval": "1m"})
+
+    @model_validator(mode="after")
+    def _routes_name_defined_receivers(self) -> AlertingSettings:
+        if self.receivers and self.route is None:
+            raise form_error("an object with default (a receiver name), required with receivers", key="route")
+        named = []
+        if self.route is not None:
+            named += [("route.default", self.route.default)]
+            named += [(f"route.bySeverity.{k}", v) for k, v in self.route.by_severity.items()]
+            named += [(f"route.byNamespace.{k}", v) for k, v in self.route.by_namespace.items()]
+        if self.heartbeat is not None:
+            named.append(("heartbeat.receiver", self.heartbeat.receiver))
+        for key, name in named:
+            if name not in self.receivers:
+                defined = ", ".join(sorted(self.receivers)) or "none yet"
+                raise form_error(f"a receiver defined under alerting.receivers ({defined})", key=key, value=name)
+        return self
+
+
+class FluxEventsSettings(_Model):
+    """Flux's own events, sent by the notification-controller."""
+
+    grafana_annotations: Boolean = _field(
+        False, "grafanaAnnotations", "Send Flux's events to Grafana as annotations (tag flux), shown on the "
+        "flux-cluster dashboard.", True)
+    alertmanager: Boolean = _field(False, None, "Send Flux's error events to Alertmanager as alerts.", True)

@@ -179,7 +179,7 @@ def _inhibit_rules() -> list[dict[str, Any]]:
 
 def alertmanager_config(alerting: AlertingSettings, dashboard: str) -> dict[str, Any]:
     """The configuration; ``dashboard`` is the flux-cluster dashboard's URL, for the messages' links."""
-    timing = alerting.route or RouteSettings(default=NULL_RECEIVER)
+    timing = alerting.route or RouteSettings.model_construct(default=NULL_RECEIVER)  # the defaults, to nobody
     receivers = [{"name": NULL_RECEIVER}]
     receivers += [_receiver(name, receiver, dashboard) for name, receiver in sorted(alerting.receivers.items())]
     return {
@@ -202,3 +202,17 @@ def alertmanager_config_yaml(alerting: AlertingSettings, dashboard: str) -> str:
     """alertmanager.yaml as the Secret holds it: stable key order, so an unchanged config is unchanged text."""
     return yaml.safe_dump(alertmanager_config(alerting, dashboard), sort_keys=True, default_flow_style=False,
                           allow_unicode=True, width=1000)
+
+
+def alertmanager_values(enabled: bool) -> dict[str, Any]:
+    """The chart's alertmanager values: Alertmanager reads ALERTMANAGER_CONFIG_SECRET.
+
+    ``configSecret`` names the Secret the Prometheus Operator reads ``alertmanager.yaml`` from
+    (pkg/alertmanager/operator.go loadConfigurationFromSecret, v0.93.0); ``useExistingSecret``
+    stops the chart from rendering its own (templates/alertmanager/secret.yaml, 88.5.3), whose
+    default configuration routes everything to a receiver called null.
+    """
+    if not enabled:
+        return {"enabled": False}
+    return {"enabled": True,
+            "alertmanagerSpec": {"useExistingSecret": True, "configSecret": ALERTMANAGER_CONFIG_SECRET}}

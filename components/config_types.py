@@ -179,9 +179,9 @@ def _secret(value: Any) -> Any:
 
 # A secret: never shown by repr, str or an error. In the stack file `pulumi config set --secret`
 # writes it as {secure: <ciphertext>}, which is what the stack file's schema describes.
-Secret = Annotated[SecretStr, *_validated(_secret, {
-    "type": "object", "properties": {"secure": {"type": "string"}}, "required": ["secure"],
-    "additionalProperties": False})]
+SECRET_SCHEMA = {"type": "object", "properties": {"secure": {"type": "string"}}, "required": ["secure"],
+                 "additionalProperties": False}
+Secret = Annotated[SecretStr, *_validated(_secret, SECRET_SCHEMA)]
 
 
 _URL_USER_INFO = re.compile(r"(?<=://)[^\s/@]*@")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.alertmanager_config import alertmanager_values
 from components.selectors import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE, PROMETHEUS_SELECTOR_LABELS
 from components.settings import RELEASE_NAME, Settings
 from components.signals.kube_state_metrics import kube_state_metrics_values
@@ -162,7 +163,7 @@ def kube_prometheus_stack_values(settings: Settings) -> dict[str, Any]:
     values: dict[str, Any] = {
         "grafana": _grafana_values(settings),
         "prometheus": {"prometheusSpec": _prometheus_spec(settings)},
-        "alertmanager": {"enabled": settings.alertmanager.enabled},
+        "alertmanager": alertmanager_values(settings.alertmanager.enabled),
     }
     kube_state_metrics = kube_state_metrics_values(settings)
     if kube_state_metrics:

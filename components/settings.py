@@ -17,6 +17,7 @@ from pydantic import (
     field_validator, model_validator,
 )
 
+from components.alerting_settings import AlertingSettings, FluxEventsSettings
 from components.config_errors import SettingsError, structured_keys, translate
 from components.config_types import (
     Boolean, DnsLabel, ExactSemver, FluxDuration, LabelValue, PrometheusBytes, PrometheusDuration,
@@ -314,6 +315,13 @@ class Settings(_Model):
     gitops: GitOpsSettings | None = _field(
         None, None, "Where Flux syncs the stack from (required when delivery is gitops).",
         {"url": "https://github.com/example/monitoring", "tag": "v1.0.0"})
+    alerting: AlertingSettings = _field(
+        AlertingSettings(), None, "Alertmanager receivers and routes; credentials set with --secret --path.",
+        {"receivers": {"oncall": {"type": "pagerduty", "routingKey": "[secret]"}},
+         "route": {"default": "oncall"}})
+    flux_events: FluxEventsSettings = _field(
+        FluxEventsSettings(), "fluxEvents", "Flux's own events to Grafana annotations and Alertmanager.",
+        {"grafanaAnnotations": True, "alertmanager": True})
 
     @field_validator("grafana_admin_password", mode="before")
     @classmethod
@@ -335,6 +343,12 @@ class Settings(_Model):
         if self.require_grafana_admin_password and self.grafana_admin_password is None:
             raise form_error("a secret, required by requireGrafanaAdminPassword: "
                              "pulumi config set --secret grafanaAdminPassword", key="grafanaAdminPassword")
+        if not self.alertmanager.enabled and self.alerting.receivers:
+            raise form_error("true: alerting.receivers are set, and only Alertmanager delivers to them",
+                             key="alertmanager.enabled", value=False)
+        if not self.alertmanager.enabled and self.flux_events.alertmanager:
+            raise form_error("true: fluxEvents.alertmanager sends Flux's error events to Alertmanager",
+                             key="alertmanager.enabled", value=False)
         if self.delivery == "gitops" and self.gitops is None:
             raise form_error("an object with url and one of branch, tag, semver or commit "
                              "(required when delivery is gitops)", key="gitops")
@@ -359,11 +373,12 @@ CONFIG_KEYS = tuple(field.alias or name for name, field in Settings.model_fields
 
 
 def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] | set[str] = frozenset(),
-                  kube_context: str | None = None) -> Settings:
+                  kube_context: str | None = None, *, without_credentials: bool = False) -> Settings:
     """Validate the stack's config texts (keys without the project prefix) into ``Settings``.
 
     ``secret_keys`` names the keys that Pulumi holds as secrets; ``kube_context`` is the
-    ``kubernetes:context`` of the stack.
+    ``kubernetes:context`` of the stack. ``without_credentials`` (the offline render, which
+    cannot decrypt) lets the alerting credentials be absent.
     """
     objects = structured_keys(Settings)
     values = {key: _parsed(text_value) if key in objects else text_value for key, text_value in raw.items()}
@@ -371,7 +386,8 @@ def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] | set[str]
         values[KUBE_CONTEXT] = kube_context
     shown_as_secret = frozenset(secret_keys) | SECRET_KEYS
     try:
-        return Settings.model_validate(values, context={"secret_keys": frozenset(secret_keys)})
+        return Settings.model_validate(values, context={"secret_keys": frozenset(secret_keys),
+                                                        "without_credentials": without_credentials})
     except ValidationError as error:
         errors = error.errors(include_url=False)
     # Raised outside the except block: pydantic's own error, which quotes input values, is not chained.

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from components.alerting_settings import AlertingSettings, load_alerting
+from components.alerting_settings import AlertingSettings
+from components.settings import load_settings
 from tests.signals_tools import require_tool
 
 DASHBOARD = "https://grafana.example.com/d/flux-cluster"
@@ -46,8 +47,29 @@ EVERY_RECEIVER_TYPE = {
 }
 
 
+# Where each receiver type keeps its credential.
+CREDENTIAL_KEYS = {"slack": "apiURL", "pagerduty": "routingKey", "msteams": "webhookUrl", "webhook": "url",
+                   "opsgenie": "apiKey"}
+
+
+def with_credentials(alerting_text: str) -> str:
+    """A shipped stack's `alerting` as Pulumi hands it over once the README's
+    `pulumi config set --secret --path ...` commands have been run: every credential present."""
+    raw = json.loads(alerting_text)
+    for receiver in raw.get("receivers", {}).values():
+        key = CREDENTIAL_KEYS.get(receiver["type"])
+        if key is not None:
+            receiver.setdefault(key, CREDENTIALS[receiver["type"]])
+    return json.dumps(raw)
+
+
+def alerting_settings(raw: dict) -> AlertingSettings:
+    """``raw`` as the program reads it: the `alerting` key held as a secret (set with --secret --path)."""
+    return load_settings({"alerting": json.dumps(raw)}, secret_keys={"alerting"}, kube_context="test").alerting
+
+
 def every_receiver_type() -> AlertingSettings:
-    return load_alerting(json.dumps(EVERY_RECEIVER_TYPE), secret=True)
+    return alerting_settings(EVERY_RECEIVER_TYPE)
 
 
 def alertmanager_version(binary: str) -> tuple[int, int]:

@@ -8,14 +8,14 @@ import subprocess
 import pytest
 import yaml
 
-from components.alerting_settings import AlertingSettings, load_alerting
+from components.alerting_settings import AlertingSettings
 from components.alertmanager_config import (
     GROUP_BY, KINDS_BY_CONTROLLER, OBJECT_ALERTS, alertmanager_config, alertmanager_config_yaml,
 )
 from components.settings import load_settings
 from components.signals.rules import flux_rule_groups
 from tests.alerting_examples import (
-    CREDENTIALS, DASHBOARD, EVERY_RECEIVER_TYPE, amtool, check_config, every_receiver_type, msteams_supported,
+    CREDENTIALS, DASHBOARD, EVERY_RECEIVER_TYPE, alerting_settings, amtool, check_config, every_receiver_type, msteams_supported,
     skip_without_msteams,
 )
 
@@ -25,7 +25,7 @@ def without_msteams(settings: AlertingSettings) -> AlertingSettings:
     raw = json.loads(json.dumps(EVERY_RECEIVER_TYPE))
     del raw["receivers"]["team-a"]
     del raw["route"]["byNamespace"]["team-a"]
-    return load_alerting(json.dumps(raw), secret=True)
+    return alerting_settings(raw)
 
 
 def test_every_receiver_type_passes_amtool_check_config(tmp_path):

@@ -22,6 +22,8 @@ DURATION = "a Prometheus duration such as 15d, 12h30m or 1y"
 FLUX_DURATION = "a Flux duration such as 30m, 1h or 1h30m"
 GITOPS_KEYS = "url, branch, tag, semver, commit, interval, stackPath, configPath, secretRef, timeout"
 REPO = "https://github.com/example/fleet"
+AM_DURATION = "an Alertmanager duration above 0 such as 30s, 5m, 4h or 1h30m"
+SLACK_URL = "https://hooks.slack.com/services/T0/B0/plain-text-by-mistake"
 
 
 def gitops(**fields) -> dict[str, str]:
@@ -142,6 +144,29 @@ CATALOGUE = [
     (gitops(configPath=""), "gitops.configPath", '""', "a path inside the repository starting with ./"),
     (gitops(secretRef="Git_Auth"), "gitops.secretRef", '"Git_Auth"', "the name of a Secret in the Flux namespace"),
     (gitops(timout="5m"), "gitops.timout", '"5m"', f"no such key; valid keys of gitops are {GITOPS_KEYS}"),
+    # alerting (credentials are never shown, and only accepted from a secret key: tests/test_secrets.py)
+    ({"alerting": 5}, "alerting", "5", "an object with keys receivers, route, heartbeat"),
+    ({"alerting": {"receivers": {"platform": {"type": "slack", "apiURL": SLACK_URL}}, "route": {"default": "platform"}}},
+     "alerting.receivers.platform.apiURL", "[secret]",
+     "a secret: set it with pulumi config set --secret --path alerting.receivers.platform.apiURL VALUE"),
+    ({"alerting": {"receivers": {"teams": {"type": "teams"}}, "route": {"default": "teams"}}},
+     "alerting.receivers.teams.type", '"teams"', "one of slack, pagerduty, msteams, webhook, email, opsgenie"),
+    ({"alerting": {"receivers": {}, "route": {"default": "oncall"}}}, "alerting.route.default", '"oncall"',
+     "a receiver defined under alerting.receivers (none yet)"),
+    ({"alerting": {"heartbeat": {"receiver": "deadman", "interval": "1 minute"}}}, "alerting.heartbeat.interval",
+     '"1 minute"', AM_DURATION),
+    ({"alerting": {"receivers": {}, "route": {"default": "oncall", "groupWait": 30}}}, "alerting.route.groupWait",
+     "30", AM_DURATION),
+    ({"alerting": {"route": {"default": "oncall", "byNamespace": {"Team_A": "oncall"}}}},
+     "alerting.route.byNamespace.Team_A", '"Team_A"', DNS_LABEL),
+    ({"alerting": {"recievers": {}}}, "alerting.recievers", "{}",
+     "no such key; valid keys of alerting are receivers, route, heartbeat"),
+    # fluxEvents
+    ({"fluxEvents": {"grafanaAnnotations": "yes"}}, "fluxEvents.grafanaAnnotations", '"yes"', "true or false"),
+    ({"fluxEvents": {"errors": True}}, "fluxEvents.errors", "true",
+     "no such key; valid keys of fluxEvents are grafanaAnnotations, alertmanager"),
+    ({"fluxEvents": {"alertmanager": True}, "alertmanager": {"enabled": False}, "alerting": {}},
+     "alertmanager.enabled", "false", "true: fluxEvents.alertmanager sends Flux's error events to Alertmanager"),
 ]
 
 
@@ -244,6 +269,10 @@ ACCEPTED = [
     {"delivery": "gitops", "gitops": {"url": REPO, "semver": "1.x"}},
     {"delivery": "gitops", "gitops": {"url": REPO, "commit": "0123456789abcdef" * 4}},
     gitops(interval="1.5h", timeout="90s", stackPath="./", secretRef="git.auth"),
+    {"alerting": {}},
+    {"alerting": {"receivers": {}}, "alertmanager": {"enabled": False}},
+    {"fluxEvents": {"grafanaAnnotations": False, "alertmanager": True}},
+    {"fluxEvents": {"grafanaAnnotations": "true"}},
 ]
 
 

@@ -85,6 +85,10 @@ def test_render_writes_the_stack_and_config_trees(rendered):
         "monitoring-config/configmap-flux-control-plane.yaml",
         "monitoring-config/configmap-flux-cluster.yaml",
         "monitoring-config/prometheusrule-flux-monitoring.yaml",
+        "monitoring-config/provider-flux-monitoring-grafana.yaml",
+        "monitoring-config/alert-flux-monitoring-grafana.yaml",
+        "monitoring-config/provider-flux-monitoring-alertmanager.yaml",
+        "monitoring-config/alert-flux-monitoring-alertmanager.yaml",
     }
 
 
