@@ -8,12 +8,17 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
+import requests
 
 from components.alerting_settings import AlertingSettings
 from components.settings import load_settings
+from tests.flux_fleet import free_port
 from tests.signals_tools import require_tool
 
 DASHBOARD = "https://grafana.example.com/d/flux-cluster"
@@ -100,3 +105,62 @@ def msteams_supported() -> bool:
 def skip_without_msteams() -> None:
     if not msteams_supported():
         pytest.skip("this amtool/Alertmanager predates msteamsv2_configs (0.28); see README Alerting")
+
+
+# -- a real Alertmanager on 127.0.0.1 -----------------------------------------------------------------
+
+
+class Alertmanager:
+    """The HTTP API (v2) of a running Alertmanager."""
+
+    def __init__(self, url: str, process: subprocess.Popen):
+        self.url = url
+        self.process = process
+
+    def alerts(self, **filters: str) -> list[dict]:
+        matchers = [f'{k}="{v}"' for k, v in filters.items()]
+        response = requests.get(f"{self.url}/api/v2/alerts", params={"filter": matchers}, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, alerts: list[dict]) -> None:
+        requests.post(f"{self.url}/api/v2/alerts", json=alerts, timeout=10).raise_for_status()
+
+
+@contextmanager
+def start_alertmanager(config_text: str, workdir: Path, startup: float = 30.0) -> Iterator[Alertmanager]:
+    """``prometheus-alertmanager`` on 127.0.0.1 at a free port, running ``config_text``; stopped after.
+
+    Clustering is off (no gossip port): a single instance, like a test needs.
+    """
+    binary = require_tool("prometheus-alertmanager", package="prometheus-alertmanager")
+    port = free_port()
+    (workdir / "alertmanager.yaml").write_text(config_text)
+    with (workdir / "alertmanager.log").open("w") as log:
+        process = subprocess.Popen(
+            [binary, f"--config.file={workdir / 'alertmanager.yaml'}", f"--storage.path={workdir / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=warn"],
+            cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            alertmanager = Alertmanager(f"http://127.0.0.1:{port}", process)
+            deadline = time.monotonic() + startup
+            while True:
+                if process.poll() is not None:
+                    raise AssertionError(f"alertmanager exited with {process.returncode}: "
+                                         f"{(workdir / 'alertmanager.log').read_text()}")
+                try:
+                    if requests.get(f"{alertmanager.url}/-/ready", timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError("timed out waiting for alertmanager to start")
+                time.sleep(0.2)
+            yield alertmanager
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)

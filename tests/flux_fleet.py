@@ -460,6 +460,7 @@ def serve_fleet(fleet: Fleet) -> Iterator[int]:
 
 
 SELF_JOB = "prometheus"
+ALERT_RESEND_DELAY = "5s"
 
 
 def free_port() -> int:
@@ -532,15 +533,24 @@ def rule_groups_evaluated_every(groups: list[dict], interval: str) -> list[dict]
 
 @contextmanager
 def start_prometheus(binary: str, workdir: Path, scrape: list[dict], interval: str,
-                     rule_groups: list[dict] | None = None, startup: float = 30.0) -> Iterator[Prometheus]:
+                     rule_groups: list[dict] | None = None, startup: float = 30.0,
+                     alertmanagers: list[str] | None = None) -> Iterator[Prometheus]:
     """A Prometheus on 127.0.0.1 at a free port with its data in ``workdir``, ready to answer; stopped after.
 
-    It also scrapes itself (job SELF_JOB) for its rule evaluation and ingestion metrics.
+    It also scrapes itself (job SELF_JOB) for its rule evaluation and ingestion metrics, and sends
+    its alerts to ``alertmanagers`` (host:port) when given.
     """
     port = free_port()
     itself = {"job_name": SELF_JOB, "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
     config: dict = {"global": {"scrape_interval": interval, "evaluation_interval": interval,
                                "scrape_timeout": interval}, "scrape_configs": [*scrape, itself]}
+    flags = []
+    if alertmanagers:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": alertmanagers}]}]}
+        # Alerts evaluated before the Alertmanager is discovered are dropped, and resent only after
+        # the resend delay (1m by default). 5s: soon resent, and each send stays valid for 4 resend
+        # delays (20s), so a busy machine's late evaluation does not expire a firing alert.
+        flags.append(f"--rules.alert.resend-delay={ALERT_RESEND_DELAY}")
     if rule_groups:
         (workdir / "rules.yml").write_text(yaml.safe_dump({"groups": rule_groups}))
         config["rule_files"] = [str(workdir / "rules.yml")]
@@ -548,7 +558,7 @@ def start_prometheus(binary: str, workdir: Path, scrape: list[dict], interval: s
     with (workdir / "prometheus.log").open("w") as log:
         process = subprocess.Popen(
             [binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn", *flags],
             cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
         try:
             prometheus = Prometheus(f"http://127.0.0.1:{port}", process)
