@@ -408,3 +408,17 @@ def test_the_charts_info_inhibitor_pattern_still_holds(story):
 
 def test_the_story_is_quick(story):
     assert story.seconds < 90
+
+
+def test_an_alert_flux_sends_expires_after_the_resolve_timeout_and_reaches_its_tenant(story):
+    # As notification-controller's alertmanager provider posts an error event (internal/notifier/
+    # alertmanager.go, main 2e46958a67f3): firing, startsAt only, the object's namespace as namespace.
+    labels = {"alertname": "FluxKustomizationReconciliationFailed", "severity": "error",
+              "reason": "ReconciliationFailed", "kind": "Kustomization", "name": "apps", "namespace": "team-000",
+              "reportingcontroller": "kustomize-controller"}
+    story.alertmanager.post([{"labels": labels, "annotations": {"message": "kustomize build failed"},
+                              "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}])
+    [alert] = story.alertmanager.alerts(alertname="FluxKustomizationReconciliationFailed")
+    starts, ends = (time.mktime(time.strptime(alert[key][:19], "%Y-%m-%dT%H:%M:%S")) for key in ("updatedAt", "endsAt"))
+    assert 3600 - 5 <= ends - starts <= 3600 + 5  # RESOLVE_TIMEOUT: it does not stay forever
+    assert {r["name"] for r in alert["receivers"]} == {"team-a", "platform"}

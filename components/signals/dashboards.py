@@ -164,7 +164,15 @@ def cluster_dashboard(settings: Settings) -> dict:
                            "{{kind}} {{exported_namespace}}/{{name}}")),
     ]
     variables = [_datasource_variable(), _namespace_variable("exported_namespace", "Namespace", q.source.state_metric)]
-    return _build(_dashboard(CLUSTER_UID, "Flux Cluster Stats", variables), panels)
+    board = _dashboard(CLUSTER_UID, "Flux Cluster Stats", variables)
+    if settings.flux_events.grafana_annotations:
+        # The annotations Flux's grafana Provider writes, all tagged flux (fluxcd/notification-controller
+        # docs/spec/v1beta3/providers.md "Grafana": match any, tag flux), from Grafana's own store.
+        board = board.annotation(
+            dashboard.AnnotationQuery().name("Flux events").enable(True).icon_color("purple")
+            .datasource(models.DataSourceRef(type_val="grafana", uid="-- Grafana --"))
+            .target(dashboard.AnnotationTarget().type("tags").tags(["flux"]).match_any(True).limit(100)))
+    return _build(board, panels)
 
 
 def dashboard_config_maps(settings: Settings) -> list[dict]:
