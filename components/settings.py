@@ -309,7 +309,7 @@ class Settings(_Model):
     grafana: GrafanaSettings = _field(GrafanaSettings(), None, "Grafana.", {"adminUser": "admin"})
     prometheus: PrometheusSettings = _field(PrometheusSettings(), None, "Prometheus.",
                                             {"replicas": 2, "retention": "30d", "storageSize": "100Gi"})
-    alertmanager: AlertmanagerSettings = _field(AlertmanagerSettings(), None, "Alertmanager.", {"enabled": True})
+    alertmanager: AlertmanagerSettings = _field(AlertmanagerSettings(), None, "Alertmanager (needed by alerting.receivers and fluxEvents.alertmanager).", {"enabled": True})
     alerts: AlertSettings = _field(AlertSettings(), None, "When each Flux alert fires and its severity.",
                                    {"reconciliationFailure": {"for": "15m", "severity": "page"}})
     gitops: GitOpsSettings | None = _field(
