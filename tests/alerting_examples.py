@@ -18,7 +18,7 @@ import requests
 
 from components.alerting_settings import AlertingSettings
 from components.settings import load_settings
-from tests.flux_fleet import free_port
+from tests.flux_fleet import free_port, stop
 from tests.signals_tools import require_tool
 
 DASHBOARD = "https://grafana.example.com/d/flux-cluster"
@@ -158,9 +158,4 @@ def start_alertmanager(config_text: str, workdir: Path, startup: float = 30.0) -
                 time.sleep(0.2)
             yield alertmanager
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop(process)

@@ -571,9 +571,14 @@ def start_prometheus(binary: str, workdir: Path, scrape: list[dict], interval: s
             prometheus.wait_for("prometheus to start", ready, time.monotonic() + startup)
             yield prometheus
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stops a server process: SIGTERM, then SIGKILL if it has not exited after 10 seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
