@@ -95,6 +95,7 @@ class Inbox:
     down: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     opsgenie_aliases: dict[str, Notification] = field(default_factory=dict)
+    slack_texts: list[str] = field(default_factory=list)  # the message bodies the Slack stand-in got
 
     def add(self, notification: Notification) -> None:
         with self.lock:
@@ -143,6 +144,7 @@ def serve_receivers(inbox: Inbox) -> tuple[ThreadingHTTPServer, threading.Thread
                 return
             if service == "slack":
                 inbox.add(from_title(receiver, body["attachments"][0]["title"]))
+                inbox.slack_texts.append(body["attachments"][0]["text"])
             elif service == "pagerduty":
                 notification = from_title(receiver, body["payload"]["summary"])
                 status = "resolved" if body["event_action"] == "resolve" else "firing"
@@ -422,3 +424,11 @@ def test_an_alert_flux_sends_expires_after_the_resolve_timeout_and_reaches_its_t
     starts, ends = (time.mktime(time.strptime(alert[key][:19], "%Y-%m-%dT%H:%M:%S")) for key in ("updatedAt", "endsAt"))
     assert 3600 - 5 <= ends - starts <= 3600 + 5  # RESOLVE_TIMEOUT: it does not stay forever
     assert {r["name"] for r in alert["receivers"]} == {"team-a", "platform"}
+
+
+def test_messages_say_what_and_where_with_the_ready_reason_and_a_filtered_dashboard_link(story):
+    [text] = [t for t in story.inbox.slack_texts if f"{WARNING_GITREPOSITORY[1]}/{WARNING_GITREPOSITORY[2]}" in t
+              and "fetch" in t][:1]
+    assert f"GitRepository {WARNING_GITREPOSITORY[1]}/{WARNING_GITREPOSITORY[2]}" in text
+    assert "Reason: GitOperationFailed" in text  # the Ready reason kube-state-metrics reports (tests/flux_fleet.py)
+    assert f"Dashboard: {DASHBOARD}?var-exported_namespace={WARNING_GITREPOSITORY[1]}" in text
