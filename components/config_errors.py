@@ -44,10 +44,19 @@ def model_of(annotation: Any) -> type[BaseModel] | None:
                  if isinstance(member, type) and issubclass(member, BaseModel)), None)
 
 
+def items_model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model of the items of a list key (``tuple[Model, ...]``), None for other keys."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (tuple, list):
+        return model_of(typing.get_args(annotation)[0])
+    return None
+
+
 def structured_keys(model: type[BaseModel]) -> frozenset[str]:
-    """The keys of ``model`` whose values are objects: Pulumi hands those over as JSON text."""
+    """The keys of ``model`` whose values are objects or lists of them: Pulumi hands those over as JSON text."""
     return frozenset(field.alias or name for name, field in model.model_fields.items()
-                     if model_of(field.annotation) is not None)
+                     if model_of(field.annotation) is not None or items_model_of(field.annotation) is not None)
 
 
 def _keys(model: type[BaseModel]) -> list[str]:
@@ -82,7 +91,12 @@ def _resolve(model: type[BaseModel], loc: Iterable[Any]) -> tuple[list[str], typ
     values: tuple[type[BaseModel], ...] = ()  # set while the next part is a key of a map of models
     union: tuple[type[BaseModel], ...] = ()  # set while the next part may be a union's tag
     secret = False
+    items: type[BaseModel] | None = None  # set while the next part is an index of a list of models
     for part in loc:
+        if isinstance(part, int) and path:  # an item of a list key: remoteWrite[0]
+            path[-1] += f"[{part}]"
+            current, items = items, None
+            continue
         part = str(part)
         if part == "[key]":  # pydantic's marker for a map key that is itself wrong
             continue
@@ -102,6 +116,7 @@ def _resolve(model: type[BaseModel], loc: Iterable[Any]) -> tuple[list[str], typ
         secret = field is not None and _holds_secret(field.annotation)
         values = _map_values(field.annotation) if field is not None else ()
         current = model_of(field.annotation) if field is not None else None
+        items = items_model_of(field.annotation) if field is not None else None
     return path, current, secret
 
 
@@ -127,8 +142,9 @@ def _shown(value: Any, key_path: list[str], secret_keys: frozenset[str], model: 
         return "null"
     if isinstance(value, SecretStr) or credential:
         return "[secret]"
-    if key_path and key_path[0] in secret_keys:
-        top = next((f for n, f in model.model_fields.items() if (f.alias or n) == key_path[0]), None)
+    top_key = key_path[0].split("[")[0] if key_path else None  # remoteWrite[0] -> remoteWrite
+    if top_key in secret_keys:
+        top = next((f for n, f in model.model_fields.items() if (f.alias or n) == top_key), None)
         top_model = model_of(top.annotation) if top is not None else None
         if top_model is None or not _declares_secrets(top_model) or _mentions_credentials(value):
             return "[secret]"

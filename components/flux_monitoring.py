@@ -6,6 +6,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.alert_delivery import AlertDelivery
+from components.fleet import fleet_secrets
+from components.fleet_credentials import FleetCredentials
 from components.flux_signals import FluxSignals
 from components.gitops import GitOpsDelivery
 from components.grafana_admin import GrafanaAdmin
@@ -34,6 +36,8 @@ class FluxMonitoring(pulumi.ComponentResource):
         self.alert_delivery = AlertDelivery("alert-delivery", settings, namespace.name, self.grafana_admin,
                                             providers=settings.delivery == "direct", opts=in_cluster)
         secrets = [self.grafana_admin.secret, *self.alert_delivery.secrets]
+        if fleet_secrets(settings):
+            secrets += FleetCredentials("fleet", settings, namespace.name, opts=in_cluster).secrets
         if settings.delivery == "gitops":
             # Flux owns everything else: no object is owned by both.
             self.delivery = GitOpsDelivery(

@@ -41,7 +41,8 @@ class KubePrometheusStack(pulumi.ComponentResource):
             cleanup_on_fail=True,
             timeout=RELEASE_TIMEOUT_SECONDS,
             max_history=MAX_HISTORY,
-            # Grafana's pod mounts the admin Secret and Alertmanager reads its configuration Secret:
+            # Grafana's pod mounts the admin Secret, Alertmanager reads its configuration Secret and
+            # Prometheus and Grafana read the fleet credentials:
             # they must exist before the release installs.
             opts=pulumi.ResourceOptions(parent=self, protect=settings.protect, depends_on=secrets),
         )

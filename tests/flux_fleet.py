@@ -534,17 +534,22 @@ def rule_groups_evaluated_every(groups: list[dict], interval: str) -> list[dict]
 @contextmanager
 def start_prometheus(binary: str, workdir: Path, scrape: list[dict], interval: str,
                      rule_groups: list[dict] | None = None, startup: float = 30.0,
-                     alertmanagers: list[str] | None = None) -> Iterator[Prometheus]:
-    """A Prometheus on 127.0.0.1 at a free port with its data in ``workdir``, ready to answer; stopped after.
+                     alertmanagers: list[str] | None = None, port: int | None = None,
+                     external_labels: dict[str, str] | None = None, remote_write: list[dict] | None = None,
+                     flags: tuple[str, ...] = ()) -> Iterator[Prometheus]:
+    """A Prometheus on 127.0.0.1 at ``port`` (default: a free one) with its data in ``workdir``, ready to
+    answer; stopped after.
 
     It also scrapes itself (job SELF_JOB) for its rule evaluation and ingestion metrics, and sends
     its alerts to ``alertmanagers`` (host:port) when given.
     """
-    port = free_port()
+    port = port or free_port()
     itself = {"job_name": SELF_JOB, "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
     config: dict = {"global": {"scrape_interval": interval, "evaluation_interval": interval,
-                               "scrape_timeout": interval}, "scrape_configs": [*scrape, itself]}
-    flags = []
+                               "scrape_timeout": interval, **({"external_labels": external_labels}
+                                                               if external_labels else {})},
+                    "scrape_configs": [*scrape, itself], **({"remote_write": remote_write} if remote_write else {})}
+    flags = list(flags)
     if alertmanagers:
         config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": alertmanagers}]}]}
         # Alerts evaluated before the Alertmanager is discovered are dropped, and resent only after
@@ -562,16 +567,20 @@ def start_prometheus(binary: str, workdir: Path, scrape: list[dict], interval: s
             cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
         try:
             prometheus = Prometheus(f"http://127.0.0.1:{port}", process)
-
-            def ready() -> bool:
-                try:
-                    return requests.get(f"{prometheus.url}/-/ready", timeout=2).status_code == 200
-                except requests.RequestException:
-                    return False
-            prometheus.wait_for("prometheus to start", ready, time.monotonic() + startup)
+            wait_until_answering(prometheus, "/-/ready", startup)
             yield prometheus
         finally:
             stop(process)
+
+
+def wait_until_answering(server: Prometheus, path: str, startup: float, auth: tuple[str, str] | None = None) -> None:
+    """Polls ``path`` of a server just started until it answers 200, for at most ``startup`` seconds."""
+    def ready() -> bool:
+        try:
+            return requests.get(f"{server.url}{path}", auth=auth, timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+    server.wait_for(f"{server.url} to start", ready, time.monotonic() + startup)
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -157,6 +157,7 @@ def stack_settings(stack: str, password: str | None = None):
 
     config = stack_config(stack)
     raw = {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith(f"{PROJECT}:")}
+    raw.setdefault("cluster", stack)  # as the program does: the stack name
     secret_keys = set()
     if "alerting" in raw:  # as after the README's `pulumi config set --secret --path` commands
         raw["alerting"] = with_credentials(raw["alerting"])

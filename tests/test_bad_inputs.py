@@ -24,6 +24,13 @@ GITOPS_KEYS = "url, branch, tag, semver, commit, interval, stackPath, configPath
 REPO = "https://github.com/example/fleet"
 AM_DURATION = "an Alertmanager duration above 0 such as 30s, 5m, 4h or 1h30m"
 SLACK_URL = "https://hooks.slack.com/services/T0/B0/plain-text-by-mistake"
+PUSH = "https://mimir.example.com/api/v1/push"
+QUERY = "https://mimir.example.com/prometheus"
+
+
+def target(**fields) -> dict:
+    """A remote write target without credentials (so the key need not be a secret), with ``fields``."""
+    return {"name": "mimir", "url": PUSH, **fields}
 
 
 def gitops(**fields) -> dict[str, str]:
@@ -167,6 +174,44 @@ CATALOGUE = [
      "no such key; valid keys of fluxEvents are grafanaAnnotations, alertmanager"),
     ({"fluxEvents": {"alertmanager": True}, "alertmanager": {"enabled": False}, "alerting": {}},
      "alertmanager.enabled", "false", "true: fluxEvents.alertmanager sends Flux's error events to Alertmanager"),
+    # fleet
+    ({"cluster": "EU_West"}, "cluster", '"EU_West"', "a DNS-1123 label"),
+    ({"cluster": "a" * 64}, "cluster", json.dumps("a" * 64), "a DNS-1123 label"),
+    ({"remoteWrite": {"name": "mimir", "url": PUSH}}, "remoteWrite", json.dumps({"name": "mimir", "url": PUSH}),
+     "a list of remote write targets, each with name and url"),
+    ({"remoteWrite": [{"name": "mimir"}]}, "remoteWrite[0].url", "null", "an http:// or https:// URL (required)"),
+    ({"remoteWrite": [{"url": PUSH}]}, "remoteWrite[0].name", "null", "a DNS-1123 label such as mimir (required)"),
+    ({"remoteWrite": [target(url="mimir.example.com/push")]}, "remoteWrite[0].url", '"mimir.example.com/push"',
+     "an http:// or https:// URL such as"),
+    ({"remoteWrite": [target(url="https://fleet:hunter22@mimir.example.com/push")]}, "remoteWrite[0].url",
+     '"https://[redacted]@mimir.example.com/push"', "a URL without credentials"),
+    ({"remoteWrite": [target(name="Mimir")]}, "remoteWrite[0].name", '"Mimir"', "a DNS-1123 label such as mimir"),
+    ({"remoteWrite": [target(), target()]}, "remoteWrite", '["mimir", "mimir"]',
+     "remote write targets with distinct names"),
+    ({"remoteWrite": [target(fluxOnly="yes")]}, "remoteWrite[0].fluxOnly", '"yes"', "true or false"),
+    ({"remoteWrite": [target(headers={"Authorization": "Bearer abc"})]}, "remoteWrite[0].headers", "[secret]",
+     "naming none of Authorization"),
+    ({"remoteWrite": [target(headers=["X-Scope-OrgID"])]}, "remoteWrite[0].headers", "[secret]",
+     "an object of HTTP header names to values"),
+    ({"remoteWrite": [target(basicAuth={"username": "fleet"})]}, "remoteWrite[0].basicAuth.password", "null",
+     "a secret text"),
+    ({"remoteWrite": [target(queue={"maxShards": 0})]}, "remoteWrite[0].queue.maxShards", "0",
+     "a whole number from 1 to 1000000"),
+    ({"remoteWrite": [target(queue={"batchSendDeadline": "soon"})]}, "remoteWrite[0].queue.batchSendDeadline",
+     '"soon"', "a duration such as 5s, 100ms or 1m30s"),
+    ({"remoteWrite": [target(queue={"maxShard": 5})]}, "remoteWrite[0].queue.maxShard", "5",
+     "no such key; valid keys of remoteWrite[0].queue are capacity, minShards, maxShards"),
+    ({"remoteWrite": [target(fluxonly=False)]}, "remoteWrite[0].fluxonly", "false",
+     "no such key; valid keys of remoteWrite[0] are basicAuth, bearerToken, headers, url, name, fluxOnly, queue"),
+    ({"grafana": {"datasources": {"name": "fleet"}}}, "grafana.datasources", '{"name": "fleet"}',
+     "a list of data sources, each with name and url"),
+    ({"grafana": {"datasources": [{"name": "fleet"}]}}, "grafana.datasources[0].url", "null",
+     "an http:// or https:// URL (required)"),
+    ({"grafana": {"datasources": [{"name": "a", "url": QUERY, "default": True},
+                                  {"name": "b", "url": QUERY, "default": True}]}},
+     "grafana.datasources", '["a", "b"]', "at most one data source with default: true"),
+    ({"grafana": {"datasources": [{"name": "a", "url": QUERY}, {"name": "a", "url": QUERY}]}},
+     "grafana.datasources", '["a", "a"]', "data sources with distinct names"),
 ]
 
 

@@ -32,6 +32,7 @@ def values_for(**raw):
 @pytest.mark.parametrize("values", [
     pytest.param(lambda: kube_prometheus_stack_values(stack_settings("staging")), id="staging"),
     pytest.param(lambda: kube_prometheus_stack_values(stack_settings("prod", PROD_PASSWORD)), id="prod"),
+    pytest.param(lambda: kube_prometheus_stack_values(stack_settings("spoke")), id="spoke"),
     pytest.param(lambda: values_for(**EVERYTHING), id="every-option"),
     pytest.param(lambda: with_admin_checksum(values_for(**EVERYTHING), "hmac-sha256:00"), id="direct-with-checksum"),
 ])

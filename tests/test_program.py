@@ -110,7 +110,7 @@ def test_release_is_atomic_bounded_and_cleans_up(staging_run):
     assert release["maxHistory"] == 10
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod"])
+@pytest.mark.parametrize("stack", ["staging", "prod", "spoke"])
 def test_release_values_are_the_pure_values_of_the_stack_settings(stack):
     password = PROD_PASSWORD if stack == "prod" else None
     run = run_stack(stack, password=password)
@@ -264,3 +264,30 @@ def test_flux_operator_source_scrapes_the_operator_and_leaves_kube_state_metrics
 def test_only_the_flux_operator_source_has_an_operator_pod_monitor(staging_run):
     monitors = [r.name for r in staging_run.resources if r.type == "kubernetes:monitoring.coreos.com/v1:PodMonitor"]
     assert monitors == ["flux-system"]
+
+
+# -- fleet ---------------------------------------------------------------------------------------
+
+def prometheus_spec(run) -> dict:
+    return run.one("kubernetes:helm.sh/v3:Release").inputs["values"]["prometheus"]["prometheusSpec"]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_the_cluster_label_defaults_to_the_stack_name(stack):
+    run = run_stack(stack, password=PROD_PASSWORD)
+    assert prometheus_spec(run)["externalLabels"] == {"cluster": stack}
+
+
+def test_the_spoke_remote_writes_the_flux_series_to_the_central_store_as_its_cluster():
+    run = run_stack("spoke")
+    assert run.one(PROVIDER, "cluster").inputs["context"] == "eu-west-1"
+    spec = prometheus_spec(run)
+    assert spec["externalLabels"] == {"cluster": "eu-west-1"}
+    assert spec["replicaExternalLabelName"] == "prometheus_replica"
+    (target,) = spec["remoteWrite"]
+    assert (target["name"], target["headers"]) == ("mimir", {"X-Scope-OrgID": "platform"})
+    assert target["writeRelabelConfigs"][0]["action"] == "keep"
+    # No credentials configured in the shipped file: no credential Secret, no reference.
+    assert "basicAuth" not in target
+    assert not {"remote-write-credentials", "grafana-datasource-credentials"} & {
+        r.name for r in run.of_type("kubernetes:core/v1:Secret")}

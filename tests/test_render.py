@@ -158,7 +158,7 @@ def test_prod_renders_without_the_password_it_requires(rendered):
 def test_unknown_stack_exits_non_zero_naming_the_known_stacks(tmp_path):
     result = render(tmp_path, "nope")
     assert result.returncode == 1
-    assert "stack 'nope'" in result.stderr and "stacks: prod, staging" in result.stderr
+    assert "stack 'nope'" in result.stderr and "stacks: prod, spoke, staging" in result.stderr
     assert not any(tmp_path.iterdir())
 
 

@@ -253,6 +253,89 @@ def test_a_render_of_a_stack_with_encrypted_credentials_writes_everything_but_th
     ciphertext = "v1:YWxlcnRpbmctY2lwaGVydGV4dC1mb3ItdGVzdHM="
     for receiver, key in (("oncall", "routingKey"), ("platform", "apiURL"), ("deadman", "url")):
         config[ALERTING_KEY]["receivers"][receiver][key] = {"secure": ciphertext}
+
+
+# -- fleet credentials: remote write targets and Grafana data sources -----------------------------
+
+RW_PASSWORD = "rw-password-for-tests-2c9d"
+RW_TOKEN = "rw-token-for-tests-8a41"
+DS_PASSWORD = "ds-password-for-tests-5e0f"
+FLEET_CREDENTIALS = (RW_PASSWORD, RW_TOKEN, DS_PASSWORD)
+REMOTE_WRITE_KEY = "flux-monitoring:remoteWrite"
+GRAFANA_KEY = "flux-monitoring:grafana"
+FLEET = {
+    REMOTE_WRITE_KEY: json.dumps([
+        {"name": "mimir", "url": "https://mimir.example.com/api/v1/push", "headers": {"X-Scope-OrgID": "platform"},
+         "basicAuth": {"username": "fleet-writer", "password": RW_PASSWORD}},
+        {"name": "vm", "url": "https://vm.example.com/api/v1/write", "bearerToken": RW_TOKEN}]),
+    GRAFANA_KEY: json.dumps({"adminUser": "admin", "datasources": [
+        {"name": "fleet", "url": "https://mimir.example.com/prometheus", "default": True,
+         "basicAuth": {"username": "reader", "password": DS_PASSWORD}}]}),
+}
+
+
+def prod_with_fleet() -> dict[str, str]:
+    """The prod stack with its alerting credentials (as run_stack sets them), its password and FLEET."""
+    return {**prod_config(), PASSWORD_KEY: PROD_PASSWORD, **FLEET}
+
+
+FLEET_SECRET_KEYS = (PASSWORD_KEY, ALERTING_KEY, REMOTE_WRITE_KEY, GRAFANA_KEY)
+
+
+def fleet_run(overrides: dict[str, str] | None = None) -> ProgramRun:
+    return run_program({**prod_with_fleet(), **(overrides or {})}, FLEET_SECRET_KEYS, stack="prod")
+
+
+@pytest.mark.parametrize("overrides", [{}, GITOPS_PROD], ids=["direct", "gitops"])
+def test_fleet_credentials_appear_only_in_secret_data(overrides):
+    run = fleet_run(overrides)
+    for credential in FLEET_CREDENTIALS:
+        assert places_holding(run, credential) == []
+    secrets = {r.name: r.inputs["stringData"] for r in run.of_type(SECRET)}
+    assert secrets["remote-write-credentials"] == {"mimir-username": "fleet-writer", "mimir-password": RW_PASSWORD,
+                                                   "vm-bearer-token": RW_TOKEN}
+    assert secrets["grafana-datasource-credentials"]["FLUX_MONITORING_DATASOURCE_0_PASSWORD"] == DS_PASSWORD
+    assert run.secret_exports == {"grafanaAdminPassword"}
+
+
+def test_fleet_credentials_are_secret_inputs_and_the_release_waits_for_their_secrets():
+    run = fleet_run()
+    assert {(r.type, path) for r in run.resources for path in r.secret_inputs} == {(SECRET, "stringData")}
+    release = run.one("kubernetes:helm.sh/v3:Release")
+    fleet_secrets = {r.urn for r in run.of_type(SECRET)
+                     if r.name in ("remote-write-credentials", "grafana-datasource-credentials")}
+    assert len(fleet_secrets) == 2 and fleet_secrets <= set(release.dependencies)
+
+
+def test_a_fleet_run_logs_no_credential(caplog):
+    with caplog.at_level(logging.DEBUG):
+        fleet_run()
+    assert not [credential for credential in FLEET_CREDENTIALS if credential in caplog.text]
+
+
+def test_a_bad_fleet_config_does_not_echo_its_credentials(caplog):
+    config = {**prod_with_fleet(), REMOTE_WRITE_KEY: FLEET[REMOTE_WRITE_KEY].replace('"mimir"', '"Mimir"')}
+    error = _fails_quietly(config, FLEET_SECRET_KEYS, RW_PASSWORD, caplog)
+    assert error.problems == ["remoteWrite[0].name: got [secret]; expected a DNS-1123 label such as mimir "
+                              "(names the queue and its credential keys)"]
+
+
+@pytest.mark.parametrize("key, credential", [(REMOTE_WRITE_KEY, RW_PASSWORD), (GRAFANA_KEY, DS_PASSWORD)])
+def test_fleet_credentials_set_in_plain_text_are_refused_without_echoing_them(caplog, key, credential):
+    others = tuple(k for k in FLEET_SECRET_KEYS if k != key)
+    error = _fails_quietly(prod_with_fleet(), others, credential, caplog)
+    assert [p.split(":")[0] for p in error.problems] == [key.split(":")[1]]
+    assert "expected credentials set as secrets" in error.problems[0]
+
+
+def test_a_render_of_a_stack_with_encrypted_credentials_writes_everything_but_them(tmp_path):
+    project = tmp_path / "project"
+    (project / "stacks").mkdir(parents=True)
+    shutil.copy(ROOT / "Pulumi.yaml", project)
+    config = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text())["config"]
+    ciphertext = "v1:YWxlcnRpbmctY2lwaGVydGV4dC1mb3ItdGVzdHM="
+    for receiver, key in (("oncall", "routingKey"), ("platform", "apiURL"), ("deadman", "url")):
+        config[ALERTING_KEY]["receivers"][receiver][key] = {"secure": ciphertext}
     (project / "stacks" / "Pulumi.encrypted.yaml").write_text(yaml.safe_dump({"config": config}))
     out = tmp_path / "out"
     done = subprocess.run([sys.executable, str(ROOT / "render.py"), "--stack", "encrypted", "--out", str(out),
@@ -278,3 +361,20 @@ def test_a_render_of_a_plain_text_credential_fails_without_echoing_it(tmp_path):
     assert "alerting.receivers.oncall.routingKey: got [secret]; expected a secret" in done.stderr
     assert CREDENTIALS["pagerduty"] not in done.stdout + done.stderr
     assert not out.exists() or not any(out.rglob("*.yaml"))
+
+
+def test_a_render_of_a_stack_with_encrypted_fleet_credentials_writes_only_references(tmp_path):
+    project = tmp_path / "project"
+    (project / "stacks").mkdir(parents=True)
+    shutil.copy(ROOT / "Pulumi.yaml", project)
+    config = yaml.safe_load((ROOT / "stacks" / "Pulumi.spoke.yaml").read_text())["config"]
+    ciphertext = "v1:Zm9yLXRlc3RzLW9ubHk=:c2VjcmV0LWNpcGhlcnRleHQ="
+    config[REMOTE_WRITE_KEY][0]["basicAuth"] = {"username": "fleet-writer", "password": {"secure": ciphertext}}
+    (project / "stacks" / "Pulumi.encrypted.yaml").write_text(yaml.safe_dump({"config": config}))
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, str(ROOT / "render.py"), "--stack", "encrypted", "--out", str(out),
+                           "--project", str(project)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    rendered = "".join(path.read_text() for path in out.rglob("*.yaml"))
+    assert "remote-write-credentials" in rendered
+    assert ciphertext not in rendered and "not-decrypted" not in rendered

@@ -3,6 +3,7 @@ adds one on the FluxInstance)."""
 
 from __future__ import annotations
 
+from components.fleet import heartbeat_rule
 from components.flux_release import format_bound
 from components.selectors import PART_OF_LABELS, PROMETHEUS_SELECTOR_LABELS
 from components.settings import AlertRule, Settings
@@ -102,7 +103,8 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
             "The Flux Operator reports it not ready; see `kubectl describe fluxinstance` and the operator's logs."
             + _reason(source.instance_reason_query(), "exported_namespace", "name")))
     return [{"name": "flux", "rules": rules},
-            {"name": RECORDING_GROUP, "interval": RECORDING_INTERVAL, "rules": recording_rules(settings)}]
+            {"name": RECORDING_GROUP, "interval": RECORDING_INTERVAL,
+             "rules": [*recording_rules(settings), heartbeat_rule()]}]
 
 
 def flux_prometheus_rule(settings: Settings) -> dict:
