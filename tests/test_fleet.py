@@ -274,6 +274,100 @@ def test_with_all_clusters_the_counts_are_the_fleets_totals(fleet, store):
     assert shown == {title: [float(n)] for title, n in totals.items()}
 
 
+STAT_TITLES = set(stat_panels([]))
+CLUSTER_IDS = [c.name for c in CLUSTERS]
+
+
+def panel_values(fleet: Fleet, store: str, model: dict, title: str, cluster: str = ".*") -> list[dict]:
+    (panel,) = [p for p in model["panels"] if p["title"] == title]
+    return fleet.stores[store].query(substitute(panel["targets"][0]["expr"], model, cluster))
+
+
+@pytest.mark.parametrize("store", STORES)
+@pytest.mark.parametrize("cluster", CLUSTERS, ids=CLUSTER_IDS)
+def test_with_one_cluster_selected_every_count_is_that_clusters_fleet(fleet, store, cluster):
+    model = cluster_dashboard(SETTINGS)
+    shown = {title: numbers(panel_values(fleet, store, model, title, cluster.name)) for title in STAT_TITLES}
+    assert shown == {title: [float(n)] for title, n in stat_panels(cluster.fleet).items()}
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_with_two_clusters_selected_the_counts_are_theirs_together(fleet, store):
+    model = cluster_dashboard(SETTINGS)
+    both = Counter(stat_panels(CLUSTERS[0].fleet)) + Counter(stat_panels(CLUSTERS[1].fleet))
+    selected = f"{CLUSTERS[0].name}|{CLUSTERS[1].name}"  # what Grafana sends for a multi-value choice
+    shown = {title: numbers(panel_values(fleet, store, model, title, selected)) for title in STAT_TITLES}
+    assert shown == {title: [float(both[title])] for title in STAT_TITLES}
+
+
+def object_keys(fleet_objects: list[FluxObject], cluster: str, failing: bool) -> set[tuple[str, ...]]:
+    return {(cluster, o.kind, o.namespace, o.name) for o in fleet_objects if not o.deleted
+            and (not o.suspended and o.ready == "False" if failing else o.suspended)}
+
+
+@pytest.mark.parametrize("store", STORES)
+@pytest.mark.parametrize("title, failing", [("Failing objects", True), ("Suspended objects", False)])
+def test_object_tables_keep_namesakes_of_different_clusters_apart(fleet, store, title, failing):
+    # Every cluster's fleet has the same kinds, namespaces and names: only the cluster tells them apart.
+    rows = panel_values(fleet, store, cluster_dashboard(SETTINGS), title)
+    listed = {(r["metric"]["cluster"], r["metric"]["kind"], r["metric"]["exported_namespace"], r["metric"]["name"])
+              for r in rows}
+    expected = set().union(*(object_keys(c.fleet, c.name, failing) for c in (*CLUSTERS, GONE)))
+    assert listed == expected
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_with_one_cluster_selected_every_panel_shows_that_cluster_only(fleet, store):
+    chosen = CLUSTERS[1].name
+    wrong = []
+    for model in DASHBOARDS:
+        for name, expr in panels(model):
+            result = fleet.stores[store].query(substitute(expr, model, chosen))
+            clusters = {series["metric"].get(CLUSTER_LABEL) for series in result}
+            if not result or not clusters <= {chosen, None}:
+                wrong.append((name, clusters))
+    assert not wrong, wrong
+
+
+def per_cluster(result: list[dict]) -> dict[str, float]:
+    return {series["metric"][CLUSTER_LABEL]: float(series["value"][1]) for series in result}
+
+
+def live_and_silent(shown: dict[str, float]) -> dict[str, float]:
+    """The live clusters' values; the silent one shows 0 until the store's lookback drops it."""
+    assert shown.pop(GONE.name, 0.0) == 0.0
+    return shown
+
+
+@pytest.mark.parametrize("store", STORES)
+@pytest.mark.parametrize("state", ["failing", "unknown", "suspended"])
+def test_the_fleet_overview_counts_failing_unknown_and_suspended_objects_per_cluster(fleet, store, state):
+    title = f"{state.capitalize()} objects per cluster"
+    expected = {c.name: float(sum(n for (_, s), n in state_counts(c.fleet).items() if s == state)) for c in CLUSTERS}
+    assert live_and_silent(per_cluster(panel_values(fleet, store, cluster_dashboard(SETTINGS), title))) == expected
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_the_fleet_overview_names_the_cluster_whose_controller_is_down(fleet, store):
+    expected = {"eu-1": 0.0, "us-1": 1.0, "prod": 0.0}
+
+    def shown() -> dict[str, float]:
+        values = per_cluster(panel_values(fleet, store, cluster_dashboard(SETTINGS), "Controllers down per cluster"))
+        values.pop(GONE.name, None)  # silent: its last scrapes, whatever they were
+        return values
+    # A scrape that times out on a busy machine counts as down until the next one (1s later).
+    fleet.stores[store].wait_for(f"controllers down to be {expected}", lambda: shown() == expected,
+                                 time.monotonic() + 20)
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_the_fleet_overview_shows_the_cluster_that_stopped_sending(fleet, store):
+    silence = per_cluster(panel_values(fleet, store, cluster_dashboard(SETTINGS), "Seconds since the last heartbeat"))
+    assert set(silence) == {c.name for c in (*CLUSTERS, GONE)}
+    assert all(silence[c] < 10 for c in LIVE)
+    assert silence[GONE.name] > max(silence[c] for c in LIVE) + 10
+
+
 def test_both_replicas_write_and_each_store_keeps_one_copy(fleet):
     pods = {operator_external_labels("prod", replica)[REPLICA_LABEL] for replica in range(2)}
     leader, _ = fleet.ha_tracker.elected["prod"]
@@ -305,10 +399,6 @@ def test_flux_only_sends_a_fraction_of_the_series_and_samples(fleet, cluster):
     print(f"\nfluxOnly {cluster}: {MEASURED[cluster]}")
     assert 0 < series[True] < series[False]
     assert 0 < samples[True] < samples[False]
-
-
-def per_cluster(result: list[dict]) -> dict[str, float]:
-    return {series["metric"][CLUSTER_LABEL]: float(series["value"][1]) for series in result}
 
 
 def heartbeats(store: Store, selector: str, at: float, window: str) -> float:

@@ -27,7 +27,11 @@ from components.signals.sources import (
     equals as _equals, metric_source, pod_monitor_job, selector as _selector,
 )
 
-WORKQUEUE_BY = ("namespace", "app", "name")
+# ``cluster``: at a fleet's central store, namesakes of different clusters are different objects and
+# controllers (sources.OBJECT_LABELS has it too). In a cluster's own Prometheus no series has it
+# (Prometheus adds its external labels only to what leaves it), so grouping by it changes nothing there.
+CLUSTER = "cluster"
+WORKQUEUE_BY = (CLUSTER, "namespace", "app", "name")
 
 RECONCILERS = Kinds(("Kustomization", "HelmRelease"))
 SOURCES = Kinds(("GitRepository", "OCIRepository", "HelmRepository", "HelmChart", "Bucket", "ExternalArtifact"))
@@ -37,17 +41,23 @@ ALL_KINDS = Kinds(())
 FLUX_OPERATOR_APP = "flux-operator"
 
 
+def _matches(label: str, regex: str | None) -> str:
+    return f'{label}=~"{regex}"' if regex is not None else ""
+
+
 @dataclass(frozen=True)
 class FluxQueries:
     """Queries for one metric generation.
 
-    ``object_namespace`` and ``controller_namespace`` are regexes restricting the objects' and the
-    controllers' namespaces (dashboards pass their template variables); None means any.
+    ``object_namespace``, ``controller_namespace`` and ``cluster`` are regexes restricting the objects'
+    and the controllers' namespaces and the clusters of a fleet (dashboards pass their template
+    variables); None means any.
     """
 
     settings: Settings
     object_namespace: str | None = None
     controller_namespace: str | None = None
+    cluster: str | None = None
 
     @property
     def source(self) -> MetricSource:
@@ -60,12 +70,14 @@ class FluxQueries:
         namespace = (f'namespace=~"{self.controller_namespace}"'
                      if self.controller_namespace is not None else "")
         return _selector(_equals("job", pod_monitor_job(self.settings.namespace, POD_MONITOR_NAME)), namespace,
-                         *matchers)
+                         _matches(CLUSTER, self.cluster), *matchers)
 
     def _objects_namespace(self) -> str:
-        if self.object_namespace is None:
-            return ""
-        return f'exported_namespace=~"{self.object_namespace}"'
+        return _matches("exported_namespace", self.object_namespace)
+
+    def _object_filters(self) -> str:
+        """The matchers on the objects' namespace and cluster, for the metric source ("" for any)."""
+        return ", ".join(m for m in (self._objects_namespace(), _matches(CLUSTER, self.cluster)) if m)
 
     def durations(self, series: str) -> str:
         """A gotk_reconcile_duration_seconds series (bucket, sum or count) with its selector."""
@@ -106,11 +118,11 @@ class FluxQueries:
         # Deleted objects have no ready state at 1, so excluding them from the suspended set
         # here would only cost a join.
         source = self.source
-        return (f"{source.ready(ready, kinds, self._objects_namespace(), detail)}\n"
-                f"unless on ({', '.join(OBJECT_LABELS)}) {source.suspend_flag(kinds, self._objects_namespace(), False)}")
+        return (f"{source.ready(ready, kinds, self._object_filters(), detail)}\n"
+                f"unless on ({', '.join(OBJECT_LABELS)}) {source.suspend_flag(kinds, self._object_filters(), False)}")
 
     def suspended(self, kinds: Kinds, detail: bool = False) -> str:
-        return self.source.suspended(kinds, self._objects_namespace(), detail)
+        return self.source.suspended(kinds, self._object_filters(), detail)
 
 
 # -- recorded series ----------------------------------------------------------------------
@@ -126,7 +138,7 @@ STATE_READY = {"ready": "True", "failing": "False", "unknown": "Unknown"}
 SUSPENDED = "suspended"
 RECORD_WINDOW = "5m"
 DURATION_BY = ("namespace", "kind", "exported_namespace")
-CONTROLLER_BY = ("namespace", "app", "controller")
+CONTROLLER_BY = (CLUSTER, "namespace", "app", "controller")
 
 
 def duration_rate_record(series: str) -> str:
@@ -178,16 +190,20 @@ class RecordedQueries:
 
     object_namespace: str | None = None
     controller_namespace: str | None = None
+    cluster: str | None = None
 
     def _filters(self, *matchers: str) -> str:
-        obj = f'exported_namespace=~"{self.object_namespace}"' if self.object_namespace is not None else ""
-        ctl = f'namespace=~"{self.controller_namespace}"' if self.controller_namespace is not None else ""
-        return _selector(*matchers, obj, ctl)
+        return _selector(*matchers, _matches("exported_namespace", self.object_namespace),
+                         _matches("namespace", self.controller_namespace), _matches(CLUSTER, self.cluster))
 
     def object_count(self, state: str, kinds: Kinds) -> str:
         """How many objects of ``kinds`` are in ``state`` (a STATE_READY key or SUSPENDED); 0 when none."""
         selector = self._filters(_equals("state", state), kinds.matcher("kind"))
         return f"sum({OBJECT_COUNT}{selector}) or vector(0)"
+
+    def objects_per_cluster(self, state: str) -> str:
+        """How many objects of each cluster are in ``state``; clusters with none are left out."""
+        return f"sum by ({CLUSTER}) ({OBJECT_COUNT}{self._filters(_equals('state', state))})"
 
     def per_controller(self, record: str, by: tuple[str, ...]) -> str:
         """A per-controller recorded series (RECONCILE_RATE, RECONCILE_ERROR_RATE, WORKQUEUE_DEPTH) summed ``by``."""

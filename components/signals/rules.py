@@ -27,13 +27,19 @@ RECORDING_INTERVAL = "30s"
 _OBJECT = "{{ $labels.kind }} {{ $labels.exported_namespace }}/{{ $labels.name }}"
 
 
+# Every alert leaving Prometheus carries the cluster external label (fleet.py); its text names the
+# cluster too, for receivers that show only the summary. Rules are evaluated on the cluster's own
+# series, which do not carry it: $externalLabels does.
+_IN_CLUSTER = " in cluster {{ $externalLabels.cluster }}"
+
+
 def _alert(name: str, expr: str, rule: AlertRule, summary: str, description: str) -> dict:
     return {
         "alert": name,
         "expr": expr,
         "for": rule.for_,
         "labels": {"severity": rule.severity},
-        "annotations": {"summary": summary, "description": description},
+        "annotations": {"summary": summary + _IN_CLUSTER, "description": description},
     }
 
 
@@ -59,7 +65,8 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
     """
     q = FluxQueries(settings)
     source = q.source
-    reason = _reason(source.reason_query(), *OBJECT_LABELS)
+    # Evaluated in the cluster, whose own series have no cluster label.
+    reason = _reason(source.reason_query(), "kind", "exported_namespace", "name")
     alerts = settings.alerts
     threshold = format_bound(alerts.reconcile_duration.threshold)
     # Sources are left to FluxSourceFailure so that each failing object raises one alert; a
