@@ -328,18 +328,27 @@ def test_fleet_credentials_set_in_plain_text_are_refused_without_echoing_them(ca
     assert "expected credentials set as secrets" in error.problems[0]
 
 
-def test_a_render_of_a_stack_with_encrypted_credentials_writes_everything_but_them(tmp_path):
+def render_edited(tmp_path: Path, stack: str, edit) -> tuple[subprocess.CompletedProcess, Path]:
+    """Renders a copy of a shipped stack whose config ``edit`` changed (in place); returns the run and OUT."""
     project = tmp_path / "project"
     (project / "stacks").mkdir(parents=True)
     shutil.copy(ROOT / "Pulumi.yaml", project)
-    config = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text())["config"]
-    ciphertext = "v1:YWxlcnRpbmctY2lwaGVydGV4dC1mb3ItdGVzdHM="
-    for receiver, key in (("oncall", "routingKey"), ("platform", "apiURL"), ("deadman", "url")):
-        config[ALERTING_KEY]["receivers"][receiver][key] = {"secure": ciphertext}
-    (project / "stacks" / "Pulumi.encrypted.yaml").write_text(yaml.safe_dump({"config": config}))
+    config = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    edit(config)
+    (project / "stacks" / "Pulumi.edited.yaml").write_text(yaml.safe_dump({"config": config}))
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, str(ROOT / "render.py"), "--stack", "encrypted", "--out", str(out),
+    done = subprocess.run([sys.executable, str(ROOT / "render.py"), "--stack", "edited", "--out", str(out),
                            "--project", str(project)], capture_output=True, text=True, timeout=60)
+    return done, out
+
+
+def test_a_render_of_a_stack_with_encrypted_credentials_writes_everything_but_them(tmp_path):
+    ciphertext = "v1:YWxlcnRpbmctY2lwaGVydGV4dC1mb3ItdGVzdHM="
+
+    def encrypt(config: dict) -> None:
+        for receiver, key in (("oncall", "routingKey"), ("platform", "apiURL"), ("deadman", "url")):
+            config[ALERTING_KEY]["receivers"][receiver][key] = {"secure": ciphertext}
+    done, out = render_edited(tmp_path, "prod", encrypt)
     assert done.returncode == 0, done.stderr
     texts = [path.read_text() for path in out.rglob("*.yaml")]
     kinds = {yaml.safe_load(text).get("kind") for text in texts}
@@ -364,16 +373,11 @@ def test_a_render_of_a_plain_text_credential_fails_without_echoing_it(tmp_path):
 
 
 def test_a_render_of_a_stack_with_encrypted_fleet_credentials_writes_only_references(tmp_path):
-    project = tmp_path / "project"
-    (project / "stacks").mkdir(parents=True)
-    shutil.copy(ROOT / "Pulumi.yaml", project)
-    config = yaml.safe_load((ROOT / "stacks" / "Pulumi.spoke.yaml").read_text())["config"]
     ciphertext = "v1:Zm9yLXRlc3RzLW9ubHk=:c2VjcmV0LWNpcGhlcnRleHQ="
-    config[REMOTE_WRITE_KEY][0]["basicAuth"] = {"username": "fleet-writer", "password": {"secure": ciphertext}}
-    (project / "stacks" / "Pulumi.encrypted.yaml").write_text(yaml.safe_dump({"config": config}))
-    out = tmp_path / "out"
-    done = subprocess.run([sys.executable, str(ROOT / "render.py"), "--stack", "encrypted", "--out", str(out),
-                           "--project", str(project)], capture_output=True, text=True, timeout=60)
+
+    def encrypt(config: dict) -> None:
+        config[REMOTE_WRITE_KEY][0]["basicAuth"] = {"username": "fleet-writer", "password": {"secure": ciphertext}}
+    done, out = render_edited(tmp_path, "spoke", encrypt)
     assert done.returncode == 0, done.stderr
     rendered = "".join(path.read_text() for path in out.rglob("*.yaml"))
     assert "remote-write-credentials" in rendered
