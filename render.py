@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from components.alerting_settings import ALERTING_KEY
+from components.flux_events import flux_event_manifests
 from components.gitops_manifests import flux_sync_manifests, helm_release, helm_repository
 from components.manifests import namespace_manifest
 from components.settings import PROJECT, Settings, SettingsError, load_settings
@@ -41,7 +44,23 @@ def _encrypted_paths(value: Any, path: str) -> list[str]:
         if set(value) == {"secure"}:
             return [path]
         return [found for key, item in value.items() for found in _encrypted_paths(item, f"{path}.{key}")]
+    if isinstance(value, list):
+        return [found for index, item in enumerate(value) for found in _encrypted_paths(item, f"{path}[{index}]")]
     return []
+
+
+# Fleet credentials: the rendered values reference them in Secrets that `pulumi up` creates, so the
+# render validates their objects with a stand-in for each ciphertext and never reads or writes them.
+_CREDENTIAL_PATH = re.compile(r"^(remoteWrite\[\d+\]|grafana\.datasources\[\d+\])\.(basicAuth\.password|bearerToken)$")
+_NOT_DECRYPTED = "not-decrypted-by-the-render"
+
+
+def _without_ciphertext(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _NOT_DECRYPTED if set(value) == {"secure"} else {k: _without_ciphertext(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_ciphertext(item) for item in value]
+    return value
 
 
 def _encrypted(text: str) -> list[str]:
@@ -51,26 +70,43 @@ def _encrypted(text: str) -> list[str]:
         return []
 
 
+def _without_encrypted(value: Any) -> Any:
+    """``value`` without its {"secure": ...} leaves."""
+    if isinstance(value, dict):
+        return {key: _without_encrypted(item) for key, item in value.items()
+                if not (isinstance(item, dict) and set(item) == {"secure"})}
+    return value
+
+
 def offline_settings(stack: str, root: Path = ROOT) -> Settings:
     """The stack's validated settings, without its secrets.
 
     The rendered files never hold a secret, so the render does not need one: encrypted values
     are left out, and so is requireGrafanaAdminPassword, which only `pulumi up` (the one
-    that can decrypt) can check. Everything else is validated as the program validates it.
+    that can decrypt) can check. The alerting credentials go only into the Alertmanager
+    configuration Secret, which Pulumi creates in both delivery modes: the render leaves them
+    out too. Everything else is validated as the program validates it.
     """
     config = stack_config(stack, root)
     prefix = f"{PROJECT}:"
     raw = {key[len(prefix):]: value for key, value in config.items() if key.startswith(prefix)}
+    if ALERTING_KEY in raw and _encrypted(raw[ALERTING_KEY]):
+        raw[ALERTING_KEY] = json.dumps(_without_encrypted(json.loads(raw[ALERTING_KEY])))
     encrypted = {key: paths for key, value in raw.items() if (paths := _encrypted(value))}
-    # A secret inside an object (set with --path) would have to be written into the tree.
+    # Any other secret inside an object (set with --path) would have to be written into the tree.
     nested = [f"{key}{path}: encrypted; the render writes no secrets, so this value cannot be rendered "
               f"(keep secrets in Secrets referenced by name, such as gitops.secretRef)"
-              for key, paths in encrypted.items() for path in paths if path]
+              for key, paths in encrypted.items() for path in paths
+              if path and not _CREDENTIAL_PATH.match(f"{key}{path}")]
     if nested:
         raise SettingsError(nested)
-    raw = {key: value for key, value in raw.items() if key not in encrypted}
+    credentials = {key for key, paths in encrypted.items() if all(path for path in paths)}
+    raw = {key: json.dumps(_without_ciphertext(json.loads(value))) if key in credentials else value
+           for key, value in raw.items() if key not in encrypted or key in credentials}
     raw.pop("requireGrafanaAdminPassword", None)
-    return load_settings(raw, kube_context=config.get("kubernetes:context"))
+    raw.setdefault("cluster", stack)
+    return load_settings(raw, secret_keys=credentials, kube_context=config.get("kubernetes:context"),
+                         without_credentials=True)
 
 
 def rendered_tree(settings: Settings) -> dict[str, list[dict[str, Any]]]:
@@ -79,7 +115,8 @@ def rendered_tree(settings: Settings) -> dict[str, list[dict[str, Any]]]:
     namespace = [namespace_manifest(settings)] if settings.delivery == "direct" else []
     tree = {
         STACK_DIR: [*namespace, helm_repository(settings), helm_release(settings)],
-        CONFIG_DIR: [*flux_pod_monitors(settings), *dashboard_config_maps(settings), flux_prometheus_rule(settings)],
+        CONFIG_DIR: [*flux_pod_monitors(settings), *dashboard_config_maps(settings), flux_prometheus_rule(settings),
+                     *flux_event_manifests(settings)],
     }
     if settings.delivery == "gitops":
         tree[FLUX_DIR] = flux_sync_manifests(settings)

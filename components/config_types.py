@@ -179,9 +179,9 @@ def _secret(value: Any) -> Any:
 
 # A secret: never shown by repr, str or an error. In the stack file `pulumi config set --secret`
 # writes it as {secure: <ciphertext>}, which is what the stack file's schema describes.
-Secret = Annotated[SecretStr, *_validated(_secret, {
-    "type": "object", "properties": {"secure": {"type": "string"}}, "required": ["secure"],
-    "additionalProperties": False})]
+SECRET_SCHEMA = {"type": "object", "properties": {"secure": {"type": "string"}}, "required": ["secure"],
+                 "additionalProperties": False}
+Secret = Annotated[SecretStr, *_validated(_secret, SECRET_SCHEMA)]
 
 
 _URL_USER_INFO = re.compile(r"(?<=://)[^\s/@]*@")
@@ -189,14 +189,17 @@ _GIT_URL_TEXT = ("an https:// or ssh:// git URL such as https://github.com/fluxc
                  "or ssh://git@github.com/org/repo")
 
 
-def _without_credentials(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith("https://") and _URL_USER_INFO.search(value):
-        # Never echo the credentials the URL carries.
-        raise form_error("an https:// URL without credentials: put them in a Secret in the Flux namespace "
-                         "and name it in gitops.secretRef", value=_URL_USER_INFO.sub("[redacted]@", value))
-    return value
+def url_without_credentials(schemes: tuple[str, ...], expected: str) -> BeforeValidator:
+    """Refuses a URL of ``schemes`` carrying user info, showing it redacted, never the credentials."""
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith(schemes) and _URL_USER_INFO.search(value):
+            raise form_error(expected, value=_URL_USER_INFO.sub("[redacted]@", value))
+        return value
+    return BeforeValidator(check)
 
 
 # A git URL Flux can fetch, without credentials (they belong in a Secret, not in state or git).
 GitUrl = Annotated[text(GIT_URL, _GIT_URL_TEXT, missing=f"{_GIT_URL_TEXT} (required when delivery is gitops)"),
-                   BeforeValidator(_without_credentials)]  # runs first: before-validators run last to first
+                   url_without_credentials(("https://",), "an https:// URL without credentials: put them in a Secret in "
+                                       "the Flux namespace and name it in gitops.secretRef")]
+# (the before-validator runs first: before-validators run last to first)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.alert_delivery import AlertDelivery
+from components.fleet import fleet_secrets
+from components.fleet_credentials import FleetCredentials
 from components.flux_signals import FluxSignals
 from components.gitops import GitOpsDelivery
 from components.grafana_admin import GrafanaAdmin
@@ -30,13 +33,18 @@ class FluxMonitoring(pulumi.ComponentResource):
 
         namespace = MonitoringNamespace("monitoring", settings, opts=in_cluster)
         self.grafana_admin = GrafanaAdmin("grafana", settings, namespace.name, opts=in_cluster)
+        self.alert_delivery = AlertDelivery("alert-delivery", settings, namespace.name, self.grafana_admin,
+                                            providers=settings.delivery == "direct", opts=in_cluster)
+        secrets = [self.grafana_admin.secret, *self.alert_delivery.secrets]
+        if fleet_secrets(settings):
+            secrets += FleetCredentials("fleet", settings, namespace.name, opts=in_cluster).secrets
         if settings.delivery == "gitops":
             # Flux owns everything else: no object is owned by both.
             self.delivery = GitOpsDelivery(
-                "gitops", settings, after=[namespace.namespace, self.grafana_admin.secret], opts=in_cluster)
+                "gitops", settings, after=[namespace.namespace, *secrets], opts=in_cluster)
         else:
             self.stack = KubePrometheusStack(
-                "kube-prometheus-stack", settings, namespace.name, self.grafana_admin.secret,
+                "kube-prometheus-stack", settings, namespace.name, secrets,
                 self.grafana_admin.checksum, opts=in_cluster)
             self.signals = FluxSignals("flux-signals", settings, self.stack.release, opts=in_cluster)
         self.namespace = namespace.name

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.alertmanager_config import alertmanager_values
+from components.fleet import fleet_prometheus_spec, grafana_fleet_values
 from components.selectors import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE, PROMETHEUS_SELECTOR_LABELS
 from components.settings import RELEASE_NAME, Settings
 from components.signals.kube_state_metrics import kube_state_metrics_values
@@ -119,7 +121,9 @@ def _grafana_values(settings: Settings) -> dict[str, Any]:
         # old pod first. Defaults: grafana-community/helm-charts charts/grafana/values.yaml
         # (deploymentStrategy, persistence.accessModes), 12.11.1 at 3386a11, 2026-08-20.
         grafana["deploymentStrategy"] = dict(GRAFANA_VOLUME_SAFE_STRATEGY)
-    return grafana
+    fleet = grafana_fleet_values(settings.grafana.datasources)
+    grafana["sidecar"].update(fleet.pop("sidecar", {}))
+    return {**grafana, **fleet}
 
 
 def _prometheus_spec(settings: Settings) -> dict[str, Any]:
@@ -147,7 +151,7 @@ def _prometheus_spec(settings: Settings) -> dict[str, Any]:
         if prometheus.storage_class_name:
             claim["storageClassName"] = prometheus.storage_class_name
         spec["storageSpec"] = {"volumeClaimTemplate": {"spec": claim}}
-    return spec
+    return {**spec, **fleet_prometheus_spec(settings)}
 
 
 def with_admin_checksum(values: dict[str, Any], checksum: Any) -> dict[str, Any]:
@@ -162,7 +166,7 @@ def kube_prometheus_stack_values(settings: Settings) -> dict[str, Any]:
     values: dict[str, Any] = {
         "grafana": _grafana_values(settings),
         "prometheus": {"prometheusSpec": _prometheus_spec(settings)},
-        "alertmanager": {"enabled": settings.alertmanager.enabled},
+        "alertmanager": alertmanager_values(settings.alertmanager.enabled),
     }
     kube_state_metrics = kube_state_metrics_values(settings)
     if kube_state_metrics:

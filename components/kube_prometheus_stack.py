@@ -25,7 +25,7 @@ class KubePrometheusStack(pulumi.ComponentResource):
     """
 
     def __init__(self, name: str, settings: Settings, namespace: pulumi.Input[str],
-                 admin_secret: pulumi.Resource, admin_checksum: pulumi.Input[str],
+                 secrets: list[pulumi.Resource], admin_checksum: pulumi.Input[str],
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("flux-monitoring:kube_prometheus_stack:KubePrometheusStack", name, None, opts)
         self.release = k8s.helm.v3.Release(
@@ -41,8 +41,10 @@ class KubePrometheusStack(pulumi.ComponentResource):
             cleanup_on_fail=True,
             timeout=RELEASE_TIMEOUT_SECONDS,
             max_history=MAX_HISTORY,
-            # Grafana's pod mounts the admin Secret: it must exist before the release installs.
-            opts=pulumi.ResourceOptions(parent=self, protect=settings.protect, depends_on=[admin_secret]),
+            # Grafana's pod mounts the admin Secret, Alertmanager reads its configuration Secret and
+            # Prometheus and Grafana read the fleet credentials:
+            # they must exist before the release installs.
+            opts=pulumi.ResourceOptions(parent=self, protect=settings.protect, depends_on=secrets),
         )
         self.status = self.release.status
         # Then the operator's Prometheus (and Alertmanager) must come up: bounded, named in the error.

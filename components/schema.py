@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema
 
-from components.config_errors import model_of
+from components.config_errors import items_model_of, model_of
 from components.settings import KUBE_CONTEXT, PROJECT, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,9 +104,13 @@ def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str]]:
     for name, field in model.model_fields.items():
         key = f"{prefix}{field.alias or name}"
         nested = model_of(field.annotation)
+        items = items_model_of(field.annotation)
         if nested is not None:
             rows.append((f"`{key}`", "", (field.description or "").replace("|", "\\|")))
             rows += _rows(nested, f"{key}.")
+        elif items is not None:
+            rows.append((f"`{key}`", "(none)", (field.description or "").replace("|", "\\|")))
+            rows += _rows(items, f"{key}[].")
         else:
             rows.append((f"`{key}`", _shown_default(field), (field.description or "").replace("|", "\\|")))
     return rows

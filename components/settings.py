@@ -10,17 +10,20 @@ exists. The same models publish the JSON Schema of the stack file (``components.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Mapping
 
 from pydantic import (
-    BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, WithJsonSchema, create_model,
-    field_validator, model_validator,
+    BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, WithJsonSchema,
+    create_model, field_validator, model_validator,
 )
 
+from components.alerting_settings import AlertingSettings, FluxEventsSettings
 from components.config_errors import SettingsError, structured_keys, translate
 from components.config_types import (
     Boolean, DnsLabel, ExactSemver, FluxDuration, LabelValue, PrometheusBytes, PrometheusDuration,
-    GitUrl, Quantity, RepositoryPath, Secret, form_error, one_of, positive_number, subdomain, text, whole_number,
+    DNS1123_LABEL, GitUrl, Quantity, RepositoryPath, Secret, form_error, one_of, positive_number, subdomain, text,
+    whole_number, url_without_credentials,
 )
 from components.flux_release import DURATION_TOP_BUCKET, MINORS, NEWEST, flux_release
 from components.flux_target import (
@@ -103,6 +106,131 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+# -- fleet: remote write targets and Grafana data sources -------------------------------------
+
+# No user info: credentials go in basicAuth or bearerToken (a Secret), never in the URL (Helm values).
+HTTP_URL = r"^https?://[^\s/@]+(/\S*)?$"
+# Go's time.ParseDuration as Prometheus' remote write queue takes it.
+QUEUE_DURATION = r"^([0-9]+(ms|s|m|h))+$"
+# Prometheus sets these itself on remote write (prometheus storage/remote/client.go); credentials in
+# a header would land in the Helm values: they go in basicAuth or bearerToken.
+RESERVED_HEADERS = ("Authorization", "Content-Encoding", "Content-Type", "User-Agent",
+                    "X-Prometheus-Remote-Write-Version", "Host")
+HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"  # an HTTP token (RFC 9110)
+
+HttpUrl = Annotated[text(HTTP_URL, "an http:// or https:// URL such as https://mimir.example.com/api/v1/push",
+                         max_length=2048, missing="an http:// or https:// URL (required)"),
+                    url_without_credentials(("http://", "https://"), "a URL without credentials: put them in basicAuth or "
+                                        "bearerToken (secrets)")]
+ClusterName = text(DNS1123_LABEL, "a DNS-1123 label: lower-case letters, digits and '-', "
+                   "at most 63 characters, such as eu-west-prod", max_length=63)
+TargetName = text(DNS1123_LABEL, "a DNS-1123 label such as mimir (names the queue and its "
+                  "credential keys)", max_length=63, missing="a DNS-1123 label such as mimir (required)")
+QueueDuration = text(QUEUE_DURATION, "a duration such as 5s, 100ms or 1m30s")
+Count = whole_number(1, 1_000_000)
+CredentialUser = text(r"^[^\s:]+$", "a user name without spaces or ':', such as fleet-writer",
+                      missing="a user name (required with basicAuth)")
+DatasourceName = text(r"^\S(.*\S)?$", "a data source name such as fleet", max_length=190,
+                      missing="a data source name such as fleet (required)")
+HEADERS_EXPECTED = (f"an object of HTTP header names to values, such as {{\"X-Scope-OrgID\": \"platform\"}}, "
+                    f"naming none of {', '.join(RESERVED_HEADERS)} (credentials go in basicAuth or bearerToken)")
+# Shown as [secret] in a problem: a value that may hold a credential.
+HIDDEN = SecretStr("[secret]")
+
+
+def _list_of(model: type[BaseModel], expected: str) -> Any:
+    """A list of ``model`` objects (given in the stack file as a YAML list)."""
+    def check(value: Any) -> Any:
+        if not isinstance(value, list):
+            raise form_error(expected)
+        return value
+    return Annotated[tuple[model, ...], BeforeValidator(check)]
+
+
+def _valid_headers(value: Any) -> bool:
+    reserved = {name.lower() for name in RESERVED_HEADERS}
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and re.match(HEADER_NAME, k) and k.lower() not in reserved
+        and isinstance(v, str) and v and v == v.strip() for k, v in value.items())
+
+
+# The reserved names in any letter case, for the schema (its regexes have no case-insensitive flag).
+_RESERVED_HEADER_PATTERN = "^(?!(" + "|".join(
+    "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in name)
+    for name in RESERVED_HEADERS) + ")$)"
+Headers = Annotated[dict[str, str], WithJsonSchema(
+    {"type": "object", "propertyNames": {"allOf": [{"pattern": HEADER_NAME}, {"pattern": _RESERVED_HEADER_PATTERN}]},
+     "additionalProperties": {"type": "string", "minLength": 1}})]
+
+
+class BasicAuth(_Model):
+    username: CredentialUser = _required(None, "User name (kept in a Kubernetes Secret).", "fleet-writer")
+    password: Secret = _required(None, "Password; secret only (pulumi config set --secret --path).",
+                                 {"secure": "v1:..."})
+
+
+class _Endpoint(_Model):
+    """An HTTP endpoint with at most one credential, and extra headers."""
+
+    basic_auth: BasicAuth | None = _field(None, "basicAuth", "HTTP basic authentication.",
+                                          {"username": "fleet-writer", "password": {"secure": "v1:..."}})
+    bearer_token: Secret | None = _field(None, "bearerToken", "Bearer token; secret only.", {"secure": "v1:..."})
+    headers: Headers = _field({}, None, "Extra HTTP headers, such as a Mimir tenant (not for credentials).",
+                              {"X-Scope-OrgID": "platform"})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _headers_carry_no_credentials(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "headers" in value and not _valid_headers(value["headers"]):
+            # A header may hold a credential: the value is never shown.
+            raise form_error(HEADERS_EXPECTED, key="headers", value=HIDDEN)
+        return value
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> Any:
+        if self.basic_auth is not None and self.bearer_token is not None:
+            raise form_error("basicAuth or bearerToken, not both", key="bearerToken", value=HIDDEN)
+        return self
+
+
+class RemoteWriteQueue(_Model):
+    """Tuning of Prometheus' remote write queue (the Prometheus Operator's QueueConfig)."""
+
+    capacity: Count | None = _field(None, None, "Samples buffered per shard.", 10000)
+    min_shards: Count | None = _field(None, "minShards", "Fewest parallel senders.", 1)
+    max_shards: Count | None = _field(None, "maxShards", "Most parallel senders.", 50)
+    max_samples_per_send: Count | None = _field(None, "maxSamplesPerSend", "Samples per request.", 2000)
+    batch_send_deadline: QueueDuration | None = _field(None, "batchSendDeadline",
+                                                       "Longest wait before a batch is sent.", "5s")
+    min_backoff: QueueDuration | None = _field(None, "minBackoff", "First retry delay.", "30ms")
+    max_backoff: QueueDuration | None = _field(None, "maxBackoff", "Longest retry delay.", "5s")
+    retry_on_rate_limit: Boolean | None = _field(None, "retryOnRateLimit", "Retry on HTTP 429.", True)
+
+
+class RemoteWrite(_Endpoint):
+    """One remote write target of this cluster's Prometheus, such as the fleet's central store."""
+
+    url: HttpUrl = _required(None, "Remote write endpoint.", "https://mimir.example.com/api/v1/push")
+    name: TargetName = _required(None, "Unique name: the queue's name in Prometheus' metrics and the prefix of "
+                                 "its credential keys in the remote-write-credentials Secret.", "mimir")
+    flux_only: Boolean = _field(True, "fluxOnly", "Send only the series the Flux dashboards, alerts and recording "
+                                "rules read (write relabeling); false sends every series.", False)
+    queue: RemoteWriteQueue | None = _field(None, None, "Queue tuning; Prometheus' defaults when unset.",
+                                            {"maxShards": 10, "batchSendDeadline": "5s"})
+
+
+class GrafanaDatasource(_Endpoint):
+    """An extra Prometheus-compatible data source of Grafana, such as the fleet's central store."""
+
+    name: DatasourceName = _required(None, "Data source name shown in Grafana.", "fleet")
+    url: HttpUrl = _required(None, "Prometheus-compatible query URL.", "https://mimir.example.com/prometheus")
+    default: Boolean = _field(False, None, "Make it Grafana's default data source.", True)
+
+
+def has_credentials(endpoint: _Endpoint) -> bool:
+    return endpoint.basic_auth is not None or endpoint.bearer_token is not None
+
+
 # -- grafana ----------------------------------------------------------------------------------
 
 class Ingress(_Model):
@@ -122,6 +250,19 @@ class GrafanaSettings(_Model):
                                       "tlsSecretName": "grafana-tls"})
     persistence_size: Quantity | None = _field(
         None, "persistenceSize", "Size of Grafana's persistent volume (no volume when unset).", "10Gi")
+    datasources: _list_of(GrafanaDatasource, "a list of data sources, each with name and url") = _field(
+        (), None, "Extra Prometheus-compatible data sources, such as the fleet's central store on a hub cluster; "
+        "credentials secret only.", [{"name": "fleet", "url": "https://mimir.example.com/prometheus",
+                                      "headers": {"X-Scope-OrgID": "platform"}, "default": True}])
+
+    @model_validator(mode="after")
+    def _one_default_and_unique_names(self) -> GrafanaSettings:
+        names = [source.name for source in self.datasources]
+        if len(set(names)) != len(names):
+            raise form_error("data sources with distinct names", key="datasources", value=names)
+        if sum(source.default for source in self.datasources) > 1:
+            raise form_error("at most one data source with default: true", key="datasources", value=names)
+        return self
 
 
 # -- prometheus -------------------------------------------------------------------------------
@@ -308,12 +449,27 @@ class Settings(_Model):
     grafana: GrafanaSettings = _field(GrafanaSettings(), None, "Grafana.", {"adminUser": "admin"})
     prometheus: PrometheusSettings = _field(PrometheusSettings(), None, "Prometheus.",
                                             {"replicas": 2, "retention": "30d", "storageSize": "100Gi"})
-    alertmanager: AlertmanagerSettings = _field(AlertmanagerSettings(), None, "Alertmanager.", {"enabled": True})
+    alertmanager: AlertmanagerSettings = _field(AlertmanagerSettings(), None, "Alertmanager (needed by alerting.receivers and fluxEvents.alertmanager).", {"enabled": True})
     alerts: AlertSettings = _field(AlertSettings(), None, "When each Flux alert fires and its severity.",
                                    {"reconciliationFailure": {"for": "15m", "severity": "page"}})
     gitops: GitOpsSettings | None = _field(
         None, None, "Where Flux syncs the stack from (required when delivery is gitops).",
         {"url": "https://github.com/example/monitoring", "tag": "v1.0.0"})
+    alerting: AlertingSettings = _field(
+        AlertingSettings(), None, "Alertmanager receivers and routes; credentials set with --secret --path.",
+        {"receivers": {"oncall": {"type": "pagerduty", "routingKey": "[secret]"}},
+         "route": {"default": "oncall"}})
+    flux_events: FluxEventsSettings = _field(
+        FluxEventsSettings(), "fluxEvents", "Flux's own events to Grafana annotations and Alertmanager.",
+        {"grafanaAnnotations": True, "alertmanager": True})
+    cluster: ClusterName | None = _field(
+        None, None, "This cluster's name in the fleet: the cluster external label of every series, recorded "
+        "series and alert leaving Prometheus. Defaults to the stack name.", "eu-west-prod")
+    remote_write: _list_of(RemoteWrite, "a list of remote write targets, each with name and url") = _field(
+        (), "remoteWrite", "Where Prometheus remote writes, such as the fleet's central store (Mimir, Thanos "
+        "Receive, VictoriaMetrics); credentials secret only.",
+        [{"name": "mimir", "url": "https://mimir.example.com/api/v1/push", "headers": {"X-Scope-OrgID": "platform"},
+          "basicAuth": {"username": "fleet-writer", "password": {"secure": "v1:..."}}}])
 
     @field_validator("grafana_admin_password", mode="before")
     @classmethod
@@ -328,6 +484,18 @@ class Settings(_Model):
         return value
 
     @model_validator(mode="after")
+    def _credentials_are_secrets(self, info: ValidationInfo) -> Settings:
+        # Pulumi hands over a key holding any secret as a secret whole: a key with credentials that
+        # is not one had them written in plain text into the stack file. Their values are not shown.
+        secret_keys = (info.context or {}).get("secret_keys", ())
+        for key, path, endpoints in (("remoteWrite", "remoteWrite[0]", self.remote_write),
+                                     ("grafana", "grafana.datasources[0]", self.grafana.datasources)):
+            if key not in secret_keys and any(has_credentials(endpoint) for endpoint in endpoints):
+                raise form_error(f"credentials set as secrets: pulumi config set --secret --path "
+                                 f"'{path}.basicAuth.password' (or .bearerToken)", key=key, value=HIDDEN)
+        return self
+
+    @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if self.namespace == self.flux_namespace:
             raise form_error("a namespace other than the monitoring namespace", key="fluxNamespace",
@@ -335,6 +503,15 @@ class Settings(_Model):
         if self.require_grafana_admin_password and self.grafana_admin_password is None:
             raise form_error("a secret, required by requireGrafanaAdminPassword: "
                              "pulumi config set --secret grafanaAdminPassword", key="grafanaAdminPassword")
+        if not self.alertmanager.enabled and self.alerting.receivers:
+            raise form_error("true: alerting.receivers are set, and only Alertmanager delivers to them",
+                             key="alertmanager.enabled", value=False)
+        if not self.alertmanager.enabled and self.flux_events.alertmanager:
+            raise form_error("true: fluxEvents.alertmanager sends Flux's error events to Alertmanager",
+                             key="alertmanager.enabled", value=False)
+        names = [target.name for target in self.remote_write]
+        if len(set(names)) != len(names):
+            raise form_error("remote write targets with distinct names", key="remoteWrite", value=names)
         if self.delivery == "gitops" and self.gitops is None:
             raise form_error("an object with url and one of branch, tag, semver or commit "
                              "(required when delivery is gitops)", key="gitops")
@@ -359,11 +536,12 @@ CONFIG_KEYS = tuple(field.alias or name for name, field in Settings.model_fields
 
 
 def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] | set[str] = frozenset(),
-                  kube_context: str | None = None) -> Settings:
+                  kube_context: str | None = None, *, without_credentials: bool = False) -> Settings:
     """Validate the stack's config texts (keys without the project prefix) into ``Settings``.
 
     ``secret_keys`` names the keys that Pulumi holds as secrets; ``kube_context`` is the
-    ``kubernetes:context`` of the stack.
+    ``kubernetes:context`` of the stack. ``without_credentials`` (the offline render, which
+    cannot decrypt) lets the alerting credentials be absent.
     """
     objects = structured_keys(Settings)
     values = {key: _parsed(text_value) if key in objects else text_value for key, text_value in raw.items()}
@@ -371,7 +549,8 @@ def load_settings(raw: Mapping[str, str], secret_keys: frozenset[str] | set[str]
         values[KUBE_CONTEXT] = kube_context
     shown_as_secret = frozenset(secret_keys) | SECRET_KEYS
     try:
-        return Settings.model_validate(values, context={"secret_keys": frozenset(secret_keys)})
+        return Settings.model_validate(values, context={"secret_keys": frozenset(secret_keys),
+                                                        "without_credentials": without_credentials})
     except ValidationError as error:
         errors = error.errors(include_url=False)
     # Raised outside the except block: pydantic's own error, which quotes input values, is not chained.

@@ -23,6 +23,8 @@ def read_settings() -> Settings:
     secret_keys = {key[len(_PREFIX):] for key in config
                    if key.startswith(_PREFIX) and (pulumi.runtime.is_config_secret(key)
                                                    or key in runtime_config.get_config_secret_keys_env())}
+    # A cluster's name in the fleet defaults to its stack's.
+    raw.setdefault("cluster", pulumi.get_stack())
     settings = load_settings(raw, secret_keys=secret_keys, kube_context=config.get("kubernetes:context"))
     for warning in settings.flux.warnings:
         pulumi.log.warn(warning)

@@ -22,7 +22,8 @@ policy can ask "is this value a Pulumi secret?". The pack therefore checks what 
 password a secret instead: the stack sets ``requireGrafanaAdminPassword`` (with it, the program
 refuses a password not set with ``pulumi config set --secret`` and never generates one), no
 RandomPassword exists, and the password's text appears in no resource input other than the
-grafana-admin Secret's data, which the Kubernetes provider always stores as a secret. No
+grafana-admin Secret's data (and the basic-auth data of Flux's Grafana Provider Secret), which
+the Kubernetes provider always stores as a secret. No
 message ever quotes the password.
 """
 
@@ -62,6 +63,10 @@ GRAFANA_CONFIG = f"{PROJECT}:grafana"
 
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA_ADMIN_PASSWORD_KEY = "admin-password"
+# The one other Secret the program puts the password in: the basic-auth Secret of Flux's Grafana
+# annotations Provider, in the Flux namespace (components/flux_events.py, fluxEvents.grafanaAnnotations).
+FLUX_GRAFANA_SECRET = "flux-monitoring-grafana"
+FLUX_GRAFANA_PASSWORD_PATH = "stringData.password"
 MINIMUM_PASSWORD_LENGTH = 12
 # The chart's own default (prom-operator) and the usual suspects; compared case-insensitively.
 KNOWN_DEFAULT_PASSWORDS = frozenset({
@@ -203,7 +208,10 @@ def grafana_admin_password_configuration_violations(
     for resource_type, name, props in resources:
         if _is_admin_secret(resource_type, props):
             continue
+        flux_grafana = resource_type == SECRET and _get(props, "metadata", "name") == FLUX_GRAFANA_SECRET
         for path, text in _strings(props):
+            if flux_grafana and path == FLUX_GRAFANA_PASSWORD_PATH:
+                continue
             if any(password in text for password in passwords):
                 problems.append(f"the Grafana admin password appears in the inputs of {resource_type} {name} "
                                 f"at {path}: it belongs only in the {GRAFANA_ADMIN_SECRET} Secret")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.alerting_examples import with_credentials
 from tests.pulumi_harness import PROJECT, ProgramRun, run_program, stack_config
 
 SHARED_UPSTREAM = Path(__file__).resolve().parent.parent.parent / "shared" / "upstream"
@@ -25,15 +26,28 @@ def shared_upstream() -> Path:
     return SHARED_UPSTREAM
 
 
+ALERTING_KEY = f"{PROJECT}:alerting"
+
+
 def run_stack(stack: str, overrides: dict[str, str] | None = None,
-              password: str | None = None, run: ProgramRun | None = None) -> ProgramRun:
-    """Evaluate the program for a shipped stack file, optionally with config overrides."""
-    config = {**stack_config(stack), **(overrides or {})}
-    secret_keys: tuple[str, ...] = ()
+              password: str | None = None, run: ProgramRun | None = None,
+              secret: tuple[str, ...] = ()) -> ProgramRun:
+    """Evaluate the program for a shipped stack file, optionally with config overrides.
+
+    The stack's alerting credentials are there, as after the README's `pulumi config set --secret
+    --path` commands (so `alerting` is a secret key); ``secret`` names overrides held as secrets.
+    """
+    config = stack_config(stack)
+    secret_keys = list(secret)
+    if ALERTING_KEY in config:
+        config[ALERTING_KEY] = with_credentials(config[ALERTING_KEY])
+        if ALERTING_KEY not in (overrides or {}):
+            secret_keys.append(ALERTING_KEY)
+    config.update(overrides or {})
     if password is not None:
         config[PASSWORD_KEY] = password
-        secret_keys = (PASSWORD_KEY,)
-    return run_program(config, secret_keys, stack=stack, run=run)
+        secret_keys.append(PASSWORD_KEY)
+    return run_program(config, tuple(secret_keys), stack=stack, run=run)
 
 
 @pytest.fixture

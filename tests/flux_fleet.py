@@ -460,6 +460,7 @@ def serve_fleet(fleet: Fleet) -> Iterator[int]:
 
 
 SELF_JOB = "prometheus"
+ALERT_RESEND_DELAY = "5s"
 
 
 def free_port() -> int:
@@ -532,15 +533,29 @@ def rule_groups_evaluated_every(groups: list[dict], interval: str) -> list[dict]
 
 @contextmanager
 def start_prometheus(binary: str, workdir: Path, scrape: list[dict], interval: str,
-                     rule_groups: list[dict] | None = None, startup: float = 30.0) -> Iterator[Prometheus]:
-    """A Prometheus on 127.0.0.1 at a free port with its data in ``workdir``, ready to answer; stopped after.
+                     rule_groups: list[dict] | None = None, startup: float = 30.0,
+                     alertmanagers: list[str] | None = None, port: int | None = None,
+                     external_labels: dict[str, str] | None = None, remote_write: list[dict] | None = None,
+                     flags: tuple[str, ...] = ()) -> Iterator[Prometheus]:
+    """A Prometheus on 127.0.0.1 at ``port`` (default: a free one) with its data in ``workdir``, ready to
+    answer; stopped after.
 
-    It also scrapes itself (job SELF_JOB) for its rule evaluation and ingestion metrics.
+    It also scrapes itself (job SELF_JOB) for its rule evaluation and ingestion metrics, and sends
+    its alerts to ``alertmanagers`` (host:port) when given.
     """
-    port = free_port()
+    port = port or free_port()
     itself = {"job_name": SELF_JOB, "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
     config: dict = {"global": {"scrape_interval": interval, "evaluation_interval": interval,
-                               "scrape_timeout": interval}, "scrape_configs": [*scrape, itself]}
+                               "scrape_timeout": interval, **({"external_labels": external_labels}
+                                                               if external_labels else {})},
+                    "scrape_configs": [*scrape, itself], **({"remote_write": remote_write} if remote_write else {})}
+    flags = list(flags)
+    if alertmanagers:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": alertmanagers}]}]}
+        # Alerts evaluated before the Alertmanager is discovered are dropped, and resent only after
+        # the resend delay (1m by default). 5s: soon resent, and each send stays valid for 4 resend
+        # delays (20s), so a busy machine's late evaluation does not expire a firing alert.
+        flags.append(f"--rules.alert.resend-delay={ALERT_RESEND_DELAY}")
     if rule_groups:
         (workdir / "rules.yml").write_text(yaml.safe_dump({"groups": rule_groups}))
         config["rule_files"] = [str(workdir / "rules.yml")]
@@ -548,22 +563,31 @@ def start_prometheus(binary: str, workdir: Path, scrape: list[dict], interval: s
     with (workdir / "prometheus.log").open("w") as log:
         process = subprocess.Popen(
             [binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn", *flags],
             cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
         try:
             prometheus = Prometheus(f"http://127.0.0.1:{port}", process)
-
-            def ready() -> bool:
-                try:
-                    return requests.get(f"{prometheus.url}/-/ready", timeout=2).status_code == 200
-                except requests.RequestException:
-                    return False
-            prometheus.wait_for("prometheus to start", ready, time.monotonic() + startup)
+            wait_until_answering(prometheus, "/-/ready", startup)
             yield prometheus
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop(process)
+
+
+def wait_until_answering(server: Prometheus, path: str, startup: float, auth: tuple[str, str] | None = None) -> None:
+    """Polls ``path`` of a server just started until it answers 200, for at most ``startup`` seconds."""
+    def ready() -> bool:
+        try:
+            return requests.get(f"{server.url}{path}", auth=auth, timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+    server.wait_for(f"{server.url} to start", ready, time.monotonic() + startup)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stops a server process: SIGTERM, then SIGKILL if it has not exited after 10 seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)

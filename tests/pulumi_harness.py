@@ -153,10 +153,15 @@ def run_program(config: dict[str, str], secret_keys: tuple[str, ...] = (), stack
 def stack_settings(stack: str, password: str | None = None):
     """The validated settings of a shipped stack, as the program would read them."""
     from components.settings import load_settings
+    from tests.alerting_examples import with_credentials
 
     config = stack_config(stack)
     raw = {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith(f"{PROJECT}:")}
+    raw.setdefault("cluster", stack)  # as the program does: the stack name
     secret_keys = set()
+    if "alerting" in raw:  # as after the README's `pulumi config set --secret --path` commands
+        raw["alerting"] = with_credentials(raw["alerting"])
+        secret_keys.add("alerting")
     if password is not None:
         raw["grafanaAdminPassword"] = password
         secret_keys.add("grafanaAdminPassword")

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 
-def require_tool(name: str) -> str:
+def require_tool(name: str, package: str = "prometheus") -> str:
     """Path of ``name``; skips the test when it is missing, except in CI, where that fails it."""
     path = shutil.which(name)
     if path:
         return path
-    reason = f"{name} is not installed (Debian package: prometheus)"
+    reason = f"{name} is not installed (Debian package: {package})"
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason}; CI must install it")
     pytest.skip(reason)

@@ -22,6 +22,15 @@ DURATION = "a Prometheus duration such as 15d, 12h30m or 1y"
 FLUX_DURATION = "a Flux duration such as 30m, 1h or 1h30m"
 GITOPS_KEYS = "url, branch, tag, semver, commit, interval, stackPath, configPath, secretRef, timeout"
 REPO = "https://github.com/example/fleet"
+AM_DURATION = "an Alertmanager duration above 0 such as 30s, 5m, 4h or 1h30m"
+SLACK_URL = "https://hooks.slack.com/services/T0/B0/plain-text-by-mistake"
+PUSH = "https://mimir.example.com/api/v1/push"
+QUERY = "https://mimir.example.com/prometheus"
+
+
+def target(**fields) -> dict:
+    """A remote write target without credentials (so the key need not be a secret), with ``fields``."""
+    return {"name": "mimir", "url": PUSH, **fields}
 
 
 def gitops(**fields) -> dict[str, str]:
@@ -142,6 +151,67 @@ CATALOGUE = [
     (gitops(configPath=""), "gitops.configPath", '""', "a path inside the repository starting with ./"),
     (gitops(secretRef="Git_Auth"), "gitops.secretRef", '"Git_Auth"', "the name of a Secret in the Flux namespace"),
     (gitops(timout="5m"), "gitops.timout", '"5m"', f"no such key; valid keys of gitops are {GITOPS_KEYS}"),
+    # alerting (credentials are never shown, and only accepted from a secret key: tests/test_secrets.py)
+    ({"alerting": 5}, "alerting", "5", "an object with keys receivers, route, heartbeat"),
+    ({"alerting": {"receivers": {"platform": {"type": "slack", "apiURL": SLACK_URL}}, "route": {"default": "platform"}}},
+     "alerting.receivers.platform.apiURL", "[secret]",
+     "a secret: set it with pulumi config set --secret --path alerting.receivers.platform.apiURL VALUE"),
+    ({"alerting": {"receivers": {"teams": {"type": "teams"}}, "route": {"default": "teams"}}},
+     "alerting.receivers.teams.type", '"teams"', "one of slack, pagerduty, msteams, webhook, email, opsgenie"),
+    ({"alerting": {"receivers": {}, "route": {"default": "oncall"}}}, "alerting.route.default", '"oncall"',
+     "a receiver defined under alerting.receivers (none yet)"),
+    ({"alerting": {"heartbeat": {"receiver": "deadman", "interval": "1 minute"}}}, "alerting.heartbeat.interval",
+     '"1 minute"', AM_DURATION),
+    ({"alerting": {"receivers": {}, "route": {"default": "oncall", "groupWait": 30}}}, "alerting.route.groupWait",
+     "30", AM_DURATION),
+    ({"alerting": {"route": {"default": "oncall", "byNamespace": {"Team_A": "oncall"}}}},
+     "alerting.route.byNamespace.Team_A", '"Team_A"', DNS_LABEL),
+    ({"alerting": {"recievers": {}}}, "alerting.recievers", "{}",
+     "no such key; valid keys of alerting are receivers, route, heartbeat"),
+    # fluxEvents
+    ({"fluxEvents": {"grafanaAnnotations": "yes"}}, "fluxEvents.grafanaAnnotations", '"yes"', "true or false"),
+    ({"fluxEvents": {"errors": True}}, "fluxEvents.errors", "true",
+     "no such key; valid keys of fluxEvents are grafanaAnnotations, alertmanager"),
+    ({"fluxEvents": {"alertmanager": True}, "alertmanager": {"enabled": False}, "alerting": {}},
+     "alertmanager.enabled", "false", "true: fluxEvents.alertmanager sends Flux's error events to Alertmanager"),
+    # fleet
+    ({"cluster": "EU_West"}, "cluster", '"EU_West"', "a DNS-1123 label"),
+    ({"cluster": "a" * 64}, "cluster", json.dumps("a" * 64), "a DNS-1123 label"),
+    ({"remoteWrite": {"name": "mimir", "url": PUSH}}, "remoteWrite", json.dumps({"name": "mimir", "url": PUSH}),
+     "a list of remote write targets, each with name and url"),
+    ({"remoteWrite": [{"name": "mimir"}]}, "remoteWrite[0].url", "null", "an http:// or https:// URL (required)"),
+    ({"remoteWrite": [{"url": PUSH}]}, "remoteWrite[0].name", "null", "a DNS-1123 label such as mimir (required)"),
+    ({"remoteWrite": [target(url="mimir.example.com/push")]}, "remoteWrite[0].url", '"mimir.example.com/push"',
+     "an http:// or https:// URL such as"),
+    ({"remoteWrite": [target(url="https://fleet:hunter22@mimir.example.com/push")]}, "remoteWrite[0].url",
+     '"https://[redacted]@mimir.example.com/push"', "a URL without credentials"),
+    ({"remoteWrite": [target(name="Mimir")]}, "remoteWrite[0].name", '"Mimir"', "a DNS-1123 label such as mimir"),
+    ({"remoteWrite": [target(), target()]}, "remoteWrite", '["mimir", "mimir"]',
+     "remote write targets with distinct names"),
+    ({"remoteWrite": [target(fluxOnly="yes")]}, "remoteWrite[0].fluxOnly", '"yes"', "true or false"),
+    ({"remoteWrite": [target(headers={"Authorization": "Bearer abc"})]}, "remoteWrite[0].headers", "[secret]",
+     "naming none of Authorization"),
+    ({"remoteWrite": [target(headers=["X-Scope-OrgID"])]}, "remoteWrite[0].headers", "[secret]",
+     "an object of HTTP header names to values"),
+    ({"remoteWrite": [target(basicAuth={"username": "fleet"})]}, "remoteWrite[0].basicAuth.password", "null",
+     "a secret text"),
+    ({"remoteWrite": [target(queue={"maxShards": 0})]}, "remoteWrite[0].queue.maxShards", "0",
+     "a whole number from 1 to 1000000"),
+    ({"remoteWrite": [target(queue={"batchSendDeadline": "soon"})]}, "remoteWrite[0].queue.batchSendDeadline",
+     '"soon"', "a duration such as 5s, 100ms or 1m30s"),
+    ({"remoteWrite": [target(queue={"maxShard": 5})]}, "remoteWrite[0].queue.maxShard", "5",
+     "no such key; valid keys of remoteWrite[0].queue are capacity, minShards, maxShards"),
+    ({"remoteWrite": [target(fluxonly=False)]}, "remoteWrite[0].fluxonly", "false",
+     "no such key; valid keys of remoteWrite[0] are basicAuth, bearerToken, headers, url, name, fluxOnly, queue"),
+    ({"grafana": {"datasources": {"name": "fleet"}}}, "grafana.datasources", '{"name": "fleet"}',
+     "a list of data sources, each with name and url"),
+    ({"grafana": {"datasources": [{"name": "fleet"}]}}, "grafana.datasources[0].url", "null",
+     "an http:// or https:// URL (required)"),
+    ({"grafana": {"datasources": [{"name": "a", "url": QUERY, "default": True},
+                                  {"name": "b", "url": QUERY, "default": True}]}},
+     "grafana.datasources", '["a", "b"]', "at most one data source with default: true"),
+    ({"grafana": {"datasources": [{"name": "a", "url": QUERY}, {"name": "a", "url": QUERY}]}},
+     "grafana.datasources", '["a", "a"]', "data sources with distinct names"),
 ]
 
 
@@ -244,6 +314,10 @@ ACCEPTED = [
     {"delivery": "gitops", "gitops": {"url": REPO, "semver": "1.x"}},
     {"delivery": "gitops", "gitops": {"url": REPO, "commit": "0123456789abcdef" * 4}},
     gitops(interval="1.5h", timeout="90s", stackPath="./", secretRef="git.auth"),
+    {"alerting": {}},
+    {"alerting": {"receivers": {}}, "alertmanager": {"enabled": False}},
+    {"fluxEvents": {"grafanaAnnotations": False, "alertmanager": True}},
+    {"fluxEvents": {"grafanaAnnotations": "true"}},
 ]
 
 

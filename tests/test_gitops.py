@@ -45,7 +45,10 @@ def flux_owned(run: ProgramRun, stack: str, mode: str) -> set[tuple[str, str, st
 
 def test_gitops_creates_namespace_secret_source_and_two_kustomizations(staging_gitops):
     kubernetes = {(r.type, r.name) for r in staging_gitops.resources if r.type.startswith("kubernetes:")}
-    assert kubernetes == {(NAMESPACE, "namespace"), (SECRET, "grafana-admin"), (GIT_REPOSITORY, "monitoring"),
+    # Pulumi keeps the Secrets (Grafana admin, Alertmanager configuration, Flux's Grafana credentials);
+    # Flux syncs the Providers and Alerts with the rest.
+    assert kubernetes == {(NAMESPACE, "namespace"), (SECRET, "grafana-admin"), (SECRET, "alertmanager-config"),
+                          (SECRET, "flux-grafana-credentials"), (GIT_REPOSITORY, "monitoring"),
                           (KUSTOMIZATION, "monitoring-stack"), (KUSTOMIZATION, "monitoring-config")}
 
 
@@ -75,13 +78,14 @@ def test_stack_kustomization_prunes_the_stack_path_and_checks_the_helm_release(s
     assert stack["path"] == "./manifests/monitoring/kube-prometheus-stack"
     assert stack["sourceRef"] == {"kind": "GitRepository", "name": "monitoring"}
     # The HelmRelease, not its Deployments: after a rolled-back upgrade the old Deployments are
-    # healthy while the HelmRelease is not Ready. Then the Prometheus the operator starts
-    # (staging runs no Alertmanager).
+    # healthy while the HelmRelease is not Ready. Then the Prometheus and Alertmanager the operator starts.
     assert stack["healthChecks"] == [
         {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "name": "kube-prometheus-stack",
          "namespace": "monitoring"},
         {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus", "name": "kube-prometheus-stack-prometheus",
-         "namespace": "monitoring"}]
+         "namespace": "monitoring"},
+        {"apiVersion": "monitoring.coreos.com/v1", "kind": "Alertmanager",
+         "name": "kube-prometheus-stack-alertmanager", "namespace": "monitoring"}]
 
 
 def test_the_health_checked_helm_release_is_the_rendered_one(staging_gitops):
@@ -146,8 +150,9 @@ def test_registered_flux_objects_are_the_rendered_ones_plus_await_annotations(st
     assert without_annotations == {m["metadata"]["name"]: m for m in rendered}
 
 
-def test_kustomizations_are_created_after_their_source_namespace_and_secret(staging_gitops):
-    needed = {staging_gitops.one(t).urn for t in (GIT_REPOSITORY, NAMESPACE, SECRET)}
+def test_kustomizations_are_created_after_their_source_namespace_and_secrets(staging_gitops):
+    needed = {staging_gitops.one(t).urn for t in (GIT_REPOSITORY, NAMESPACE)}
+    needed |= {r.urn for r in staging_gitops.of_type(SECRET)}
     for kustomization in staging_gitops.of_type(KUSTOMIZATION):
         assert needed <= set(kustomization.dependencies), kustomization.name
 

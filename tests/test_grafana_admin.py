@@ -67,13 +67,13 @@ def test_the_checksum_key_is_random_and_kept_in_the_state():
     run = run_stack("prod", password=PROD_PASSWORD)
     key = run.one("random:index/randomBytes:RandomBytes").inputs
     assert key["length"] >= 32 and "keepers" not in key  # never replaced: the checksum stays put
-    secret = run.one(SECRET).inputs["stringData"]
+    secret = run.one(SECRET, "grafana-admin").inputs["stringData"]
     assert pod_annotations(run)["checksum/grafana-admin"] == secret["admin-checksum"]
 
 
 def test_gitops_takes_the_same_checksum_from_the_secret_and_flux_watches_it():
     run = run_mode("prod", "gitops")
-    secret = run.one(SECRET).inputs
+    secret = run.one(SECRET, "grafana-admin").inputs
     assert secret["metadata"]["labels"]["reconcile.fluxcd.io/watch"] == "Enabled"
     assert secret["stringData"]["admin-checksum"].startswith("hmac-sha256:")
     [checksum] = helm_release(settings_of("prod", "gitops"))["spec"]["valuesFrom"]
@@ -88,7 +88,7 @@ def test_gitops_takes_the_same_checksum_from_the_secret_and_flux_watches_it():
 
 
 def test_direct_delivery_labels_no_secret_for_flux():
-    labels = run_stack("prod", password=PROD_PASSWORD).one(SECRET).inputs["metadata"]["labels"]
+    labels = run_stack("prod", password=PROD_PASSWORD).one(SECRET, "grafana-admin").inputs["metadata"]["labels"]
     assert "reconcile.fluxcd.io/watch" not in labels
 
 

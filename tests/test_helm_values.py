@@ -32,6 +32,7 @@ def values_for(**raw):
 @pytest.mark.parametrize("values", [
     pytest.param(lambda: kube_prometheus_stack_values(stack_settings("staging")), id="staging"),
     pytest.param(lambda: kube_prometheus_stack_values(stack_settings("prod", PROD_PASSWORD)), id="prod"),
+    pytest.param(lambda: kube_prometheus_stack_values(stack_settings("spoke")), id="spoke"),
     pytest.param(lambda: values_for(**EVERYTHING), id="every-option"),
     pytest.param(lambda: with_admin_checksum(values_for(**EVERYTHING), "hmac-sha256:00"), id="direct-with-checksum"),
 ])
@@ -107,9 +108,14 @@ def test_grafana_persistence_only_when_sized():
     assert "persistence" not in values_for()["grafana"]
 
 
-@pytest.mark.parametrize("enabled", [True, False])
-def test_alertmanager_follows_its_setting(enabled):
-    assert values_for(alertmanager={"enabled": enabled})["alertmanager"] == {"enabled": enabled}
+def test_alertmanager_follows_its_setting():
+    assert values_for(alertmanager={"enabled": False})["alertmanager"] == {"enabled": False}
+    assert values_for(alertmanager={"enabled": True})["alertmanager"]["enabled"] is True
+
+
+def test_alertmanager_reads_the_programs_configuration_secret_and_the_chart_renders_none():
+    spec = values_for(alertmanager={"enabled": True})["alertmanager"]["alertmanagerSpec"]
+    assert spec == {"useExistingSecret": True, "configSecret": "alertmanager-flux-monitoring"}
 
 
 def test_grafana_with_a_volume_is_recreated_so_the_new_pod_can_attach_it():

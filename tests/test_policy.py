@@ -165,6 +165,17 @@ def test_a_password_copied_into_helm_values_fails_without_quoting_it(monkeypatch
     assert PROD_PASSWORD not in "".join(messages)
 
 
+def test_the_flux_grafana_provider_secret_may_hold_the_password_only_as_its_basic_auth(monkeypatch):
+    run = prod()
+    flux_grafana = run.one(SECRET, "flux-grafana-credentials")
+    assert flux_grafana.inputs["stringData"]["password"] == PROD_PASSWORD
+    assert evaluate("grafana-admin-password-configured", run, monkeypatch) == []
+    flux_grafana.inputs["stringData"]["token"] = PROD_PASSWORD
+    assert evaluate("grafana-admin-password-configured", run, monkeypatch) == [
+        "the Grafana admin password appears in the inputs of kubernetes:core/v1:Secret flux-grafana-credentials "
+        "at stringData.token: it belongs only in the grafana-admin Secret"]
+
+
 def test_a_stack_without_the_admin_secret_fails(monkeypatch):
     run = prod()
     run.resources.remove(_admin_secret(run))

@@ -42,10 +42,19 @@ DIRECT_RESOURCES = {
     ("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "flux-monitoring"),
     ("kubernetes:core/v1:ConfigMap", "flux-control-plane"),
     ("kubernetes:core/v1:ConfigMap", "flux-cluster"),
-    # Awaited until Prometheus is available (tests/test_readiness.py).
+    # Awaited until Prometheus and Alertmanager are available (tests/test_readiness.py).
     ("kubernetes:monitoring.coreos.com/v1:PrometheusPatch", "kube-prometheus-stack-prometheus"),
+    ("kubernetes:monitoring.coreos.com/v1:AlertmanagerPatch", "kube-prometheus-stack-alertmanager"),
+    ("flux-monitoring:alert_delivery:AlertDelivery", "alert-delivery"),
+    (SECRET, "alertmanager-config"),
+    # both shipped stacks send Flux's events to Grafana as annotations
+    (SECRET, "flux-grafana-credentials"),
+    ("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Provider", "flux-monitoring-grafana"),
+    ("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Alert", "flux-monitoring-grafana"),
 }
-ALERTMANAGER_READINESS = ("kubernetes:monitoring.coreos.com/v1:AlertmanagerPatch", "kube-prometheus-stack-alertmanager")
+# prod also sends Flux's error events to Alertmanager
+PROD_ONLY = {("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Provider", "flux-monitoring-alertmanager"),
+             ("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Alert", "flux-monitoring-alertmanager")}
 
 
 def test_staging_creates_exactly_the_direct_resources_and_a_generated_password(staging_run):
@@ -54,7 +63,7 @@ def test_staging_creates_exactly_the_direct_resources_and_a_generated_password(s
 
 
 def test_prod_creates_exactly_the_direct_resources_with_the_configured_password(prod_run):
-    assert resource_names(prod_run) == DIRECT_RESOURCES | {ALERTMANAGER_READINESS}
+    assert resource_names(prod_run) == DIRECT_RESOURCES | PROD_ONLY
 
 
 def test_prod_exports_the_configured_password(prod_run):
@@ -65,7 +74,7 @@ def test_every_component_has_a_flux_monitoring_type_token(staging_run):
     components = [r for r in staging_run.resources if not r.custom]
     assert components and all(r.type.startswith("flux-monitoring:") for r in components)
     assert all(r.type.split(":")[1] in {"flux_monitoring", "namespace", "grafana_admin",
-                                        "kube_prometheus_stack", "flux_signals", "gitops"}
+                                        "kube_prometheus_stack", "flux_signals", "gitops", "alert_delivery"}
                for r in components)
 
 
@@ -101,12 +110,12 @@ def test_release_is_atomic_bounded_and_cleans_up(staging_run):
     assert release["maxHistory"] == 10
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod"])
+@pytest.mark.parametrize("stack", ["staging", "prod", "spoke"])
 def test_release_values_are_the_pure_values_of_the_stack_settings(stack):
     password = PROD_PASSWORD if stack == "prod" else None
     run = run_stack(stack, password=password)
     # Plus the credentials' checksum, which only `pulumi up` can compute (it needs the password).
-    checksum = run.one(SECRET).inputs["stringData"]["admin-checksum"]
+    checksum = run.one(SECRET, "grafana-admin").inputs["stringData"]["admin-checksum"]
     assert run.one(RELEASE).inputs["values"] == with_admin_checksum(
         kube_prometheus_stack_values(stack_settings(stack, password)), checksum)
 
@@ -117,7 +126,7 @@ def test_staging_is_small_and_cheap(staging_run):
     assert spec["replicas"] == 1
     assert spec["retention"] == "3d"
     assert "storageSpec" not in spec
-    assert values["alertmanager"] == {"enabled": False}
+    assert values["alertmanager"]["enabled"] is True  # one Slack channel for everything
 
 
 def test_prod_is_replicated_persistent_and_alerting(prod_run):
@@ -126,7 +135,7 @@ def test_prod_is_replicated_persistent_and_alerting(prod_run):
     assert spec["replicas"] == 2
     assert spec["retention"] == "30d"
     assert spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"] == "100Gi"
-    assert values["alertmanager"] == {"enabled": True}
+    assert values["alertmanager"]["enabled"] is True
     assert values["grafana"]["ingress"]["tls"] == [{"secretName": "grafana-tls", "hosts": ["grafana.example.com"]}]
 
 
@@ -138,19 +147,20 @@ def test_staging_protects_nothing(staging_run):
     assert not any(r.protect for r in staging_run.resources)
 
 
-def test_release_waits_for_the_namespace_and_the_admin_secret(staging_run):
+def test_release_waits_for_the_namespace_the_admin_secret_and_the_alertmanager_configuration(staging_run):
     release = staging_run.one(RELEASE)
-    assert staging_run.one(SECRET).urn in release.dependencies
+    assert staging_run.one(SECRET, "grafana-admin").urn in release.dependencies
+    assert staging_run.one(SECRET, "alertmanager-config").urn in release.dependencies
     assert staging_run.one(NAMESPACE).urn in release.dependencies
 
 
 def test_admin_secret_holds_user_and_password_in_the_monitoring_namespace(prod_run):
-    secret = prod_run.one(SECRET).inputs
+    secret = prod_run.one(SECRET, "grafana-admin").inputs
     assert secret["metadata"] == {"name": "grafana-admin", "namespace": "monitoring",
                                   "labels": {"app.kubernetes.io/part-of": "flux-monitoring"}}
     assert secret["stringData"] == {"admin-user": "admin", "admin-password": PROD_PASSWORD,
                                     "admin-checksum": admin_checksum(mock_random_bytes(32).hex(), "admin", PROD_PASSWORD)}
-    assert "stringData" in prod_run.one(SECRET).secret_inputs
+    assert "stringData" in prod_run.one(SECRET, "grafana-admin").secret_inputs
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
@@ -254,3 +264,30 @@ def test_flux_operator_source_scrapes_the_operator_and_leaves_kube_state_metrics
 def test_only_the_flux_operator_source_has_an_operator_pod_monitor(staging_run):
     monitors = [r.name for r in staging_run.resources if r.type == "kubernetes:monitoring.coreos.com/v1:PodMonitor"]
     assert monitors == ["flux-system"]
+
+
+# -- fleet ---------------------------------------------------------------------------------------
+
+def prometheus_spec(run) -> dict:
+    return run.one("kubernetes:helm.sh/v3:Release").inputs["values"]["prometheus"]["prometheusSpec"]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_the_cluster_label_defaults_to_the_stack_name(stack):
+    run = run_stack(stack, password=PROD_PASSWORD)
+    assert prometheus_spec(run)["externalLabels"] == {"cluster": stack}
+
+
+def test_the_spoke_remote_writes_the_flux_series_to_the_central_store_as_its_cluster():
+    run = run_stack("spoke")
+    assert run.one(PROVIDER, "cluster").inputs["context"] == "eu-west-1"
+    spec = prometheus_spec(run)
+    assert spec["externalLabels"] == {"cluster": "eu-west-1"}
+    assert spec["replicaExternalLabelName"] == "prometheus_replica"
+    (target,) = spec["remoteWrite"]
+    assert (target["name"], target["headers"]) == ("mimir", {"X-Scope-OrgID": "platform"})
+    assert target["writeRelabelConfigs"][0]["action"] == "keep"
+    # No credentials configured in the shipped file: no credential Secret, no reference.
+    assert "basicAuth" not in target
+    assert not {"remote-write-credentials", "grafana-datasource-credentials"} & {
+        r.name for r in run.of_type("kubernetes:core/v1:Secret")}

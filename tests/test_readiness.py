@@ -10,8 +10,10 @@ import celpy
 import pytest
 import yaml
 
+from components.alerting_settings import AlertingSettings
 from components.gitops_manifests import stack_kustomization
 from components.kube_prometheus_stack import RELEASE_TIMEOUT_SECONDS
+from components.settings import AlertmanagerSettings
 from tests.conftest import PROD_PASSWORD, run_stack
 from tests.gitops_stacks import settings_of
 from tests.pulumi_harness import ROOT, ProgramRun, RecordingMocks
@@ -26,11 +28,6 @@ TIMEOUT = "pulumi.com/timeoutSeconds"
 @pytest.fixture(scope="module")
 def prod() -> ProgramRun:
     return run_stack("prod", password=PROD_PASSWORD)
-
-
-@pytest.fixture(scope="module")
-def staging() -> ProgramRun:
-    return run_stack("staging")
 
 
 def annotations(run: ProgramRun, type_: str) -> dict[str, str]:
@@ -69,9 +66,13 @@ def test_the_failure_names_what_is_not_ready(prod):
                      ("AlertmanagerPatch", "kube-prometheus-stack-alertmanager")}
 
 
-def test_without_alertmanager_only_prometheus_is_awaited(staging):
-    assert staging.one(PROMETHEUS_READY)
-    assert staging.of_type(ALERTMANAGER_READY) == []
+WITHOUT_ALERTMANAGER = {"flux-monitoring:alertmanager": '{"enabled": false}', "flux-monitoring:alerting": "{}"}
+
+
+def test_without_alertmanager_only_prometheus_is_awaited():
+    run = run_stack("staging", WITHOUT_ALERTMANAGER)
+    assert run.one(PROMETHEUS_READY)
+    assert run.of_type(ALERTMANAGER_READY) == []
 
 
 @pytest.mark.parametrize("type_", [PROMETHEUS_READY, ALERTMANAGER_READY])
@@ -161,7 +162,9 @@ def test_a_resource_without_status_yet_is_not_current(prod_gitops_expressions):
         evaluate(prod_gitops_expressions["Prometheus"]["current"], {"metadata": {"generation": 1}})
 
 
-def test_staging_gitops_checks_no_alertmanager():
-    stack = stack_kustomization(settings_of("staging", "gitops"))["spec"]
+def test_gitops_without_alertmanager_checks_no_alertmanager():
+    settings = settings_of("staging", "gitops").model_copy(
+        update={"alertmanager": AlertmanagerSettings(enabled=False), "alerting": AlertingSettings()})
+    stack = stack_kustomization(settings)["spec"]
     assert [e["kind"] for e in stack["healthCheckExprs"]] == ["Prometheus"]
     assert "Alertmanager" not in {check["kind"] for check in stack["healthChecks"]}

@@ -76,9 +76,9 @@ def count(state: str, kind: str, value: int) -> dict:
 
 
 def panel(generation: str, title: str, namespaces: str) -> str:
-    """The cluster dashboard panel's query as Grafana sends it with ``namespaces`` chosen."""
+    """The cluster dashboard panel's query as Grafana sends it with ``namespaces`` chosen (every cluster)."""
     (target,) = next(p for p in cluster_dashboard(settings_for(generation))["panels"] if p["title"] == title)["targets"]
-    return target["expr"].replace("$exported_namespace", namespaces)
+    return target["expr"].replace("$exported_namespace", namespaces).replace("$cluster", ".*")
 
 
 def in_namespaces(objects: set[tuple[str, str, str]], namespaces: str) -> set[tuple[str, str, str]]:

@@ -85,6 +85,10 @@ def test_render_writes_the_stack_and_config_trees(rendered):
         "monitoring-config/configmap-flux-control-plane.yaml",
         "monitoring-config/configmap-flux-cluster.yaml",
         "monitoring-config/prometheusrule-flux-monitoring.yaml",
+        "monitoring-config/provider-flux-monitoring-grafana.yaml",
+        "monitoring-config/alert-flux-monitoring-grafana.yaml",
+        "monitoring-config/provider-flux-monitoring-alertmanager.yaml",
+        "monitoring-config/alert-flux-monitoring-alertmanager.yaml",
     }
 
 
@@ -154,7 +158,7 @@ def test_prod_renders_without_the_password_it_requires(rendered):
 def test_unknown_stack_exits_non_zero_naming_the_known_stacks(tmp_path):
     result = render(tmp_path, "nope")
     assert result.returncode == 1
-    assert "stack 'nope'" in result.stderr and "stacks: prod, staging" in result.stderr
+    assert "stack 'nope'" in result.stderr and "stacks: prod, spoke, staging" in result.stderr
     assert not any(tmp_path.iterdir())
 
 

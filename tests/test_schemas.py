@@ -18,7 +18,7 @@ from tests.gitops_stacks import MODES_AND_STACKS, run_mode, settings_of
 from tests.schemas import KUBERNETES_VERSION, CrdSchemas, crd_schemas, is_patch, kubernetes_objects, validate
 
 FLUX_AND_OPERATOR_KINDS = {"GitRepository", "HelmRepository", "Kustomization", "HelmRelease", "PodMonitor",
-                           "PrometheusRule"}
+                           "PrometheusRule", "Provider", "Alert"}
 
 
 @pytest.fixture(scope="module")

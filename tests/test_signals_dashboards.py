@@ -106,7 +106,7 @@ def test_controllers_up_has_one_legend_per_installed_controller():
     model = control_plane_dashboard(settings_for("resource-info", fluxComponents=json.dumps(components)))
     (panel,) = [p for p in model["panels"] if p["title"] == "Controllers up"]
     (target,) = panel["targets"]
-    assert target["legendFormat"] == "{{app}}"
+    assert target["legendFormat"] == "{{app}} {{cluster}}"  # the cluster at a fleet's store; empty in its own
     # A listed controller without a target shows 0 instead of vanishing; others are not shown.
     assert set(re.findall(r'"app", "([a-z-]+)"', target["expr"])) == set(components)
 
@@ -130,6 +130,9 @@ def panel_exprs(model: dict) -> dict[str, str]:
     return {p["title"]: " ".join(t["expr"] for t in p["targets"]) for p in model["panels"]}
 
 
+# The fleet overview's per-cluster panels (tests/test_fleet_dashboards.py).
+FLEET_OVERVIEW = ("Failing objects per cluster", "Unknown objects per cluster", "Suspended objects per cluster",
+                  "Controllers down per cluster", "Seconds since the last heartbeat")
 AGGREGATE_PANELS = ("Reconcilers ready", "Reconcilers failing", "Reconcilers unknown", "Sources ready",
                     "Sources failing", "Sources unknown", "Suspended", "Average reconcile duration per kind",
                     "p99 reconcile duration per kind")
@@ -139,16 +142,17 @@ DRILL_DOWN_PANELS = ("Failing objects", "Suspended objects", "Slowest 10 objects
 RAW_SELECTOR = re.compile(r"(?<![\w:])(gotk_\w+|flux_resource_info)\{([^}]*)\}")
 
 
-def test_the_cluster_dashboard_is_aggregates_and_drill_downs():
+def test_the_cluster_dashboard_is_the_fleet_overview_aggregates_and_drill_downs():
     titles = set(panel_exprs(cluster_dashboard(settings_for("resource-info"))))
-    assert titles == set(AGGREGATE_PANELS) | set(DRILL_DOWN_PANELS)
+    assert titles == set(FLEET_OVERVIEW) | set(AGGREGATE_PANELS) | set(DRILL_DOWN_PANELS)
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
 def test_cluster_panels_read_recorded_series_and_raw_ones_only_for_selected_namespaces(generation):
     """At All every panel reads recorded series: each raw selector also requires the namespace
     variable not to be at All (test_recording_rules.py checks both cases on promtool)."""
-    for title, expr in panel_exprs(cluster_dashboard(settings_for(generation))).items():
+    exprs = panel_exprs(cluster_dashboard(settings_for(generation)))
+    for title, expr in ((title, exprs[title]) for title in AGGREGATE_PANELS + DRILL_DOWN_PANELS):
         assert "flux:" in expr, title
         for metric, matchers in RAW_SELECTOR.findall(expr):
             assert f'{ALL_NAMESPACES}!~"$exported_namespace"' in matchers, (title, metric)

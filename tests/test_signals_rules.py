@@ -132,6 +132,7 @@ def promtool_test(tmp_path: Path, generation: str, series: list[dict], eval_time
         "evaluation_interval": "1m",
         "tests": [{
             "interval": "1m",
+            "external_labels": {"cluster": "eu-west-1"},  # as the Prometheus Operator sets them
             "input_series": series,
             "alert_rule_test": [{"eval_time": eval_time, "alertname": alertname, "exp_alerts": exp_alerts}],
         }],
@@ -197,7 +198,7 @@ def test_reconciliation_failure_summary_names_kind_and_namespaced_object(tmp_pat
     series = flux_object(generation, "Kustomization", "apps", "podinfo", ready="False")
     alert = object_alert("page", "Kustomization", "apps", "podinfo")
     alert["exp_annotations"] = {
-        "summary": "Kustomization apps/podinfo reconciliation has been failing for more than 10m",
+        "summary": "Kustomization apps/podinfo reconciliation has been failing for more than 10m in cluster eu-west-1",
         "description": "Its Ready condition is False; see `flux get` and the controller's logs."
                        + ("" if generation == "legacy" else " Reason: ReconciliationFailed."),
     }
@@ -410,7 +411,7 @@ def flux_instance(ready: str, reason: str) -> dict:
 def test_flux_instance_not_ready_names_the_instance_and_its_reason(tmp_path):
     alert = {"exp_labels": {"severity": "page", "exported_namespace": "flux-system", "name": "flux"},
              "exp_annotations": {
-                 "summary": "FluxInstance flux-system/flux has not been ready for more than 10m",
+                 "summary": "FluxInstance flux-system/flux has not been ready for more than 10m in cluster eu-west-1",
                  "description": "The Flux Operator reports it not ready; see `kubectl describe fluxinstance` and "
                                 "the operator's logs. Reason: ReconciliationFailed."}}
     promtool_test(tmp_path, "flux-operator", [flux_instance("False", "ReconciliationFailed")], "15m",
@@ -463,7 +464,7 @@ def test_slowest_objects_panels_show_an_object_that_reconciles_hourly(tmp_path, 
 
     model = cluster_dashboard(settings_for("resource-info"))
     (panel,) = [p for p in model["panels"] if p["title"] == title]
-    expr = panel["targets"][0]["expr"].replace("$exported_namespace", ".*")
+    expr = panel["targets"][0]["expr"].replace("$exported_namespace", ".*").replace("$cluster", ".*")
     series = hourly_durations("HelmRelease", "apps", "podinfo", seconds=45)
     shown = f"count by (kind, exported_namespace, name) ({expr} > 0)"
     # The panels read recorded series (test_recording_rules.py).

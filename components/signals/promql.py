@@ -27,7 +27,11 @@ from components.signals.sources import (
     equals as _equals, metric_source, pod_monitor_job, selector as _selector,
 )
 
-WORKQUEUE_BY = ("namespace", "app", "name")
+# ``cluster``: at a fleet's central store, namesakes of different clusters are different objects and
+# controllers (sources.OBJECT_LABELS has it too). In a cluster's own Prometheus no series has it
+# (Prometheus adds its external labels only to what leaves it), so grouping by it changes nothing there.
+CLUSTER = "cluster"
+WORKQUEUE_BY = (CLUSTER, "namespace", "app", "name")
 
 RECONCILERS = Kinds(("Kustomization", "HelmRelease"))
 SOURCES = Kinds(("GitRepository", "OCIRepository", "HelmRepository", "HelmChart", "Bucket", "ExternalArtifact"))
@@ -37,12 +41,17 @@ ALL_KINDS = Kinds(())
 FLUX_OPERATOR_APP = "flux-operator"
 
 
+def _matches(label: str, regex: str | None) -> str:
+    return f'{label}=~"{regex}"' if regex is not None else ""
+
+
 @dataclass(frozen=True)
 class FluxQueries:
     """Queries for one metric generation.
 
-    ``object_namespace`` and ``controller_namespace`` are regexes restricting the objects' and the
-    controllers' namespaces (dashboards pass their template variables); None means any.
+    ``object_namespace``, ``controller_namespace`` and ``cluster`` are regexes restricting the objects'
+    and the controllers' namespaces and the clusters of a fleet (dashboards pass their template
+    variables); None means any.
     """
 
     settings: Settings
@@ -50,6 +59,7 @@ class FluxQueries:
     controller_namespace: str | None = None
     # Select nothing when ``object_namespace`` is a template variable at All (see ALL_NAMESPACES).
     only_selected: bool = False
+    cluster: str | None = None
 
     @property
     def source(self) -> MetricSource:
@@ -62,13 +72,17 @@ class FluxQueries:
         namespace = (f'namespace=~"{self.controller_namespace}"'
                      if self.controller_namespace is not None else "")
         return _selector(_equals("job", pod_monitor_job(self.settings.namespace, POD_MONITOR_NAME)), namespace,
-                         *matchers)
+                         _matches(CLUSTER, self.cluster), *matchers)
 
     def _objects_namespace(self) -> str:
-        if self.object_namespace is None:
-            return ""
-        matcher = f'exported_namespace=~"{self.object_namespace}"'
-        return f'{matcher}, {ALL_NAMESPACES}!~"{self.object_namespace}"' if self.only_selected else matcher
+        matcher = _matches("exported_namespace", self.object_namespace)
+        if self.only_selected and self.object_namespace is not None:
+            return f'{matcher}, {ALL_NAMESPACES}!~"{self.object_namespace}"'
+        return matcher
+
+    def _object_filters(self) -> str:
+        """The matchers on the objects' namespace and cluster, for the metric source ("" for any)."""
+        return ", ".join(m for m in (self._objects_namespace(), _matches(CLUSTER, self.cluster)) if m)
 
     def durations(self, series: str) -> str:
         """A gotk_reconcile_duration_seconds series (bucket, sum or count) with its selector."""
@@ -109,11 +123,11 @@ class FluxQueries:
         # Deleted objects have no ready state at 1, so excluding them from the suspended set
         # here would only cost a join.
         source = self.source
-        return (f"{source.ready(ready, kinds, self._objects_namespace(), detail)}\n"
-                f"unless on ({', '.join(OBJECT_LABELS)}) {source.suspend_flag(kinds, self._objects_namespace(), False)}")
+        return (f"{source.ready(ready, kinds, self._object_filters(), detail)}\n"
+                f"unless on ({', '.join(OBJECT_LABELS)}) {source.suspend_flag(kinds, self._object_filters(), False)}")
 
     def suspended(self, kinds: Kinds, detail: bool = False) -> str:
-        return self.source.suspended(kinds, self._objects_namespace(), detail)
+        return self.source.suspended(kinds, self._object_filters(), detail)
 
 
 # -- recorded series ----------------------------------------------------------------------
@@ -138,8 +152,8 @@ STATE_READY = {"ready": "True", "failing": "False", "unknown": "Unknown"}
 SUSPENDED = "suspended"
 PER_OBJECT_STATES = {"failing": FAILING_OBJECTS, SUSPENDED: SUSPENDED_OBJECTS}
 RECORD_WINDOW = "5m"
-DURATION_BY = ("namespace", "kind")
-CONTROLLER_BY = ("namespace", "app", "controller")
+DURATION_BY = (CLUSTER, "namespace", "kind")
+CONTROLLER_BY = (CLUSTER, "namespace", "app", "controller")
 # The slowest-objects panels list this many objects; their window holds at least one
 # reconciliation of every object that reconciles hourly (most Flux objects reconcile every hour
 # or every ten minutes, so a few scrape intervals would hold none of most of them).
@@ -251,34 +265,37 @@ class RecordedQueries:
     settings: Settings
     object_namespace: str | None = None
     controller_namespace: str | None = None
+    cluster: str | None = None
 
     def _filters(self, *matchers: str) -> str:
-        obj = f'exported_namespace=~"{self.object_namespace}"' if self.object_namespace is not None else ""
-        ctl = f'namespace=~"{self.controller_namespace}"' if self.controller_namespace is not None else ""
-        return _selector(*matchers, obj, ctl)
+        return _selector(*matchers, _matches("exported_namespace", self.object_namespace),
+                         _matches("namespace", self.controller_namespace), _matches(CLUSTER, self.cluster))
 
     def _at_all(self, record: str, *matchers: str) -> str:
-        """``record`` when the namespace variable is at All, nothing otherwise."""
+        """``record`` (in the chosen clusters) when the namespace variable is at All, nothing otherwise."""
         at_all = f'{ALL_NAMESPACES}=~"{self.object_namespace}"' if self.object_namespace is not None else ""
-        return f"{record}{_selector(*matchers, at_all)}"
+        return f"{record}{_selector(*matchers, at_all, _matches(CLUSTER, self.cluster))}"
 
     @property
     def _selected(self) -> FluxQueries:
         """Raw queries of the selected namespaces only (none at All)."""
         return FluxQueries(self.settings, object_namespace=self.object_namespace,
-                           controller_namespace=self.controller_namespace, only_selected=True)
+                           controller_namespace=self.controller_namespace, cluster=self.cluster, only_selected=True)
+
+    def _selected_objects(self, state: str, kinds: Kinds) -> str:
+        """The objects of ``kinds`` in ``state`` in the selected namespaces (none at All): failing and
+        suspended objects are recorded one by one, so those series."""
+        raw = self._selected
+        if state in PER_OBJECT_STATES:
+            return f"{PER_OBJECT_STATES[state]}{_selector(kinds.matcher('kind'), raw._object_filters())}"
+        return raw.objects(STATE_READY[state], kinds)
 
     def object_count(self, state: str, kinds: Kinds) -> str:
         """How many objects of ``kinds`` are in ``state`` (a STATE_READY key or SUSPENDED); 0 when none.
 
         Failing and suspended objects are recorded one by one: a selection counts those series."""
-        raw = self._selected
-        if state in PER_OBJECT_STATES:
-            objects = f"{PER_OBJECT_STATES[state]}{_selector(kinds.matcher('kind'), raw._objects_namespace())}"
-        else:
-            objects = raw.objects(STATE_READY[state], kinds)
         return (f"sum({self._at_all(OBJECT_COUNT, _equals('state', state), kinds.matcher('kind'))})\n"
-                f"or count(\n{objects}\n)\nor vector(0)")
+                f"or count(\n{self._selected_objects(state, kinds)}\n)\nor vector(0)")
 
     def failing_objects(self) -> str:
         """Each failing object (not suspended), with the detail labels its source knows."""
@@ -286,6 +303,11 @@ class RecordedQueries:
 
     def suspended_objects(self) -> str:
         return f"{SUSPENDED_OBJECTS}{self._filters()}"
+
+    def objects_per_cluster(self, state: str) -> str:
+        """How many objects of each cluster are in ``state``; clusters with none are left out."""
+        return (f"sum by ({CLUSTER}) ({self._at_all(OBJECT_COUNT, _equals('state', state))})\n"
+                f"or count by ({CLUSTER}) (\n{self._selected_objects(state, ALL_KINDS)}\n)")
 
     def per_controller(self, record: str, by: tuple[str, ...]) -> str:
         """A per-controller recorded series (RECONCILE_RATE, RECONCILE_ERROR_RATE, WORKQUEUE_DEPTH) summed ``by``."""
@@ -306,5 +328,5 @@ class RecordedQueries:
 
     def slowest_p99(self) -> str:
         """Each object's p99 is recorded (OBJECT_P99): a selection reads its namespaces' series."""
-        selected = self._selected._objects_namespace()
+        selected = self._selected._object_filters()
         return f"topk({SLOWEST}, {self._at_all(SLOWEST_P99)}\nor {_slowest_p99(_selector(selected))})"

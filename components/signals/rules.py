@@ -3,6 +3,7 @@ adds one on the FluxInstance)."""
 
 from __future__ import annotations
 
+from components.fleet import heartbeat_rule
 from components.flux_release import format_bound
 from components.selectors import PART_OF_LABELS, PROMETHEUS_SELECTOR_LABELS
 from components.settings import AlertRule, Settings
@@ -34,13 +35,19 @@ SLOWEST_INTERVAL = "5m"
 _OBJECT = "{{ $labels.kind }} {{ $labels.exported_namespace }}/{{ $labels.name }}"
 
 
+# Every alert leaving Prometheus carries the cluster external label (fleet.py); its text names the
+# cluster too, for receivers that show only the summary. Rules are evaluated on the cluster's own
+# series, which do not carry it: $externalLabels does.
+_IN_CLUSTER = " in cluster {{ $externalLabels.cluster }}"
+
+
 def _alert(name: str, expr: str, rule: AlertRule, summary: str, description: str) -> dict:
     return {
         "alert": name,
         "expr": expr,
         "for": rule.for_,
         "labels": {"severity": rule.severity},
-        "annotations": {"summary": summary, "description": description},
+        "annotations": {"summary": summary + _IN_CLUSTER, "description": description},
     }
 
 
@@ -68,7 +75,8 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
     """
     q = FluxQueries(settings)
     source = q.source
-    reason = _reason(source.reason_query(), *OBJECT_LABELS)
+    # Evaluated in the cluster, whose own series have no cluster label.
+    reason = _reason(source.reason_query(), "kind", "exported_namespace", "name")
     alerts = settings.alerts
     threshold = format_bound(alerts.reconcile_duration.threshold)
     # Sources are left to FluxSourceFailure so that each failing object raises one alert; a
@@ -111,7 +119,7 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
             "The Flux Operator reports it not ready; see `kubectl describe fluxinstance` and the operator's logs."
             + _reason(source.instance_reason_query(), "exported_namespace", "name")))
     return [{"name": ALERT_GROUP, "interval": ALERT_INTERVAL, "rules": rules},
-            {"name": RECORDING_GROUP, "interval": RECORDING_INTERVAL, "rules": object_rules(settings)},
+            {"name": RECORDING_GROUP, "interval": RECORDING_INTERVAL, "rules": [*object_rules(settings), heartbeat_rule()]},
             {"name": DURATION_GROUP, "interval": DURATION_INTERVAL, "rules": duration_rules(settings)},
             {"name": SLOWEST_GROUP, "interval": SLOWEST_INTERVAL, "rules": slowest_rules(settings)}]
 

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 from components.flux_target import FLUX_OPERATOR, LEGACY, FluxTarget
 
-OBJECT_LABELS = ("kind", "exported_namespace", "name")
+# ``cluster`` first: at a fleet's central store (components/fleet.py) namesakes of different clusters
+# are different objects; in a cluster's own Prometheus no series has it, and grouping by it is a no-op.
+OBJECT_LABELS = ("cluster", "kind", "exported_namespace", "name")
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ class FluxOperatorSource(MetricSource):
         """Each FluxInstance: Flux's own health as the operator reports it, with the reason and the
         revision applied (the Flux version, such as v2.9.4@sha256:...). ``namespace`` matches the
         operator pod's namespace."""
-        return (f"max by (exported_namespace, name, ready, reason, suspended, revision) "
+        return (f"max by (cluster, exported_namespace, name, ready, reason, suspended, revision) "
                 f"(flux_instance_info{selector(equals('job', self.operator_job), namespace)})")
 
     def instance_reason_query(self) -> str:
