@@ -23,6 +23,7 @@ from components.alerting_settings import (
     NULL_RECEIVER, AlertingSettings, EmailReceiver, MSTeamsReceiver, OpsgenieReceiver, PagerDutyReceiver,
     RouteSettings, SlackReceiver, WebhookReceiver, duration_seconds,
 )
+from components.flux_release import NEWEST, flux_release
 
 ALERTMANAGER_CONFIG_SECRET = "alertmanager-flux-monitoring"
 # The key the Prometheus Operator reads from the config Secret (pkg/alertmanager/operator.go
@@ -40,17 +41,14 @@ GROUP_BY = ("alertname", "cluster", "kind", "namespace", "exported_namespace", "
 # Prometheus always sets endsAt, so this affects only Flux's alerts.
 RESOLVE_TIMEOUT = "1h"
 
-# The object alerts of rules.py, and which Flux controller reconciles each kind (the controllers
-# of fluxcd/flux2 manifests/install; kinds as in ../shared/upstream/flux/MATRIX.md §1c).
+# The object alerts of rules.py.
 OBJECT_ALERTS = ("ReconciliationFailure", "FluxSourceFailure", "FluxReconcileDurationHigh")
 CONTROLLER_DOWN_ALERT = "FluxControllerDown"
+# Which Flux controller reconciles each kind, from the release model (components/flux_release.py):
+# no kind ever moved between controllers, so the newest release's mapping covers every release.
 KINDS_BY_CONTROLLER = {
-    "source-controller": ("GitRepository", "OCIRepository", "HelmRepository", "HelmChart", "Bucket"),
-    "kustomize-controller": ("Kustomization",),
-    "helm-controller": ("HelmRelease",),
-    "notification-controller": ("Receiver",),
-    "image-reflector-controller": ("ImageRepository", "ImagePolicy"),
-    "image-automation-controller": ("ImageUpdateAutomation",),
+    controller: kinds for controller in flux_release(NEWEST).controllers
+    if (kinds := tuple(k.kind for k in flux_release(NEWEST).kinds if k.controller == controller))
 }
 # The severity levels of the alerts (settings.alerts.*.severity defaults): a page silences the
 # warning (and info) about the same object.
