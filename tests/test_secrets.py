@@ -245,16 +245,6 @@ def test_alerting_credentials_in_plain_text_are_refused_without_echoing_them(cap
     assert run.resources == []
 
 
-def test_a_render_of_a_stack_with_encrypted_credentials_writes_everything_but_them(tmp_path):
-    project = tmp_path / "project"
-    (project / "stacks").mkdir(parents=True)
-    shutil.copy(ROOT / "Pulumi.yaml", project)
-    config = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text())["config"]
-    ciphertext = "v1:YWxlcnRpbmctY2lwaGVydGV4dC1mb3ItdGVzdHM="
-    for receiver, key in (("oncall", "routingKey"), ("platform", "apiURL"), ("deadman", "url")):
-        config[ALERTING_KEY]["receivers"][receiver][key] = {"secure": ciphertext}
-
-
 # -- fleet credentials: remote write targets and Grafana data sources -----------------------------
 
 RW_PASSWORD = "rw-password-for-tests-2c9d"

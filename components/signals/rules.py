@@ -8,7 +8,7 @@ from components.flux_release import format_bound
 from components.selectors import PART_OF_LABELS, PROMETHEUS_SELECTOR_LABELS
 from components.settings import AlertRule, Settings
 from components.signals.promql import (
-    ALL_KINDS, NOT_SOURCES, OBJECT_LABELS, OBJECT_P99, OBJECT_P99_WINDOW, SOURCES, FluxQueries, duration_rules,
+    ALL_KINDS, NOT_SOURCES, OBJECT_P99, OBJECT_P99_WINDOW, SOURCES, FluxQueries, duration_rules,
     object_rules, slowest_rules,
 )
 from components.signals.sources import FluxOperatorSource
