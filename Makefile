@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := venv
 STACK ?= staging
 
-.PHONY: up preview test render bench clean
+.PHONY: up preview test test-unit lint render bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,18 @@ render: $(VENV)/.installed
 	@test -n "$(OUT)" || { echo "usage: make render STACK=staging|prod OUT=dir" >&2; exit 2; }
 	$(VENV)/bin/python render.py --stack $(STACK) --out $(OUT)
 
-## test: the whole test suite (unit tests with Pulumi mocks, promtool, a real Prometheus on 127.0.0.1)
-test: $(VENV)/.installed
+## test: ruff, then the whole test suite (both tiers: unit, and real servers on 127.0.0.1; tests/README.md)
+test: lint
 	$(VENV)/bin/pytest
+
+## test-unit: the fast tier only (no server is started)
+test-unit: $(VENV)/.installed
+	$(VENV)/bin/pytest -m unit
+
+## lint: ruff's checks and formatting (pyproject.toml), changing nothing
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 ## bench: cost of one flux-cluster refresh vs the upstream dashboards at 10,000 objects, three metric sources, 100 and 2,000 namespaces (real prometheus on 127.0.0.1, ~11 min)
 bench: $(VENV)/.installed

@@ -2,9 +2,9 @@
 
 import pulumi
 
-from components.endpoints import dashboard_urls, grafana_port_forward, grafana_url, prometheus_url
-from components.flux_monitoring import FluxMonitoring
-from components.stack_config import read_settings
+from flux_monitoring.manifests.endpoints import dashboard_urls, grafana_port_forward, grafana_url, prometheus_url
+from flux_monitoring.resources.flux_monitoring import FluxMonitoring
+from flux_monitoring.resources.stack_config import read_settings
 
 settings = read_settings()
 monitoring = FluxMonitoring("flux-monitoring", settings)

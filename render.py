@@ -19,15 +19,15 @@ from typing import Any
 
 import yaml
 
-from components.alerting_settings import ALERTING_KEY
-from components.flux_events import flux_event_manifests
-from components.gitops_manifests import flux_sync_manifests, helm_release, helm_repository
-from components.manifests import namespace_manifest
-from components.settings import PROJECT, Settings, SettingsError, load_settings
-from components.signals.dashboards import dashboard_config_maps
-from components.signals.podmonitor import flux_pod_monitors
-from components.signals.rules import flux_prometheus_rule
-from components.stack_files import ROOT, UnknownStackError, stack_config
+from flux_monitoring.config.alerting import ALERTING_KEY
+from flux_monitoring.config.settings import PROJECT, Settings, SettingsError, load_settings
+from flux_monitoring.config.stack_files import ROOT, UnknownStackError, stack_config
+from flux_monitoring.manifests.flux_events import flux_event_manifests
+from flux_monitoring.manifests.gitops import flux_sync_manifests, helm_release, helm_repository
+from flux_monitoring.manifests.namespace import namespace_manifest
+from flux_monitoring.signals.dashboards import dashboard_config_maps
+from flux_monitoring.signals.podmonitor import flux_pod_monitors
+from flux_monitoring.signals.rules import flux_prometheus_rule
 
 STACK_DIR = "kube-prometheus-stack"
 CONFIG_DIR = "monitoring-config"
@@ -73,8 +73,11 @@ def _encrypted(text: str) -> list[str]:
 def _without_encrypted(value: Any) -> Any:
     """``value`` without its {"secure": ...} leaves."""
     if isinstance(value, dict):
-        return {key: _without_encrypted(item) for key, item in value.items()
-                if not (isinstance(item, dict) and set(item) == {"secure"})}
+        return {
+            key: _without_encrypted(item)
+            for key, item in value.items()
+            if not (isinstance(item, dict) and set(item) == {"secure"})
+        }
     return value
 
 
@@ -89,24 +92,31 @@ def offline_settings(stack: str, root: Path = ROOT) -> Settings:
     """
     config = stack_config(stack, root)
     prefix = f"{PROJECT}:"
-    raw = {key[len(prefix):]: value for key, value in config.items() if key.startswith(prefix)}
+    raw = {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
     if ALERTING_KEY in raw and _encrypted(raw[ALERTING_KEY]):
         raw[ALERTING_KEY] = json.dumps(_without_encrypted(json.loads(raw[ALERTING_KEY])))
     encrypted = {key: paths for key, value in raw.items() if (paths := _encrypted(value))}
     # Any other secret inside an object (set with --path) would have to be written into the tree.
-    nested = [f"{key}{path}: encrypted; the render writes no secrets, so this value cannot be rendered "
-              f"(keep secrets in Secrets referenced by name, such as gitops.secretRef)"
-              for key, paths in encrypted.items() for path in paths
-              if path and not _CREDENTIAL_PATH.match(f"{key}{path}")]
+    nested = [
+        f"{key}{path}: encrypted; the render writes no secrets, so this value cannot be rendered "
+        f"(keep secrets in Secrets referenced by name, such as gitops.secretRef)"
+        for key, paths in encrypted.items()
+        for path in paths
+        if path and not _CREDENTIAL_PATH.match(f"{key}{path}")
+    ]
     if nested:
         raise SettingsError(nested)
     credentials = {key for key, paths in encrypted.items() if all(path for path in paths)}
-    raw = {key: json.dumps(_without_ciphertext(json.loads(value))) if key in credentials else value
-           for key, value in raw.items() if key not in encrypted or key in credentials}
+    raw = {
+        key: json.dumps(_without_ciphertext(json.loads(value))) if key in credentials else value
+        for key, value in raw.items()
+        if key not in encrypted or key in credentials
+    }
     raw.pop("requireGrafanaAdminPassword", None)
     raw.setdefault("cluster", stack)
-    return load_settings(raw, secret_keys=credentials, kube_context=config.get("kubernetes:context"),
-                         without_credentials=True)
+    return load_settings(
+        raw, secret_keys=credentials, kube_context=config.get("kubernetes:context"), without_credentials=True
+    )
 
 
 def rendered_tree(settings: Settings) -> dict[str, list[dict[str, Any]]]:
@@ -115,8 +125,12 @@ def rendered_tree(settings: Settings) -> dict[str, list[dict[str, Any]]]:
     namespace = [namespace_manifest(settings)] if settings.delivery == "direct" else []
     tree = {
         STACK_DIR: [*namespace, helm_repository(settings), helm_release(settings)],
-        CONFIG_DIR: [*flux_pod_monitors(settings), *dashboard_config_maps(settings), flux_prometheus_rule(settings),
-                     *flux_event_manifests(settings)],
+        CONFIG_DIR: [
+            *flux_pod_monitors(settings),
+            *dashboard_config_maps(settings),
+            flux_prometheus_rule(settings),
+            *flux_event_manifests(settings),
+        ],
     }
     if settings.delivery == "gitops":
         tree[FLUX_DIR] = flux_sync_manifests(settings)
@@ -127,13 +141,16 @@ class _Dumper(yaml.SafeDumper):
     """Multi-line strings (dashboards) as literal blocks, so their git diffs read line by line."""
 
 
-_Dumper.add_representer(str, lambda dumper, value: dumper.represent_scalar(
-    "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
+_Dumper.add_representer(
+    str,
+    lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None),
+)
 
 
 def _dump(header: str, document: dict[str, Any]) -> str:
-    return header + yaml.dump(document, Dumper=_Dumper, sort_keys=True, default_flow_style=False,
-                              allow_unicode=True, width=120)
+    return header + yaml.dump(
+        document, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=120
+    )
 
 
 def file_name(manifest: dict[str, Any]) -> str:
@@ -150,8 +167,11 @@ def write_tree(tree: dict[str, list[dict[str, Any]]], out: Path, stack: str) -> 
     written = []
     for directory, manifests in tree.items():
         (out / directory).mkdir(parents=True, exist_ok=True)
-        kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                         "resources": [file_name(m) for m in manifests]}
+        kustomization = {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": [file_name(m) for m in manifests],
+        }
         for name, document in [*((file_name(m), m) for m in manifests), ("kustomization.yaml", kustomization)]:
             path = out / directory / name
             path.write_text(_dump(header, document))

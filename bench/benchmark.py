@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -50,14 +50,22 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from components.settings import load_settings  # noqa: E402
-from components.signals.dashboards import cluster_dashboard  # noqa: E402
-from components.signals.podmonitor import flux_pod_monitors  # noqa: E402
-from components.signals.rules import flux_rule_groups  # noqa: E402
-from components.signals.sources import POD_MONITOR_NAME  # noqa: E402
-from tests.flux_fleet import (  # noqa: E402
-    FLUX_NAMESPACE, MONITORING_NAMESPACE, Fleet, MatrixRelease, build_fleet, load_matrix, scrape_configs,
-    serve_fleet, start_prometheus, targets,
+from flux_monitoring.config.settings import load_settings  # noqa: E402
+from flux_monitoring.signals.dashboards import cluster_dashboard  # noqa: E402
+from flux_monitoring.signals.podmonitor import flux_pod_monitors  # noqa: E402
+from flux_monitoring.signals.rules import flux_rule_groups  # noqa: E402
+from flux_monitoring.signals.sources import POD_MONITOR_NAME  # noqa: E402
+from tests.support.flux_fleet import (  # noqa: E402
+    FLUX_NAMESPACE,
+    MONITORING_NAMESPACE,
+    Fleet,
+    MatrixRelease,
+    build_fleet,
+    load_matrix,
+    scrape_configs,
+    serve_fleet,
+    start_prometheus,
+    targets,
 )
 
 # Metric source -> the Flux release its fleet runs: the legacy gauges exist up to Flux 2.4.
@@ -91,20 +99,26 @@ BENCH_RULE_INTERVAL = 60
 UPSTREAM_NS = 'namespace=~".*",exported_namespace=~".*"'
 RECONCILER_KINDS = 'kind=~"Kustomization|HelmRelease"'
 FAILING = 'ready="False"'
-SOURCE_KINDS = {"resource-info": 'kind=~"GitRepository|HelmRepository|Bucket|OCIRepository"',
-                "legacy": 'kind=~"GitRepository|OCIRepository|HelmRepository|Bucket"'}
+SOURCE_KINDS = {
+    "resource-info": 'kind=~"GitRepository|HelmRepository|Bucket|OCIRepository"',
+    "legacy": 'kind=~"GitRepository|OCIRepository|HelmRepository|Bucket"',
+}
 
 
 def _durations(kinds: str, by: str) -> str:
-    return (f"sum(rate(gotk_reconcile_duration_seconds_sum{{{UPSTREAM_NS},{kinds}}}[5m])) by ({by}) /   "
-            f"sum(rate(gotk_reconcile_duration_seconds_count{{{UPSTREAM_NS},{kinds}}}[5m])) by ({by})")
+    return (
+        f"sum(rate(gotk_reconcile_duration_seconds_sum{{{UPSTREAM_NS},{kinds}}}[5m])) by ({by}) /   "
+        f"sum(rate(gotk_reconcile_duration_seconds_count{{{UPSTREAM_NS},{kinds}}}[5m])) by ({by})"
+    )
 
 
 def _example_durations(sources: str) -> dict[str, str]:
-    return {"Reconciler ops avg. duration": _durations(RECONCILER_KINDS, "kind"),
-            "Source ops avg. duration": _durations(sources, "kind"),
-            "Cluster reconciliation duration": _durations(RECONCILER_KINDS, "kind, name"),
-            "Source acquisition duration": _durations(sources, "kind, name")}
+    return {
+        "Reconciler ops avg. duration": _durations(RECONCILER_KINDS, "kind"),
+        "Source ops avg. duration": _durations(sources, "kind"),
+        "Cluster reconciliation duration": _durations(RECONCILER_KINDS, "kind, name"),
+        "Source acquisition duration": _durations(sources, "kind, name"),
+    }
 
 
 def _info(kinds: str, *matchers: str) -> str:
@@ -127,12 +141,12 @@ UPSTREAM = {
         **_example_durations(SOURCE_KINDS["resource-info"]),
     },
     "legacy": {
-        "Cluster Reconcilers": f'count({_condition(RECONCILER_KINDS, "True")}) - '
-                               f'sum({_condition(RECONCILER_KINDS, "Deleted")})',
-        "Failing Reconcilers": f'sum({_condition(RECONCILER_KINDS, "False")})',
-        "Kubernetes Manifests Sources": f'count({_condition(SOURCE_KINDS["legacy"], "True")}) - '
-                                        f'sum({_condition(SOURCE_KINDS["legacy"], "Deleted")})',
-        "Failing Sources": f'sum({_condition(SOURCE_KINDS["legacy"], "False")})',
+        "Cluster Reconcilers": f"count({_condition(RECONCILER_KINDS, 'True')}) - "
+        f"sum({_condition(RECONCILER_KINDS, 'Deleted')})",
+        "Failing Reconcilers": f"sum({_condition(RECONCILER_KINDS, 'False')})",
+        "Kubernetes Manifests Sources": f"count({_condition(SOURCE_KINDS['legacy'], 'True')}) - "
+        f"sum({_condition(SOURCE_KINDS['legacy'], 'Deleted')})",
+        "Failing Sources": f"sum({_condition(SOURCE_KINDS['legacy'], 'False')})",
         "Cluster reconciliation readiness": _condition(RECONCILER_KINDS, "False"),
         "Source acquisition readiness": _condition(SOURCE_KINDS["legacy"], "False"),
         **_example_durations(SOURCE_KINDS["legacy"]),
@@ -143,21 +157,34 @@ UPSTREAM = {
     },
 }
 # flux-cluster panel -> the upstream panels showing the same, per source (none: no equivalent).
-_COUNTS = {"Reconcilers ready": ("Cluster Reconcilers",), "Reconcilers failing": ("Failing Reconcilers",),
-           "Reconcilers unknown": ("Cluster Reconcilers",), "Sources ready": ("Kubernetes Manifests Sources",),
-           "Sources failing": ("Failing Sources",), "Sources unknown": ("Kubernetes Manifests Sources",)}
-_DURATIONS = {"Average reconcile duration per kind": ("Reconciler ops avg. duration", "Source ops avg. duration"),
-              "p99 reconcile duration per kind": ("Reconciler ops avg. duration", "Source ops avg. duration"),
-              "Slowest 10 objects, average reconcile duration": ("Cluster reconciliation duration",
-                                                                 "Source acquisition duration"),
-              "Slowest 10 objects, p99 reconcile duration": ("Cluster reconciliation duration",
-                                                             "Source acquisition duration")}
+_COUNTS = {
+    "Reconcilers ready": ("Cluster Reconcilers",),
+    "Reconcilers failing": ("Failing Reconcilers",),
+    "Reconcilers unknown": ("Cluster Reconcilers",),
+    "Sources ready": ("Kubernetes Manifests Sources",),
+    "Sources failing": ("Failing Sources",),
+    "Sources unknown": ("Kubernetes Manifests Sources",),
+}
+_DURATIONS = {
+    "Average reconcile duration per kind": ("Reconciler ops avg. duration", "Source ops avg. duration"),
+    "p99 reconcile duration per kind": ("Reconciler ops avg. duration", "Source ops avg. duration"),
+    "Slowest 10 objects, average reconcile duration": (
+        "Cluster reconciliation duration",
+        "Source acquisition duration",
+    ),
+    "Slowest 10 objects, p99 reconcile duration": ("Cluster reconciliation duration", "Source acquisition duration"),
+}
 _TABLES = {"Failing objects": ("Cluster reconciliation readiness", "Source acquisition readiness")}
 EQUIVALENTS = {
-    "resource-info": {**_COUNTS, **_TABLES, "Suspended": ("Suspended Objects",),
-                      "Suspended objects": ("Suspended Objects",), **_DURATIONS},
+    "resource-info": {
+        **_COUNTS,
+        **_TABLES,
+        "Suspended": ("Suspended Objects",),
+        "Suspended objects": ("Suspended Objects",),
+        **_DURATIONS,
+    },
     "legacy": {**_COUNTS, **_TABLES, **_DURATIONS},
-    "flux-operator": {**{title: ("Scheduled Reconciliations",) for title in (*_COUNTS, "Suspended")}, **_DURATIONS},
+    "flux-operator": {**dict.fromkeys((*_COUNTS, "Suspended"), ("Scheduled Reconciliations",)), **_DURATIONS},
 }
 
 
@@ -173,8 +200,10 @@ def installed(minor: str) -> tuple[str, ...]:
 
 def settings_for(source: str):
     minor = SOURCES[source]
-    return load_settings({"fluxMetrics": source, "fluxVersion": minor,
-                          "fluxComponents": json.dumps(list(installed(minor)))}, kube_context="bench")
+    return load_settings(
+        {"fluxMetrics": source, "fluxVersion": minor, "fluxComponents": json.dumps(list(installed(minor)))},
+        kube_context="bench",
+    )
 
 
 def panel_queries(source: str) -> dict[str, str]:
@@ -193,8 +222,10 @@ def panel_queries(source: str) -> dict[str, str]:
 
 def bench_rule_groups(source: str) -> list[dict]:
     """The shipped rule groups, none further apart than BENCH_RULE_INTERVAL."""
-    return [{**group, "interval": f"{min(seconds(group['interval']), BENCH_RULE_INTERVAL)}s"}
-            for group in flux_rule_groups(settings_for(source))]
+    return [
+        {**group, "interval": f"{min(seconds(group['interval']), BENCH_RULE_INTERVAL)}s"}
+        for group in flux_rule_groups(settings_for(source))
+    ]
 
 
 def seconds(duration: str) -> int:
@@ -234,19 +265,36 @@ def measure(prometheus, source: str, repeats: int) -> dict:
     panels = []
     for title, expr in panel_queries(source).items():
         equivalents = EQUIVALENTS[source].get(title, ())
-        row = {"panel": title, "query": expr, "has_data": data[("ours", title)],
-               "server_ms": median[("ours", title)][0], "wall_ms": median[("ours", title)][1],
-               "upstream_panels": list(equivalents)}
+        row = {
+            "panel": title,
+            "query": expr,
+            "has_data": data[("ours", title)],
+            "server_ms": median[("ours", title)][0],
+            "wall_ms": median[("ours", title)][1],
+            "upstream_panels": list(equivalents),
+        }
         if equivalents:
             row["upstream_server_ms"] = sum(median[("upstream", u)][0] for u in equivalents)
         panels.append(row)
-    upstream = [{"panel": title, "query": expr, "has_data": data[("upstream", title)],
-                 "server_ms": median[("upstream", title)][0], "wall_ms": median[("upstream", title)][1]}
-                for title, expr in UPSTREAM[source].items()]
+    upstream = [
+        {
+            "panel": title,
+            "query": expr,
+            "has_data": data[("upstream", title)],
+            "server_ms": median[("upstream", title)][0],
+            "wall_ms": median[("upstream", title)][1],
+        }
+        for title, expr in UPSTREAM[source].items()
+    ]
     ours_total = sum(p["server_ms"] for p in panels)
     upstream_total = sum(u["server_ms"] for u in upstream)
-    return {"panels": panels, "upstream": upstream, "ours_total_ms": ours_total, "upstream_total_ms": upstream_total,
-            "ratio": upstream_total / ours_total}
+    return {
+        "panels": panels,
+        "upstream": upstream,
+        "ours_total_ms": ours_total,
+        "upstream_total_ms": upstream_total,
+        "ratio": upstream_total / ours_total,
+    }
 
 
 def rule_groups(prometheus, source: str) -> list[dict]:
@@ -257,24 +305,38 @@ def rule_groups(prometheus, source: str) -> list[dict]:
 
     def by_group(expr: str) -> dict[str, float]:
         return {r["metric"]["rule_group"].split(";")[-1]: float(r["value"][1]) for r in prometheus.query(expr)}
+
     last = by_group("prometheus_rule_group_last_duration_seconds")
     worst = by_group("max_over_time(prometheus_rule_group_last_duration_seconds[1h])")
     missed = by_group("prometheus_rule_group_iterations_missed_total")
     evaluated = by_group("prometheus_rule_group_interval_seconds")
-    return [{"group": name, "interval_s": interval, "bench_interval_s": evaluated[name],
-             "last_duration_ms": 1000 * last[name], "share": last[name] / interval,
-             "worst_duration_ms": 1000 * worst[name], "missed": missed[name]}
-            for name, interval in shipped.items()]
+    return [
+        {
+            "group": name,
+            "interval_s": interval,
+            "bench_interval_s": evaluated[name],
+            "last_duration_ms": 1000 * last[name],
+            "share": last[name] / interval,
+            "worst_duration_ms": 1000 * worst[name],
+            "missed": missed[name],
+        }
+        for name, interval in shipped.items()
+    ]
 
 
 def object_series(prometheus, source: str, size: int) -> float:
     """Series per Flux object: the controllers' per-object series and the source's state series."""
+
     def value(expr: str) -> float:
         result = prometheus.query(expr)
         return float(result[0]["value"][1]) if result else 0.0
+
     controllers = value(f'count({{job="{CONTROLLER_JOB}", exported_namespace!=""}})')
-    state = {"resource-info": value("count(gotk_resource_info)"), "flux-operator": value("count(flux_resource_info)"),
-             "legacy": 0.0}[source]
+    state = {
+        "resource-info": value("count(gotk_resource_info)"),
+        "flux-operator": value("count(flux_resource_info)"),
+        "legacy": 0.0,
+    }[source]
     return (controllers + state) / size
 
 
@@ -291,29 +353,41 @@ def bucket_series(prometheus, size: int) -> float:
 
 def run_shape(binary: str, size: int, namespaces: int, args, workdir: Path, count_series: bool) -> dict:
     started = time.monotonic()
-    fleets = {minor: Fleet(release=release(minor), controllers=installed(minor),
-                           objects=build_fleet(size, namespaces, release(minor), seed=size))
-              for minor in sorted(set(SOURCES.values()))}
+    fleets = {
+        minor: Fleet(
+            release=release(minor),
+            controllers=installed(minor),
+            objects=build_fleet(size, namespaces, release(minor), seed=size),
+        )
+        for minor in sorted(set(SOURCES.values()))
+    }
     with ExitStack() as stack:
         ports = {minor: stack.enter_context(serve_fleet(fleet)) for minor, fleet in fleets.items()}
         servers, scrapes = {}, {}
         for source, minor in SOURCES.items():
             settings = settings_for(source)
-            scrapes[source] = scrape_configs(ports[minor], fleets[minor], flux_pod_monitors(settings),
-                                             kube_state_metrics=source == "resource-info")
+            scrapes[source] = scrape_configs(
+                ports[minor], fleets[minor], flux_pod_monitors(settings), kube_state_metrics=source == "resource-info"
+            )
         unrelabeled = {}
         if count_series:
             # The Flux 2.4 fleet's controllers, and the Flux 2.9 fleet's with kube-state-metrics and the operator.
             for source in ("legacy", "flux-operator"):
                 minor = SOURCES[source]
-                unrelabeled[minor] = scrape_configs(ports[minor], fleets[minor], flux_pod_monitors(settings_for(source)),
-                                                    kube_state_metrics=source != "legacy", relabel=False)
+                unrelabeled[minor] = scrape_configs(
+                    ports[minor],
+                    fleets[minor],
+                    flux_pod_monitors(settings_for(source)),
+                    kube_state_metrics=source != "legacy",
+                    relabel=False,
+                )
         for name, scrape in {**scrapes, **{f"unrelabeled-{m}": s for m, s in unrelabeled.items()}}.items():
             directory = workdir / f"{size}-{namespaces}-{name}"
             directory.mkdir()
             groups = bench_rule_groups(name) if name in SOURCES else None
-            servers[name] = stack.enter_context(start_prometheus(
-                binary, directory, scrape, args.scrape_interval, groups, startup=60))
+            servers[name] = stack.enter_context(
+                start_prometheus(binary, directory, scrape, args.scrape_interval, groups, startup=60)
+            )
         deadline = time.monotonic() + args.fill + 360
         scrapes_needed = max(5, round(args.fill / seconds(args.scrape_interval)))
         for name, prometheus in servers.items():
@@ -348,25 +422,38 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    return {"arch": platform.machine(), "cpu": cpu, "cores": os.cpu_count(),
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    return {
+        "arch": platform.machine(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
 
 
 def table(result: dict) -> str:
-    lines = ["| N | namespaces | source | flux-cluster refresh (ms) | upstream refresh (ms) | ratio |"
-             " panels slower than upstream | panels without data |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| N | namespaces | source | flux-cluster refresh (ms) | upstream refresh (ms) | ratio |"
+        " panels slower than upstream | panels without data |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for run in result["runs"]:
         for source, r in run["sources"].items():
             slower = [p["panel"] for p in r["panels"] if p["server_ms"] > p.get("upstream_server_ms", math.inf)]
             empty = [p["panel"] for p in r["panels"] if not p["has_data"]]
-            lines.append(f"| {run['size']:,} | {run['namespaces']:,} | {source} | {r['ours_total_ms']:.1f} | "
-                         f"{r['upstream_total_ms']:.1f} | {r['ratio']:.1f}x | {', '.join(slower) or 'none'} | "
-                         f"{', '.join(empty) or 'none'} |")
+            lines.append(
+                f"| {run['size']:,} | {run['namespaces']:,} | {source} | {r['ours_total_ms']:.1f} | "
+                f"{r['upstream_total_ms']:.1f} | {r['ratio']:.1f}x | {', '.join(slower) or 'none'} | "
+                f"{', '.join(empty) or 'none'} |"
+            )
     largest = max(run["size"] for run in result["runs"])
     for run in (r for r in result["runs"] if r["size"] == largest):
-        lines += ["", f"Per panel, N = {run['size']:,}, {run['namespaces']:,} namespaces (server ms, median):", "",
-                  "| panel | " + " | ".join(f"{s} ours / upstream" for s in run["sources"]) + " |",
-                  "|---|" + "---|" * len(run["sources"])]
+        lines += [
+            "",
+            f"Per panel, N = {run['size']:,}, {run['namespaces']:,} namespaces (server ms, median):",
+            "",
+            "| panel | " + " | ".join(f"{s} ours / upstream" for s in run["sources"]) + " |",
+            "|---|" + "---|" * len(run["sources"]),
+        ]
         for i, panel in enumerate(next(iter(run["sources"].values()))["panels"]):
             cells = []
             for r in run["sources"].values():
@@ -374,22 +461,36 @@ def table(result: dict) -> str:
                 upstream = f"{p['upstream_server_ms']:.2f}" if "upstream_server_ms" in p else "-"
                 cells.append(f"{p['server_ms']:.2f} / {upstream}{'' if p['has_data'] else ' (NO DATA)'}")
             lines.append(f"| {panel['panel']} | " + " | ".join(cells) + " |")
-        lines += ["", "| source | rule group | interval | evaluation (ms) | share of interval | worst during the "
-                      "queries (ms) | missed |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| source | rule group | interval | evaluation (ms) | share of interval | worst during the "
+            "queries (ms) | missed |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for source, r in run["sources"].items():
             for g in r["rule_groups"]:
-                lines.append(f"| {source} | {g['group']} | {g['interval_s']}s (bench {g['bench_interval_s']:.0f}s) | "
-                             f"{g['last_duration_ms']:.0f} | {100 * g['share']:.2f}% | {g['worst_duration_ms']:.0f} | "
-                             f"{g['missed']:.0f} |")
-    series_runs = [run for run in result["runs"] if "without" in next(iter(run["sources"].values()))["series_per_object"]]
+                lines.append(
+                    f"| {source} | {g['group']} | {g['interval_s']}s (bench {g['bench_interval_s']:.0f}s) | "
+                    f"{g['last_duration_ms']:.0f} | {100 * g['share']:.2f}% | {g['worst_duration_ms']:.0f} | "
+                    f"{g['missed']:.0f} |"
+                )
+    series_runs = [
+        run for run in result["runs"] if "without" in next(iter(run["sources"].values()))["series_per_object"]
+    ]
     if series_runs:
         run = series_runs[-1]
-        lines += ["", "| source | series per Flux object, without / with relabeling | of which duration buckets "
-                      "| series per controller, without / with |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "| source | series per Flux object, without / with relabeling | of which duration buckets "
+            "| series per controller, without / with |",
+            "|---|---|---|---|",
+        ]
         for source, r in run["sources"].items():
             s, b, c = r["series_per_object"], r["bucket_series_per_object"], r["series_per_controller"]
-            lines.append(f"| {source} (Flux {SOURCES[source]}) | {s['without']:.2f} / {s['with']:.2f} | "
-                         f"{b['without']:.2f} / {b['with']:.2f} | {c['without']:.0f} / {c['with']:.0f} |")
+            lines.append(
+                f"| {source} (Flux {SOURCES[source]}) | {s['without']:.2f} / {s['with']:.2f} | "
+                f"{b['without']:.2f} / {b['with']:.2f} | {c['without']:.0f} / {c['with']:.0f} |"
+            )
     return "\n".join(lines)
 
 
@@ -404,14 +505,18 @@ def check_targets(result: dict) -> list[str]:
                 misses.append(f"{where}, {source}: refresh {r['ratio']:.1f}x cheaper < {DASHBOARD_RATIO}x")
             for p in r["panels"]:
                 if p["server_ms"] > p.get("upstream_server_ms", math.inf):
-                    misses.append(f"{where}, {source}, {p['panel']}: {p['server_ms']:.1f} ms > upstream "
-                                  f"{p['upstream_server_ms']:.1f} ms")
+                    misses.append(
+                        f"{where}, {source}, {p['panel']}: {p['server_ms']:.1f} ms > upstream "
+                        f"{p['upstream_server_ms']:.1f} ms"
+                    )
                 if not p["has_data"]:
                     misses.append(f"{where}, {source}, {p['panel']}: no data")
             for g in r["rule_groups"]:
                 if g["share"] > RULE_GROUP_SHARE:
-                    misses.append(f"{where}, {source}, rule group {g['group']}: {g['last_duration_ms']:.0f} ms > "
-                                  f"{100 * RULE_GROUP_SHARE:.0f}% of {g['interval_s']}s")
+                    misses.append(
+                        f"{where}, {source}, rule group {g['group']}: {g['last_duration_ms']:.0f} ms > "
+                        f"{100 * RULE_GROUP_SHARE:.0f}% of {g['interval_s']}s"
+                    )
                 if g["missed"]:
                     misses.append(f"{where}, {source}, rule group {g['group']}: {g['missed']:.0f} missed iterations")
     if result["total_seconds"] > RUN_SECONDS:
@@ -421,8 +526,12 @@ def check_targets(result: dict) -> list[str]:
 
 def summary(result: dict) -> str:
     largest = max(run["size"] for run in result["runs"])
-    ratios = ", ".join(f"{source} {run['namespaces']}ns {r['ratio']:.1f}x"
-                       for run in result["runs"] if run["size"] == largest for source, r in run["sources"].items())
+    ratios = ", ".join(
+        f"{source} {run['namespaces']}ns {r['ratio']:.1f}x"
+        for run in result["runs"]
+        if run["size"] == largest
+        for source, r in run["sources"].items()
+    )
     verdict = "targets met" if not result["target_misses"] else f"{len(result['target_misses'])} targets missed"
     return f"SUMMARY N={largest:,}: {verdict}; refresh ratio {ratios}; run {result['total_seconds']:.0f}s"
 
@@ -444,9 +553,16 @@ def main() -> int:
         return 2
     version = os.popen(f"{binary} --version 2>&1").read().split("\n")[0]
     started = time.monotonic()
-    result = {"machine": machine(), "prometheus": version, "scrape_interval": args.scrape_interval,
-              "fill_seconds": args.fill, "repeats": args.repeats, "sources": SOURCES,
-              "timing": "Prometheus' execTotalTime (query stats), median of the repeats", "runs": []}
+    result = {
+        "machine": machine(),
+        "prometheus": version,
+        "scrape_interval": args.scrape_interval,
+        "fill_seconds": args.fill,
+        "repeats": args.repeats,
+        "sources": SOURCES,
+        "timing": "Prometheus' execTotalTime (query stats), median of the repeats",
+        "runs": [],
+    }
     with tempfile.TemporaryDirectory(prefix="flux-bench-") as tmp:
         for size in args.sizes:
             for i, namespaces in enumerate(args.shapes):

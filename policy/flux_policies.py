@@ -34,9 +34,9 @@ import binascii
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -64,16 +64,32 @@ GRAFANA_CONFIG = f"{PROJECT}:grafana"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA_ADMIN_PASSWORD_KEY = "admin-password"
 # The one other Secret the program puts the password in: the basic-auth Secret of Flux's Grafana
-# annotations Provider, in the Flux namespace (components/flux_events.py, fluxEvents.grafanaAnnotations).
+# annotations Provider, in the Flux namespace (flux_monitoring/manifests/flux_events.py, fluxEvents.grafanaAnnotations).
 FLUX_GRAFANA_SECRET = "flux-monitoring-grafana"
 FLUX_GRAFANA_PASSWORD_PATH = "stringData.password"
 MINIMUM_PASSWORD_LENGTH = 12
 # The chart's own default (prom-operator) and the usual suspects; compared case-insensitively.
-KNOWN_DEFAULT_PASSWORDS = frozenset({
-    "admin", "prom-operator", "password", "changeme", "grafana", "secret", "123456",
-    "12345678", "123456789", "1234567890", "admin123", "password123", "letmein", "qwerty",
-    "administrator", "changeme123", "default",
-})
+KNOWN_DEFAULT_PASSWORDS = frozenset(
+    {
+        "admin",
+        "prom-operator",
+        "password",
+        "changeme",
+        "grafana",
+        "secret",
+        "123456",
+        "12345678",
+        "123456789",
+        "1234567890",
+        "admin123",
+        "password123",
+        "letmein",
+        "qwerty",
+        "administrator",
+        "changeme123",
+        "default",
+    }
+)
 
 DEFAULT_PRODUCTION_STACKS = ("prod",)
 DEFAULT_MINIMUM_RETENTION = "15d"
@@ -89,6 +105,7 @@ _GIT_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
 # -- reading props -----------------------------------------------------------------------
+
 
 def _get(value: Any, *path: str) -> Any:
     """The value at ``path`` inside nested mappings, or None."""
@@ -169,25 +186,33 @@ def _is_admin_secret(resource_type: str, props: Mapping[str, Any]) -> bool:
 
 # -- checks: each returns the violation messages -------------------------------------------
 
+
 def grafana_admin_password_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     """The grafana-admin Secret holds a password that is long and not a well-known default."""
     if not _is_admin_secret(resource_type, props):
         return []
     password = grafana_admin_password(props)
     if password is None:
-        return [f"the {GRAFANA_ADMIN_SECRET} Secret has no {GRAFANA_ADMIN_PASSWORD_KEY}: "
-                "set one with pulumi config set --secret grafanaAdminPassword"]
+        return [
+            f"the {GRAFANA_ADMIN_SECRET} Secret has no {GRAFANA_ADMIN_PASSWORD_KEY}: "
+            "set one with pulumi config set --secret grafanaAdminPassword"
+        ]
     if password.lower() in KNOWN_DEFAULT_PASSWORDS:
-        return ["the Grafana admin password is a well-known default: "
-                "set another with pulumi config set --secret grafanaAdminPassword"]
+        return [
+            "the Grafana admin password is a well-known default: "
+            "set another with pulumi config set --secret grafanaAdminPassword"
+        ]
     if len(password) < MINIMUM_PASSWORD_LENGTH:
-        return [f"the Grafana admin password is shorter than {MINIMUM_PASSWORD_LENGTH} characters: "
-                "set a longer one with pulumi config set --secret grafanaAdminPassword"]
+        return [
+            f"the Grafana admin password is shorter than {MINIMUM_PASSWORD_LENGTH} characters: "
+            "set a longer one with pulumi config set --secret grafanaAdminPassword"
+        ]
     return []
 
 
 def grafana_admin_password_configuration_violations(
-        resources: Iterable[tuple[str, str, Mapping[str, Any]]], stack_config: Mapping[str, str]) -> list[str]:
+    resources: Iterable[tuple[str, str, Mapping[str, Any]]], stack_config: Mapping[str, str]
+) -> list[str]:
     """The password is the stack's own secret: required by config, never generated, nowhere else.
 
     ``resources`` are (type, name, props) triples; ``stack_config`` the stack's config texts.
@@ -195,14 +220,17 @@ def grafana_admin_password_configuration_violations(
     resources = list(resources)
     problems = []
     if str(stack_config.get(f"{PROJECT}:requireGrafanaAdminPassword", "")).lower() != "true":
-        problems.append(f"{PROJECT}:requireGrafanaAdminPassword is not true: without it the program may "
-                        "generate the Grafana admin password instead of refusing to run without a secret one")
+        problems.append(
+            f"{PROJECT}:requireGrafanaAdminPassword is not true: without it the program may "
+            "generate the Grafana admin password instead of refusing to run without a secret one"
+        )
     for resource_type, name, _ in resources:
         if resource_type == RANDOM_PASSWORD:
-            problems.append(f"the Grafana admin password is generated by {RANDOM_PASSWORD} {name}: "
-                            "set it with pulumi config set --secret grafanaAdminPassword")
-    passwords = {p for t, _, props in resources if _is_admin_secret(t, props)
-                 and (p := grafana_admin_password(props))}
+            problems.append(
+                f"the Grafana admin password is generated by {RANDOM_PASSWORD} {name}: "
+                "set it with pulumi config set --secret grafanaAdminPassword"
+            )
+    passwords = {p for t, _, props in resources if _is_admin_secret(t, props) and (p := grafana_admin_password(props))}
     if not any(_is_admin_secret(t, props) for t, _, props in resources):
         problems.append(f"no {GRAFANA_ADMIN_SECRET} Secret holds the Grafana admin password")
     for resource_type, name, props in resources:
@@ -213,8 +241,10 @@ def grafana_admin_password_configuration_violations(
             if flux_grafana and path == FLUX_GRAFANA_PASSWORD_PATH:
                 continue
             if any(password in text for password in passwords):
-                problems.append(f"the Grafana admin password appears in the inputs of {resource_type} {name} "
-                                f"at {path}: it belongs only in the {GRAFANA_ADMIN_SECRET} Secret")
+                problems.append(
+                    f"the Grafana admin password appears in the inputs of {resource_type} {name} "
+                    f"at {path}: it belongs only in the {GRAFANA_ADMIN_SECRET} Secret"
+                )
     return problems
 
 
@@ -225,6 +255,7 @@ def grafana_admin_password_configuration_violations(
 # stack config, so there the checks read that config (as the CLI hands it to the pack), at the
 # Kustomization that syncs the stack. Both sources are read into the same records and judged by
 # the same functions, so the two deliveries cannot drift apart.
+
 
 @dataclass(frozen=True)
 class PrometheusValues:
@@ -272,8 +303,9 @@ def config_object(stack_config: Mapping[str, Any] | None, key: str) -> Mapping[s
     return value if isinstance(value, Mapping) else {}
 
 
-def prometheus_values_of_config(stack_config: Mapping[str, Any] | None,
-                                secret_keys: Iterable[str] = ()) -> PrometheusValues:
+def prometheus_values_of_config(
+    stack_config: Mapping[str, Any] | None, secret_keys: Iterable[str] = ()
+) -> PrometheusValues:
     prometheus = config_object(stack_config, PROMETHEUS_CONFIG)
     return PrometheusValues(
         replicas=prometheus.get("replicas"),
@@ -293,15 +325,20 @@ def grafana_ingress_of_release(props: Mapping[str, Any]) -> IngressValues | None
     return IngressValues("Grafana's ingress", list(ingress.get("hosts") or []), list(ingress.get("tls") or []))
 
 
-def grafana_ingress_of_config(stack_config: Mapping[str, Any] | None,
-                              secret_keys: Iterable[str] = ()) -> IngressValues | None:
+def grafana_ingress_of_config(
+    stack_config: Mapping[str, Any] | None, secret_keys: Iterable[str] = ()
+) -> IngressValues | None:
     ingress = config_object(stack_config, GRAFANA_CONFIG).get("ingress")
     if not isinstance(ingress, Mapping):
         return None
     hosts = [ingress["host"]] if ingress.get("host") else []
     secret = ingress.get("tlsSecretName")
-    return IngressValues("Grafana's ingress", hosts, [{"secretName": secret, "hosts": hosts}] if secret else [],
-                         secret=GRAFANA_CONFIG in set(secret_keys))
+    return IngressValues(
+        "Grafana's ingress",
+        hosts,
+        [{"secretName": secret, "hosts": hosts}] if secret else [],
+        secret=GRAFANA_CONFIG in set(secret_keys),
+    )
 
 
 def delivers_the_chart_by_gitops(resource_type: str, props: Mapping[str, Any]) -> bool:
@@ -309,8 +346,12 @@ def delivers_the_chart_by_gitops(resource_type: str, props: Mapping[str, Any]) -
     return is_kustomization(resource_type) and _get(props, "metadata", "name") == STACK_KUSTOMIZATION
 
 
-def prometheus_values(resource_type: str, props: Mapping[str, Any], stack_config: Mapping[str, Any] | None,
-                      secret_keys: Iterable[str] = ()) -> PrometheusValues | None:
+def prometheus_values(
+    resource_type: str,
+    props: Mapping[str, Any],
+    stack_config: Mapping[str, Any] | None,
+    secret_keys: Iterable[str] = (),
+) -> PrometheusValues | None:
     """What Prometheus will run, as this resource delivers it; None for other resources."""
     if resource_type == RELEASE:
         return prometheus_values_of_release(props)
@@ -321,16 +362,18 @@ def prometheus_values(resource_type: str, props: Mapping[str, Any], stack_config
 
 # -- checks on what Prometheus and Grafana will run ------------------------------------------------
 
+
 def prometheus_storage_problems(prometheus: PrometheusValues) -> list[str]:
     """Prometheus keeps its data on a persistent volume."""
     if not prometheus.storage:
-        return [f"Prometheus has no persistent storage ({prometheus.storage_source}): "
-                "set prometheus.storageSize, such as 100Gi"]
+        return [
+            f"Prometheus has no persistent storage ({prometheus.storage_source}): "
+            "set prometheus.storageSize, such as 100Gi"
+        ]
     return []
 
 
-def prometheus_retention_problems(prometheus: PrometheusValues,
-                                  minimum: str = DEFAULT_MINIMUM_RETENTION) -> list[str]:
+def prometheus_retention_problems(prometheus: PrometheusValues, minimum: str = DEFAULT_MINIMUM_RETENTION) -> list[str]:
     """Prometheus keeps at least ``minimum`` of data."""
     retention = prometheus.retention
     seconds = prometheus_duration_seconds(retention)
@@ -338,10 +381,11 @@ def prometheus_retention_problems(prometheus: PrometheusValues,
     if minimum_seconds is None:
         return [f"the policy's minimumRetention {minimum!r} is not a Prometheus duration such as 15d"]
     if seconds is None or seconds < minimum_seconds:
-        shown = (prometheus.unset if retention is None else "[secret]" if prometheus.secret
-                 else repr(retention))
-        return [f"Prometheus retention {shown} is shorter than the production minimum {minimum}: "
-                f"set prometheus.retention to at least {minimum}"]
+        shown = prometheus.unset if retention is None else "[secret]" if prometheus.secret else repr(retention)
+        return [
+            f"Prometheus retention {shown} is shorter than the production minimum {minimum}: "
+            f"set prometheus.retention to at least {minimum}"
+        ]
     return []
 
 
@@ -349,10 +393,18 @@ def prometheus_replica_problems(prometheus: PrometheusValues) -> list[str]:
     """Prometheus runs at least two replicas."""
     replicas = prometheus.replicas
     if not isinstance(replicas, (int, float)) or isinstance(replicas, bool) or replicas < MINIMUM_PROMETHEUS_REPLICAS:
-        shown = (f"{prometheus.unset} of 1" if replicas is None else "[secret]" if prometheus.secret
-                 else f"{replicas:g}" if isinstance(replicas, (int, float)) else repr(replicas))
-        return [f"Prometheus runs {shown} replica(s): set prometheus.replicas to at least "
-                f"{MINIMUM_PROMETHEUS_REPLICAS}"]
+        shown = (
+            f"{prometheus.unset} of 1"
+            if replicas is None
+            else "[secret]"
+            if prometheus.secret
+            else f"{replicas:g}"
+            if isinstance(replicas, (int, float))
+            else repr(replicas)
+        )
+        return [
+            f"Prometheus runs {shown} replica(s): set prometheus.replicas to at least {MINIMUM_PROMETHEUS_REPLICAS}"
+        ]
     return []
 
 
@@ -360,20 +412,25 @@ def prometheus_request_problems(prometheus: PrometheusValues) -> list[str]:
     """Prometheus requests CPU and memory, so the scheduler reserves them."""
     missing = [name for name in ("cpu", "memory") if not _get(prometheus.requests, name)]
     if missing:
-        return [f"Prometheus has no {' or '.join(missing)} request: "
-                f"set prometheus.resources.requests.{' and .'.join(missing)}"]
+        return [
+            f"Prometheus has no {' or '.join(missing)} request: "
+            f"set prometheus.resources.requests.{' and .'.join(missing)}"
+        ]
     return []
 
 
 def ingress_tls_problems(ingress: IngressValues) -> list[str]:
     """An ingress serves every one of its hosts over TLS."""
-    covered = {host for entry in ingress.tls if isinstance(entry, Mapping) and entry.get("secretName")
-               for host in (entry.get("hosts") or [])}
+    covered = {
+        host
+        for entry in ingress.tls
+        if isinstance(entry, Mapping) and entry.get("secretName")
+        for host in (entry.get("hosts") or [])
+    }
     uncovered = [host for host in ingress.hosts if host not in covered]
     if not ingress.tls or uncovered:
         hosts = "[secret]" if ingress.secret else ", ".join(map(str, uncovered or ingress.hosts))
-        return [f"{ingress.where} serves {hosts or 'its hosts'} "
-                "without TLS: set grafana.ingress.tlsSecretName"]
+        return [f"{ingress.where} serves {hosts or 'its hosts'} without TLS: set grafana.ingress.tlsSecretName"]
     return []
 
 
@@ -381,31 +438,44 @@ def ingress_tls_problems(ingress: IngressValues) -> list[str]:
 # ``stack_config`` (config texts) and ``secret_keys`` (the keys held as secrets) are only read for
 # the gitops Kustomization; None reads as an empty config.
 
-def prometheus_storage_violations(resource_type: str, props: Mapping[str, Any],
-                                  stack_config: Mapping[str, Any] | None = None,
-                                  secret_keys: Iterable[str] = ()) -> list[str]:
+
+def prometheus_storage_violations(
+    resource_type: str,
+    props: Mapping[str, Any],
+    stack_config: Mapping[str, Any] | None = None,
+    secret_keys: Iterable[str] = (),
+) -> list[str]:
     prometheus = prometheus_values(resource_type, props, stack_config, secret_keys)
     return prometheus_storage_problems(prometheus) if prometheus else []
 
 
-def prometheus_retention_violations(resource_type: str, props: Mapping[str, Any],
-                                    minimum: str = DEFAULT_MINIMUM_RETENTION,
-                                    stack_config: Mapping[str, Any] | None = None,
-                                    secret_keys: Iterable[str] = ()) -> list[str]:
+def prometheus_retention_violations(
+    resource_type: str,
+    props: Mapping[str, Any],
+    minimum: str = DEFAULT_MINIMUM_RETENTION,
+    stack_config: Mapping[str, Any] | None = None,
+    secret_keys: Iterable[str] = (),
+) -> list[str]:
     prometheus = prometheus_values(resource_type, props, stack_config, secret_keys)
     return prometheus_retention_problems(prometheus, minimum) if prometheus else []
 
 
-def prometheus_replica_violations(resource_type: str, props: Mapping[str, Any],
-                                  stack_config: Mapping[str, Any] | None = None,
-                                  secret_keys: Iterable[str] = ()) -> list[str]:
+def prometheus_replica_violations(
+    resource_type: str,
+    props: Mapping[str, Any],
+    stack_config: Mapping[str, Any] | None = None,
+    secret_keys: Iterable[str] = (),
+) -> list[str]:
     prometheus = prometheus_values(resource_type, props, stack_config, secret_keys)
     return prometheus_replica_problems(prometheus) if prometheus else []
 
 
-def prometheus_request_violations(resource_type: str, props: Mapping[str, Any],
-                                  stack_config: Mapping[str, Any] | None = None,
-                                  secret_keys: Iterable[str] = ()) -> list[str]:
+def prometheus_request_violations(
+    resource_type: str,
+    props: Mapping[str, Any],
+    stack_config: Mapping[str, Any] | None = None,
+    secret_keys: Iterable[str] = (),
+) -> list[str]:
     prometheus = prometheus_values(resource_type, props, stack_config, secret_keys)
     return prometheus_request_problems(prometheus) if prometheus else []
 
@@ -420,8 +490,7 @@ def chart_version_violations(resource_type: str, props: Mapping[str, Any]) -> li
         return []
     if not isinstance(version, str) or not _EXACT_SEMVER.match(version):
         shown = "no version" if version is None else f"version {version!r}"
-        return [f"the chart has {shown}: pin chartVersion to an exact version such as 88.5.3 "
-                "(no ranges, no 'latest')"]
+        return [f"the chart has {shown}: pin chartVersion to an exact version such as 88.5.3 (no ranges, no 'latest')"]
     return []
 
 
@@ -444,9 +513,12 @@ def git_source_violations(resource_type: str, props: Mapping[str, Any]) -> list[
     return [f"the GitRepository follows {followed}: pin gitops to a tag, a semver range or a commit"]
 
 
-def grafana_ingress_tls_violations(resource_type: str, props: Mapping[str, Any],
-                                   stack_config: Mapping[str, Any] | None = None,
-                                   secret_keys: Iterable[str] = ()) -> list[str]:
+def grafana_ingress_tls_violations(
+    resource_type: str,
+    props: Mapping[str, Any],
+    stack_config: Mapping[str, Any] | None = None,
+    secret_keys: Iterable[str] = (),
+) -> list[str]:
     """Grafana is exposed only over TLS, for every host."""
     if resource_type == RELEASE:
         ingress = grafana_ingress_of_release(props)
@@ -457,7 +529,8 @@ def grafana_ingress_tls_violations(resource_type: str, props: Mapping[str, Any],
         ingress = IngressValues(
             f"Ingress {_get(props, 'metadata', 'name')}",
             [rule.get("host") for rule in rules if isinstance(rule, Mapping) and rule.get("host")],
-            list(_get(props, "spec", "tls") or []))
+            list(_get(props, "spec", "tls") or []),
+        )
     else:
         return []
     return ingress_tls_problems(ingress) if ingress else []
@@ -465,8 +538,9 @@ def grafana_ingress_tls_violations(resource_type: str, props: Mapping[str, Any],
 
 def protect_violations(resource_type: str, props: Mapping[str, Any], protect: bool) -> list[str]:
     """What deleting would take the monitoring stack down with is protected."""
-    guarded = (resource_type in (NAMESPACE, RELEASE) or is_git_repository(resource_type)
-               or is_kustomization(resource_type))
+    guarded = (
+        resource_type in (NAMESPACE, RELEASE) or is_git_repository(resource_type) or is_kustomization(resource_type)
+    )
     if guarded and not protect:
         name = _get(props, "metadata", "name") or props.get("name") or ""
         return [f"{resource_type} {name} is not protected: set protect: true in the production stack"]
@@ -475,29 +549,30 @@ def protect_violations(resource_type: str, props: Mapping[str, Any], protect: bo
 
 # -- policies --------------------------------------------------------------------------------
 
+
 def current_stack() -> str:
     """The stack under preview or update: the CLI sets PULUMI_STACK for the pack's process."""
     stack = os.environ.get("PULUMI_STACK")
     if stack:
         return stack
-    import pulumi  # noqa: PLC0415 - only needed outside the CLI
+    import pulumi
 
     try:
         return pulumi.get_stack()
-    except Exception:  # noqa: BLE001 - no stack configured at all
+    except Exception:
         return ""
 
 
 def stack_config() -> dict[str, str]:
     """The stack's config texts, as the CLI passes them to the pack (PULUMI_CONFIG)."""
-    from pulumi.runtime import get_config_env  # noqa: PLC0415
+    from pulumi.runtime import get_config_env
 
     return dict(get_config_env())
 
 
 def stack_secret_keys() -> frozenset[str]:
     """The config keys the stack holds as secrets (PULUMI_CONFIG_SECRET_KEYS)."""
-    from pulumi.runtime.config import get_config_secret_keys_env  # noqa: PLC0415
+    from pulumi.runtime.config import get_config_secret_keys_env
 
     return frozenset(get_config_secret_keys_env())
 
@@ -524,8 +599,12 @@ def _not_production(args: ResourceValidationArgs | StackValidationArgs) -> bool:
     return True
 
 
-def _resource_policy(name: str, description: str, check: Callable[[ResourceValidationArgs], list[str]],
-                     extra_schema: dict[str, dict[str, Any]] | None = None) -> ResourceValidationPolicy:
+def _resource_policy(
+    name: str,
+    description: str,
+    check: Callable[[ResourceValidationArgs], list[str]],
+    extra_schema: dict[str, dict[str, Any]] | None = None,
+) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         if _not_production(args):
             return
@@ -533,7 +612,9 @@ def _resource_policy(name: str, description: str, check: Callable[[ResourceValid
             report_violation(message, None)
 
     return ResourceValidationPolicy(
-        name=name, description=description, validate=validate,
+        name=name,
+        description=description,
+        validate=validate,
         enforcement_level=EnforcementLevel.MANDATORY,
         config_schema=PolicyConfigSchema(properties={**_PRODUCTION_SCHEMA, **(extra_schema or {})}),
     )
@@ -551,7 +632,7 @@ POLICIES = [
     StackValidationPolicy(
         name="grafana-admin-password-configured",
         description="The Grafana admin password is the stack's own secret: required, never generated, "
-                    "and in no resource other than the grafana-admin Secret.",
+        "and in no resource other than the grafana-admin Secret.",
         validate=_validate_password_configuration,
         enforcement_level=EnforcementLevel.MANDATORY,
         config_schema=PolicyConfigSchema(properties=dict(_PRODUCTION_SCHEMA)),
@@ -559,42 +640,58 @@ POLICIES = [
     _resource_policy(
         "grafana-admin-password-not-default",
         "The Grafana admin password is at least 12 characters and not a well-known default.",
-        lambda args: grafana_admin_password_violations(args.resource_type, args.props)),
+        lambda args: grafana_admin_password_violations(args.resource_type, args.props),
+    ),
     _resource_policy(
         "prometheus-persistent-storage",
         "Prometheus keeps its data on a persistent volume.",
-        lambda args: prometheus_storage_violations(args.resource_type, args.props, *_stack_config())),
+        lambda args: prometheus_storage_violations(args.resource_type, args.props, *_stack_config()),
+    ),
     _resource_policy(
         "prometheus-minimum-retention",
         "Prometheus retains at least the configured minimum of data.",
         lambda args: prometheus_retention_violations(
-            args.resource_type, args.props,
+            args.resource_type,
+            args.props,
             (args.get_config() or {}).get("minimumRetention") or DEFAULT_MINIMUM_RETENTION,
-            *_stack_config()),
-        {"minimumRetention": {"type": "string", "default": DEFAULT_MINIMUM_RETENTION,
-                              "description": "Shortest Prometheus retention allowed, as a Prometheus duration."}}),
+            *_stack_config(),
+        ),
+        {
+            "minimumRetention": {
+                "type": "string",
+                "default": DEFAULT_MINIMUM_RETENTION,
+                "description": "Shortest Prometheus retention allowed, as a Prometheus duration.",
+            }
+        },
+    ),
     _resource_policy(
         "prometheus-replicated",
         "Prometheus runs at least two replicas.",
-        lambda args: prometheus_replica_violations(args.resource_type, args.props, *_stack_config())),
+        lambda args: prometheus_replica_violations(args.resource_type, args.props, *_stack_config()),
+    ),
     _resource_policy(
         "prometheus-resource-requests",
         "Prometheus requests CPU and memory.",
-        lambda args: prometheus_request_violations(args.resource_type, args.props, *_stack_config())),
+        lambda args: prometheus_request_violations(args.resource_type, args.props, *_stack_config()),
+    ),
     _resource_policy(
         "chart-version-pinned",
         "The kube-prometheus-stack chart version is pinned exactly.",
-        lambda args: chart_version_violations(args.resource_type, args.props)),
+        lambda args: chart_version_violations(args.resource_type, args.props),
+    ),
     _resource_policy(
         "gitops-source-pinned",
         "In gitops delivery, the GitRepository follows a tag, semver range or commit, not a branch.",
-        lambda args: git_source_violations(args.resource_type, args.props)),
+        lambda args: git_source_violations(args.resource_type, args.props),
+    ),
     _resource_policy(
         "grafana-ingress-tls",
         "Grafana's ingress serves every host over TLS.",
-        lambda args: grafana_ingress_tls_violations(args.resource_type, args.props, *_stack_config())),
+        lambda args: grafana_ingress_tls_violations(args.resource_type, args.props, *_stack_config()),
+    ),
     _resource_policy(
         "protected-from-deletion",
         "The namespace, the Helm release and the Flux source and Kustomizations are protected.",
-        lambda args: protect_violations(args.resource_type, args.props, bool(args.opts.protect))),
+        lambda args: protect_violations(args.resource_type, args.props, bool(args.opts.protect)),
+    ),
 ]

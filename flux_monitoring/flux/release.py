@@ -1,0 +1,333 @@
+"""The Flux 2.x releases this program knows, as a monitoring tool sees them.
+
+One table, per Flux minor release 2.0 to 2.9: the controllers (installed by default or extra),
+the kinds that exist with the API version kube-state-metrics must watch (the storage version the
+release serves), which kinds the controllers still export the legacy state gauges for, whether a
+deleted object keeps a ``status="Deleted"`` series, and the reconcile duration histogram's bounds.
+
+Every fact was read from the upstream repositories; the comments cite the sections of the checked
+release matrix (``../shared/upstream/flux/MATRIX.md``) that name the commit or tag it comes from.
+tests/test_flux_release.py checks this table against ``matrix.yaml`` for every release.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+# Minor releases, oldest first. Newest known: v2.9.4 (2026-08-07, flux2 889be9d6cc8a; MATRIX §0).
+MINORS = ("2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7", "2.8", "2.9")
+NEWEST = MINORS[-1]
+
+
+def minor_key(minor: str) -> tuple[int, int]:
+    major, number = minor.split(".")
+    return int(major), int(number)
+
+
+def _since(minor: str, first: str) -> bool:
+    return minor_key(minor) >= minor_key(first)
+
+
+def _until(minor: str, last: str | None) -> bool:
+    """``minor`` is ``last`` or older; None: never."""
+    return last is not None and minor_key(minor) <= minor_key(last)
+
+
+# -- controllers (MATRIX §1a, §2.2: flux2 pkg/manifestgen/install/options.go at every tag) ---------
+
+SOURCE_CONTROLLER = "source-controller"
+KUSTOMIZE_CONTROLLER = "kustomize-controller"
+HELM_CONTROLLER = "helm-controller"
+NOTIFICATION_CONTROLLER = "notification-controller"
+IMAGE_REFLECTOR_CONTROLLER = "image-reflector-controller"
+IMAGE_AUTOMATION_CONTROLLER = "image-automation-controller"
+SOURCE_WATCHER = "source-watcher"
+
+# `flux install` / `flux bootstrap` --components, unchanged from v2.0.0 to v2.9.4.
+DEFAULT_CONTROLLERS = (SOURCE_CONTROLLER, KUSTOMIZE_CONTROLLER, HELM_CONTROLLER, NOTIFICATION_CONTROLLER)
+# --components-extra, with the release that first ships each: source-watcher from v2.7.0
+# (flux2 0a87ed5a "Add source-watcher to manifests").
+EXTRA_CONTROLLERS = ((IMAGE_REFLECTOR_CONTROLLER, "2.0"), (IMAGE_AUTOMATION_CONTROLLER, "2.0"), (SOURCE_WATCHER, "2.7"))
+
+# Every controller's pod: label app=<controller>, metrics on container port http-prom (8080), no
+# Service exposing it, unchanged in 2.0.0-2.9.4 (MATRIX §1a, §2.3: config/manager/deployment.yaml).
+CONTROLLER_POD_LABEL = "app"
+CONTROLLER_METRICS_PORT = "http-prom"
+
+
+# -- kinds (MATRIX §1c: config/crd/bases at each controller tag; storage only changes at x.y.0) ---
+
+
+@dataclass(frozen=True)
+class FluxKind:
+    """A Flux custom resource kind across releases.
+
+    ``storage`` maps the first minor of each storage version to it; ``legacy_gauges_until`` is the
+    last minor whose controller exports gotk_reconcile_condition/gotk_suspend_status for it;
+    ``ready_until`` the last minor in which it has a Ready condition (None: always has one).
+    ``revision`` is where its revision is, for kube-state-metrics.
+    """
+
+    kind: str
+    group: str
+    plural: str
+    controller: str
+    storage: tuple[tuple[str, str], ...]
+    legacy_gauges_until: str | None
+    ready_until: str | None = None
+    revision: tuple[str, ...] | None = None
+    # Recorded in gotk_reconcile_duration_seconds (MATRIX §1d): never for the 2.7 kinds.
+    records_duration: bool = True
+    # Suspended by spec.suspend (ArtifactGenerator by an annotation, ExternalArtifact not at all).
+    has_suspend: bool = True
+
+    def storage_version(self, minor: str) -> str | None:
+        """The version the release stores (and serves); None if the kind does not exist in it."""
+        version = None
+        for first, stored in self.storage:
+            if _since(minor, first):
+                version = stored
+        return version
+
+
+_ARTIFACT_REVISION = ("status", "artifact", "revision")
+_SOURCE = "source.toolkit.fluxcd.io"
+_NOTIFICATION = "notification.toolkit.fluxcd.io"
+_IMAGE = "image.toolkit.fluxcd.io"
+
+# Legacy gauges (MATRIX §1d, §2.4, call sites of RecordReadiness/RecordSuspend at each tag):
+# helm-controller stopped in v0.37.0 (Flux 2.2, 0919fb4c), image-automation in v0.38.0 (Flux 2.3),
+# the others in Flux 2.5 (fluxcd/flux2#5083); Alert and Provider became static objects without
+# status in notification-controller v1.2.0 (Flux 2.2), so their gauges and Ready condition end in 2.1.
+KINDS = (
+    FluxKind(
+        "Kustomization",
+        "kustomize.toolkit.fluxcd.io",
+        "kustomizations",
+        KUSTOMIZE_CONTROLLER,
+        (("2.0", "v1"),),
+        "2.4",
+        revision=("status", "lastAppliedRevision"),
+    ),
+    FluxKind(
+        "HelmRelease",
+        "helm.toolkit.fluxcd.io",
+        "helmreleases",
+        HELM_CONTROLLER,
+        (("2.0", "v2beta1"), ("2.2", "v2beta2"), ("2.3", "v2")),
+        "2.1",
+        revision=("status", "history", "0", "chartVersion"),
+    ),
+    FluxKind(
+        "GitRepository",
+        _SOURCE,
+        "gitrepositories",
+        SOURCE_CONTROLLER,
+        (("2.0", "v1"),),
+        "2.4",
+        revision=_ARTIFACT_REVISION,
+    ),
+    FluxKind(
+        "OCIRepository",
+        _SOURCE,
+        "ocirepositories",
+        SOURCE_CONTROLLER,
+        (("2.0", "v1beta2"), ("2.6", "v1")),
+        "2.4",
+        revision=_ARTIFACT_REVISION,
+    ),
+    FluxKind(
+        "HelmRepository",
+        _SOURCE,
+        "helmrepositories",
+        SOURCE_CONTROLLER,
+        (("2.0", "v1beta2"), ("2.3", "v1")),
+        "2.4",
+        revision=_ARTIFACT_REVISION,
+    ),
+    FluxKind(
+        "HelmChart",
+        _SOURCE,
+        "helmcharts",
+        SOURCE_CONTROLLER,
+        (("2.0", "v1beta2"), ("2.3", "v1")),
+        "2.4",
+        revision=_ARTIFACT_REVISION,
+    ),
+    FluxKind(
+        "Bucket",
+        _SOURCE,
+        "buckets",
+        SOURCE_CONTROLLER,
+        (("2.0", "v1beta2"), ("2.4", "v1")),
+        "2.4",
+        revision=_ARTIFACT_REVISION,
+    ),
+    # New in 2.7 (source-controller v1.7.0, CRD shipped regardless of source-watcher): a status with
+    # conditions and an artifact (api/v1/externalartifact_types.go @ source-controller 39b711b1,
+    # 2026-07-02), no spec.suspend, no controller metrics.
+    FluxKind(
+        "ExternalArtifact",
+        _SOURCE,
+        "externalartifacts",
+        SOURCE_CONTROLLER,
+        (("2.7", "v1"),),
+        None,
+        revision=_ARTIFACT_REVISION,
+        records_duration=False,
+        has_suspend=False,
+    ),
+    # source-watcher's kind, in its own group; suspended by annotation, no gotk_* metrics (MATRIX §1c, §1e).
+    FluxKind(
+        "ArtifactGenerator",
+        "source.extensions.fluxcd.io",
+        "artifactgenerators",
+        SOURCE_WATCHER,
+        (("2.7", "v1beta1"),),
+        None,
+        records_duration=False,
+        has_suspend=False,
+    ),
+    FluxKind(
+        "Alert",
+        _NOTIFICATION,
+        "alerts",
+        NOTIFICATION_CONTROLLER,
+        (("2.0", "v1beta2"), ("2.2", "v1beta3")),
+        "2.1",
+        ready_until="2.1",
+    ),
+    FluxKind(
+        "Provider",
+        _NOTIFICATION,
+        "providers",
+        NOTIFICATION_CONTROLLER,
+        (("2.0", "v1beta2"), ("2.2", "v1beta3")),
+        "2.1",
+        ready_until="2.1",
+    ),
+    FluxKind("Receiver", _NOTIFICATION, "receivers", NOTIFICATION_CONTROLLER, (("2.0", "v1"),), "2.4"),
+    FluxKind(
+        "ImageRepository",
+        _IMAGE,
+        "imagerepositories",
+        IMAGE_REFLECTOR_CONTROLLER,
+        (("2.0", "v1beta2"), ("2.7", "v1")),
+        "2.4",
+    ),
+    FluxKind(
+        "ImagePolicy", _IMAGE, "imagepolicies", IMAGE_REFLECTOR_CONTROLLER, (("2.0", "v1beta2"), ("2.7", "v1")), "2.4"
+    ),
+    FluxKind(
+        "ImageUpdateAutomation",
+        _IMAGE,
+        "imageupdateautomations",
+        IMAGE_AUTOMATION_CONTROLLER,
+        (("2.0", "v1beta1"), ("2.3", "v1beta2"), ("2.7", "v1")),
+        "2.2",
+    ),
+)
+
+# -- gotk_reconcile_duration_seconds (MATRIX §1d, §2.6, Appendix B) ------------------------------
+#
+# fluxcd/pkg runtime/metrics: prometheus.ExponentialBucketsRange(10e-3, 1800, 10) in every Flux
+# release from v2.0.0-rc.1 (pkg d19ab656, runtime/v0.33.0). The `le` texts are the controllers'
+# exposition (strconv.FormatFloat 'g' -1); repr() of each float gives the same text. The top
+# finite bound is 1799.9999999999986, not 1800.
+DURATION_BUCKET_LE = (
+    "0.01",
+    "0.038363583488692544",
+    "0.1471764538093883",
+    "0.5646216173286169",
+    "2.166090855590701",
+    "8.309900738254731",
+    "31.879757075478317",
+    "122.30217221643493",
+    "469.19495946736544",
+    "1799.9999999999986",
+)
+DURATION_BUCKETS = tuple(float(le) for le in DURATION_BUCKET_LE)
+# histogram_quantile returns at most this: a quantile in the +Inf bucket is reported as the top bound.
+DURATION_TOP_BUCKET = DURATION_BUCKETS[-1]
+
+
+def format_bound(value: float) -> str:
+    """A float as Prometheus and the Go client write it, exactly (1799.9999999999986, not 1800)."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+@dataclass(frozen=True)
+class ReleaseKind:
+    """A kind as one release has it."""
+
+    kind: str
+    group: str
+    plural: str
+    controller: str
+    version: str  # the storage version: what kube-state-metrics must list and watch
+    legacy_gauges: bool
+    has_ready: bool
+    records_duration: bool
+    has_suspend: bool
+    revision: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class FluxRelease:
+    """One Flux minor release."""
+
+    minor: str
+    default_controllers: tuple[str, ...]
+    extra_controllers: tuple[str, ...]
+    kinds: tuple[ReleaseKind, ...]
+    # A deleted object's condition series stay with status="Deleted" at 1 (runtime <= v0.41.0);
+    # from 2.1 they are removed (pkg 60a95d81, runtime/v0.42.0). MATRIX §2.5.
+    deleted_status: bool
+
+    @property
+    def controllers(self) -> tuple[str, ...]:
+        return self.default_controllers + self.extra_controllers
+
+    @property
+    def exports_legacy_gauges(self) -> bool:
+        return any(k.legacy_gauges for k in self.kinds)
+
+    def kind(self, name: str) -> ReleaseKind:
+        (found,) = [k for k in self.kinds if k.kind == name]
+        return found
+
+    def kinds_of(self, controllers: tuple[str, ...] | list[str]) -> tuple[ReleaseKind, ...]:
+        """The kinds whose CRDs the given controllers install."""
+        return tuple(k for k in self.kinds if k.controller in controllers)
+
+
+@cache
+def flux_release(minor: str) -> FluxRelease:
+    """The release ``minor`` ("2.0" to NEWEST); KeyError for another."""
+    if minor not in MINORS:
+        raise KeyError(minor)
+    kinds = tuple(
+        ReleaseKind(
+            kind=k.kind,
+            group=k.group,
+            plural=k.plural,
+            controller=k.controller,
+            version=version,
+            legacy_gauges=_until(minor, k.legacy_gauges_until),
+            has_ready=k.ready_until is None or _until(minor, k.ready_until),
+            records_duration=k.records_duration,
+            has_suspend=k.has_suspend,
+            revision=k.revision,
+        )
+        for k in KINDS
+        if (version := k.storage_version(minor)) is not None
+    )
+    return FluxRelease(
+        minor=minor,
+        default_controllers=DEFAULT_CONTROLLERS,
+        extra_controllers=tuple(name for name, first in EXTRA_CONTROLLERS if _since(minor, first)),
+        kinds=kinds,
+        deleted_status=minor == "2.0",
+    )

@@ -1,0 +1,1 @@
+"""Pure builders: Kubernetes objects, Helm values and configuration files from validated settings."""

@@ -1,0 +1,117 @@
+"""Flux's own events: notification-controller Providers and Alerts, as pure functions of the settings.
+
+- ``grafanaAnnotations``: every event of the watched objects becomes a Grafana annotation
+  (Provider type ``grafana``, ``/api/annotations``); the notification-controller tags each with
+  ``flux`` and the reporting controller, and the flux-cluster dashboard shows the ``flux`` tag.
+- ``alertmanager``: error events become Alertmanager alerts (Provider type ``alertmanager``),
+  named ``Flux<Kind><Reason>``, routed like the rules' alerts (alertmanager_config.py). They carry
+  no endsAt: Alertmanager's resolve_timeout (set there, as the Flux docs recommend) expires them.
+Source: fluxcd/notification-controller docs/spec/v1beta3/providers.md and internal/notifier
+(grafana.go, alertmanager.go), main 2e46958a67f3 (2026-08-07).
+
+The Providers and Alerts live in the Flux namespace; Pulumi creates them in direct delivery and
+the render writes them in gitops delivery. The Grafana credentials Secret is Pulumi's in both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flux_monitoring.config.names import PART_OF_LABELS
+from flux_monitoring.config.settings import RELEASE_NAME, Settings
+from flux_monitoring.manifests.helm_values import GRAFANA_SERVICE
+
+# Alert and Provider have no v1: v1beta3 is the newest, served and stored from Flux 2.1 to 2.9.4
+# (../shared/upstream/flux/MATRIX.md §1c; Flux 2.0 serves v1beta2 only).
+NOTIFICATION_API_VERSION = "notification.toolkit.fluxcd.io/v1beta3"
+GRAFANA_PROVIDER = "flux-monitoring-grafana"
+ALERTMANAGER_PROVIDER = "flux-monitoring-alertmanager"
+# The Grafana provider's Secret keys (basic auth): providers.md "Grafana".
+GRAFANA_CREDENTIALS_SECRET = "flux-monitoring-grafana"
+GRAFANA_USERNAME_KEY, GRAFANA_PASSWORD_KEY = "username", "password"
+# The chart's Alertmanager service and port (kube-prometheus-stack templates/alertmanager/service.yaml,
+# alertmanager.service.port 9093), and the alerts API the alertmanager provider posts to.
+ALERTMANAGER_SERVICE = f"{RELEASE_NAME}-alertmanager"
+ALERTMANAGER_PORT = 9093
+
+# The kinds an Alert's eventSources accept (Alert v1beta3 CRD enum) that emit reconciliation events.
+EVENT_KINDS = (
+    "Bucket",
+    "GitRepository",
+    "OCIRepository",
+    "HelmRepository",
+    "HelmChart",
+    "Kustomization",
+    "HelmRelease",
+    "ImageRepository",
+    "ImagePolicy",
+    "ImageUpdateAutomation",
+)
+
+
+def grafana_annotations_url(settings: Settings) -> str:
+    return f"http://{GRAFANA_SERVICE}.{settings.namespace}.svc.cluster.local/api/annotations"
+
+
+def alertmanager_alerts_url(settings: Settings) -> str:
+    return f"http://{ALERTMANAGER_SERVICE}.{settings.namespace}.svc.cluster.local:{ALERTMANAGER_PORT}/api/v2/alerts/"
+
+
+def _metadata(name: str, settings: Settings) -> dict[str, Any]:
+    return {"name": name, "namespace": settings.flux_namespace, "labels": dict(PART_OF_LABELS)}
+
+
+def _event_sources(settings: Settings) -> list[dict[str, str]]:
+    """Every object of the Flux namespace and of the tenants' namespaces (route.byNamespace): an
+    Alert matches event namespaces exactly, with no wildcard (event_handlers.go eventMatchesAlertSource)."""
+    route = settings.alerting.route
+    namespaces = [
+        settings.flux_namespace,
+        *sorted(set(route.by_namespace if route else ()) - {settings.flux_namespace}),
+    ]
+    return [{"kind": kind, "name": "*", "namespace": namespace} for namespace in namespaces for kind in EVENT_KINDS]
+
+
+def _provider(name: str, settings: Settings, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": NOTIFICATION_API_VERSION,
+        "kind": "Provider",
+        "metadata": _metadata(name, settings),
+        "spec": spec,
+    }
+
+
+def _alert(name: str, settings: Settings, severity: str) -> dict[str, Any]:
+    return {
+        "apiVersion": NOTIFICATION_API_VERSION,
+        "kind": "Alert",
+        "metadata": _metadata(name, settings),
+        "spec": {"providerRef": {"name": name}, "eventSeverity": severity, "eventSources": _event_sources(settings)},
+    }
+
+
+def flux_event_manifests(settings: Settings) -> list[dict[str, Any]]:
+    """The Providers and Alerts ``fluxEvents`` asks for (no Secret: see GRAFANA_CREDENTIALS_SECRET)."""
+    events = settings.flux_events
+    manifests = []
+    if events.grafana_annotations:
+        manifests += [
+            _provider(
+                GRAFANA_PROVIDER,
+                settings,
+                {
+                    "type": "grafana",
+                    "address": grafana_annotations_url(settings),
+                    "secretRef": {"name": GRAFANA_CREDENTIALS_SECRET},
+                },
+            ),
+            _alert(GRAFANA_PROVIDER, settings, "info"),
+        ]
+    if events.alertmanager:
+        manifests += [
+            _provider(
+                ALERTMANAGER_PROVIDER, settings, {"type": "alertmanager", "address": alertmanager_alerts_url(settings)}
+            ),
+            _alert(ALERTMANAGER_PROVIDER, settings, "error"),
+        ]
+    return manifests

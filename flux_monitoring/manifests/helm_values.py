@@ -1,0 +1,189 @@
+"""Helm values for kube-prometheus-stack, as a pure function of the settings.
+
+Direct delivery passes these values to a Helm release; the offline render writes the same
+values into a Flux HelmRelease, so both modes deploy exactly the same chart configuration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flux_monitoring.config.names import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE, PROMETHEUS_SELECTOR_LABELS
+from flux_monitoring.config.settings import RELEASE_NAME, Settings
+from flux_monitoring.manifests.alertmanager import alertmanager_values
+from flux_monitoring.manifests.fleet import fleet_prometheus_spec, grafana_fleet_values
+from flux_monitoring.signals.kube_state_metrics import kube_state_metrics_values
+
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+GRAFANA_ADMIN_USER_KEY = "admin-user"
+GRAFANA_ADMIN_PASSWORD_KEY = "admin-password"
+# A keyed hash of the credentials (flux_monitoring/resources/grafana_admin.py), also kept in the Secret for gitops.
+GRAFANA_ADMIN_CHECKSUM_KEY = "admin-checksum"
+# On Grafana's pod template: a new value on rotation restarts the pod, whose init container
+# then applies the password. The chart puts only its own checksums there, and none for an
+# existingSecret (grafana-community/helm-charts charts/grafana/templates/deployment.yaml
+# checksum/secret, podAnnotations; 12.11.1 at 3386a11, 2026-08-20).
+GRAFANA_ADMIN_CHECKSUM_ANNOTATION = "checksum/grafana-admin"
+
+# Service names follow from the release name; the Flux guide's commands rely on them.
+GRAFANA_SERVICE = f"{RELEASE_NAME}-grafana"
+PROMETHEUS_SERVICE = f"{RELEASE_NAME}-prometheus"
+# The Prometheus and Alertmanager resources the chart creates for the operator: "<fullname>-prometheus"
+# and "<fullname>-alertmanager", fullname being the release name when it contains the chart's name
+# (prometheus-community/helm-charts charts/kube-prometheus-stack/templates/_helpers.tpl,
+# kube-prometheus-stack.prometheus.crname / alertmanager.crname, 88.5.3 at cf408a2, 2026-08-22;
+# cleanPrometheusOperatorObjectNames stays false).
+PROMETHEUS_RESOURCE = f"{RELEASE_NAME}-prometheus"
+ALERTMANAGER_RESOURCE = f"{RELEASE_NAME}-alertmanager"
+
+# Grafana's Deployment strategy when it has a ReadWriteOnce volume.
+GRAFANA_VOLUME_SAFE_STRATEGY = {"type": "Recreate"}
+
+
+# Grafana applies GF_SECURITY_ADMIN_PASSWORD only when it creates its database (the chart sets it
+# from admin.existingSecret); afterwards the password lives in the database and only
+# `grafana cli admin reset-admin-password` changes it offline: by design, say the chart maintainers
+# (prometheus-community/helm-charts #4755, #2710; grafana/helm-charts #3807). So an init container of
+# Grafana's own image resets it from the same Secret before every start of an existing database.
+# The CLI resets user 1, the admin Grafana created, and reads the password from stdin, so it is on no
+# command line. The chart passes extraInitContainers through tpl: the image is the Grafana container's
+# (grafana-community/helm-charts charts/grafana/templates/_pod.tpl, Grafana's volumes "config",
+# "storage" and "search", its image; 12.11.1 at 3386a11). grafana/grafana
+# pkg/cmd/grafana-cli/commands/reset_password_command.go: --password-from-stdin, --user-id (default 1)
+# (a stored copy at 01e609d: the repository is too large to fetch here).
+GRAFANA_DATABASE = "/var/lib/grafana/grafana.db"
+_RESET_ADMIN_PASSWORD = f"""set -eu
+if [ ! -f {GRAFANA_DATABASE} ]; then
+  echo "no database yet: Grafana creates the admin user from GF_SECURITY_ADMIN_PASSWORD"
+  exit 0
+fi
+printf '%s\\n' "$GF_SECURITY_ADMIN_PASSWORD" | grafana cli --homepath /usr/share/grafana \\
+  --config /etc/grafana/grafana.ini admin reset-admin-password --password-from-stdin
+"""
+_GRAFANA_IMAGE = (
+    "{{ .Values.global.imageRegistry | default .Values.image.registry }}/{{ .Values.image.repository }}"
+    ":{{ .Values.image.tag | default .Chart.AppVersion }}"
+)
+
+
+def _admin_password_reset() -> dict[str, Any]:
+    """The init container that makes the Secret's password the one that logs in."""
+    return {
+        "name": "reset-admin-password",
+        "image": _GRAFANA_IMAGE,
+        "command": ["/bin/sh", "-c", _RESET_ADMIN_PASSWORD],
+        "env": [
+            {
+                "name": "GF_SECURITY_ADMIN_PASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": GRAFANA_ADMIN_SECRET, "key": GRAFANA_ADMIN_PASSWORD_KEY}},
+            }
+        ],
+        "volumeMounts": [
+            {"name": "config", "mountPath": "/etc/grafana/grafana.ini", "subPath": "grafana.ini"},
+            {"name": "storage", "mountPath": "/var/lib/grafana"},
+            # grafana.ini's unified_storage.index_path: the CLI starts on the same config as Grafana.
+            {"name": "search", "mountPath": "/var/lib/grafana-search"},
+        ],
+        # The chart's containerSecurityContext for Grafana (grafana 12.11.1 values.yaml).
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "privileged": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+
+
+def _grafana_values(settings: Settings) -> dict[str, Any]:
+    grafana: dict[str, Any] = {
+        # The password lives only in this Secret; Helm stores values in plain text.
+        "admin": {
+            "existingSecret": GRAFANA_ADMIN_SECRET,
+            "userKey": GRAFANA_ADMIN_USER_KEY,
+            "passwordKey": GRAFANA_ADMIN_PASSWORD_KEY,
+        },
+        "extraInitContainers": [_admin_password_reset()],
+        "sidecar": {
+            "dashboards": {
+                "enabled": True,
+                "label": DASHBOARD_LABEL,
+                "labelValue": DASHBOARD_LABEL_VALUE,
+                "searchNamespace": "ALL",
+            }
+        },
+    }
+    ingress = settings.grafana.ingress
+    if ingress is not None:
+        grafana["ingress"] = {
+            "enabled": True,
+            "hosts": [ingress.host],
+            "path": "/",
+        }
+        if ingress.class_name:
+            grafana["ingress"]["ingressClassName"] = ingress.class_name
+        if ingress.tls_secret_name:
+            grafana["ingress"]["tls"] = [{"secretName": ingress.tls_secret_name, "hosts": [ingress.host]}]
+    if settings.grafana.persistence_size:
+        grafana["persistence"] = {"enabled": True, "size": settings.grafana.persistence_size}
+        # The chart's default RollingUpdate starts the new pod while the old one holds the
+        # ReadWriteOnce volume: on another node it never attaches, Helm times out and rolls back
+        # (grafana/helm-charts #146, prometheus-community/helm-charts #898). Recreate stops the
+        # old pod first. Defaults: grafana-community/helm-charts charts/grafana/values.yaml
+        # (deploymentStrategy, persistence.accessModes), 12.11.1 at 3386a11, 2026-08-20.
+        grafana["deploymentStrategy"] = dict(GRAFANA_VOLUME_SAFE_STRATEGY)
+    fleet = grafana_fleet_values(settings.grafana.datasources)
+    grafana["sidecar"].update(fleet.pop("sidecar", {}))
+    return {**grafana, **fleet}
+
+
+def _prometheus_spec(settings: Settings) -> dict[str, Any]:
+    prometheus = settings.prometheus
+    spec: dict[str, Any] = {
+        "replicas": prometheus.replicas,
+        "retention": prometheus.retention,
+        # Explicit selectors: the PodMonitor and PrometheusRule of this program carry these
+        # labels, and so do the chart's own monitors.
+        "podMonitorSelector": {"matchLabels": dict(PROMETHEUS_SELECTOR_LABELS)},
+        "ruleSelector": {"matchLabels": dict(PROMETHEUS_SELECTOR_LABELS)},
+    }
+    if prometheus.retention_size:
+        spec["retentionSize"] = prometheus.retention_size
+    resources = {
+        part: amounts.as_dict()
+        for part, amounts in (("requests", prometheus.resources.requests), ("limits", prometheus.resources.limits))
+        if amounts.as_dict()
+    }
+    if resources:
+        spec["resources"] = resources
+    if prometheus.storage_size:
+        claim: dict[str, Any] = {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": prometheus.storage_size}},
+        }
+        if prometheus.storage_class_name:
+            claim["storageClassName"] = prometheus.storage_class_name
+        spec["storageSpec"] = {"volumeClaimTemplate": {"spec": claim}}
+    return {**spec, **fleet_prometheus_spec(settings)}
+
+
+def with_admin_checksum(values: dict[str, Any], checksum: Any) -> dict[str, Any]:
+    """``values`` with the credentials' checksum on Grafana's pod template (direct delivery; gitops
+    takes it from the Secret through the HelmRelease's valuesFrom)."""
+    grafana = {**values["grafana"], "podAnnotations": {GRAFANA_ADMIN_CHECKSUM_ANNOTATION: checksum}}
+    return {**values, "grafana": grafana}
+
+
+def kube_prometheus_stack_values(settings: Settings) -> dict[str, Any]:
+    """The chart values that realise ``settings``; every key path exists in the chart's defaults."""
+    values: dict[str, Any] = {
+        "grafana": _grafana_values(settings),
+        "prometheus": {"prometheusSpec": _prometheus_spec(settings)},
+        "alertmanager": alertmanager_values(settings.alertmanager.enabled),
+    }
+    kube_state_metrics = kube_state_metrics_values(settings)
+    if kube_state_metrics:
+        values["kube-state-metrics"] = kube_state_metrics
+    if settings.prometheus.replicas > 1:
+        # Keep one replica scraping through node drains.
+        values["prometheus"]["podDisruptionBudget"] = {"enabled": True, "minAvailable": 1}
+    return values

@@ -1,0 +1,1 @@
+"""The Pulumi ComponentResources: each registers the objects a pure builder of ``manifests`` made."""

@@ -1,0 +1,54 @@
+"""The whole of flux-monitoring for one stack."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from flux_monitoring.config.settings import Settings
+from flux_monitoring.manifests.fleet import fleet_secrets
+from flux_monitoring.resources.alert_delivery import AlertDelivery
+from flux_monitoring.resources.fleet_credentials import FleetCredentials
+from flux_monitoring.resources.flux_signals import FluxSignals
+from flux_monitoring.resources.gitops import GitOpsDelivery
+from flux_monitoring.resources.grafana_admin import GrafanaAdmin
+from flux_monitoring.resources.kube_prometheus_stack import KubePrometheusStack
+from flux_monitoring.resources.namespace import MonitoringNamespace
+
+
+class FluxMonitoring(pulumi.ComponentResource):
+    """Namespace, Grafana credentials, kube-prometheus-stack and the Flux signals on the stack's own cluster.
+
+    ``direct``: Pulumi installs the stack. ``gitops``: Pulumi creates the Flux objects that sync
+    it from git, and only what must not go to git (the namespace the Secret lives in, the Secret).
+    """
+
+    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("flux-monitoring:flux_monitoring:FluxMonitoring", name, None, opts)
+        # An explicit provider on the stack's own context: never the operator's current context.
+        self.provider = k8s.Provider("cluster", context=settings.kube_context, opts=pulumi.ResourceOptions(parent=self))
+        in_cluster = pulumi.ResourceOptions(parent=self, providers=[self.provider])
+
+        namespace = MonitoringNamespace("monitoring", settings, opts=in_cluster)
+        self.grafana_admin = GrafanaAdmin("grafana", settings, namespace.name, opts=in_cluster)
+        self.alert_delivery = AlertDelivery(
+            "alert-delivery",
+            settings,
+            namespace.name,
+            self.grafana_admin,
+            providers=settings.delivery == "direct",
+            opts=in_cluster,
+        )
+        secrets = [self.grafana_admin.secret, *self.alert_delivery.secrets]
+        if fleet_secrets(settings):
+            secrets += FleetCredentials("fleet", settings, namespace.name, opts=in_cluster).secrets
+        if settings.delivery == "gitops":
+            # Flux owns everything else: no object is owned by both.
+            self.delivery = GitOpsDelivery("gitops", settings, after=[namespace.namespace, *secrets], opts=in_cluster)
+        else:
+            self.stack = KubePrometheusStack(
+                "kube-prometheus-stack", settings, namespace.name, secrets, self.grafana_admin.checksum, opts=in_cluster
+            )
+            self.signals = FluxSignals("flux-signals", settings, self.stack.release, opts=in_cluster)
+        self.namespace = namespace.name
+        self.register_outputs({"namespace": self.namespace})

@@ -1,0 +1,81 @@
+"""Grafana's admin credentials: a Kubernetes Secret the chart reads by name."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from flux_monitoring.config.names import PART_OF_LABELS
+from flux_monitoring.config.settings import Settings
+from flux_monitoring.manifests.helm_values import (
+    GRAFANA_ADMIN_CHECKSUM_KEY,
+    GRAFANA_ADMIN_PASSWORD_KEY,
+    GRAFANA_ADMIN_SECRET,
+    GRAFANA_ADMIN_USER_KEY,
+)
+
+# helm-controller reconciles a HelmRelease as soon as a valuesFrom Secret with this label changes,
+# instead of at its next interval (fluxcd/helm-controller docs/spec/v2/helmreleases.md, v1.6.0).
+FLUX_WATCH_LABELS = {"reconcile.fluxcd.io/watch": "Enabled"}
+CHECKSUM_KEY_BYTES = 32
+
+
+def admin_checksum(key_hex: str, user: str, password: str) -> str:
+    """A keyed hash (HMAC-SHA256) of the credentials: changes when either changes, reveals neither.
+
+    The key is random and secret, so the value, which Helm keeps in plain text, cannot be tested
+    against guessed passwords the way a plain hash could. Prefixed so that Helm's --set parsing
+    (gitops valuesFrom targetPath) always reads it as a string.
+    """
+    digest = hmac.new(bytes.fromhex(key_hex), f"{user}\0{password}".encode(), hashlib.sha256).hexdigest()
+    return f"hmac-sha256:{digest}"
+
+
+class GrafanaAdmin(pulumi.ComponentResource):
+    """The admin Secret, from the stack's secret password or a generated one, and a checksum of it.
+
+    The password reaches the cluster only as Secret data: never through Helm values, which Helm
+    keeps in plain text in its release records. The checksum goes on Grafana's pod template so
+    that a new password restarts Grafana, which then applies it (flux_monitoring/manifests/helm_values.py).
+    """
+
+    def __init__(
+        self, name: str, settings: Settings, namespace: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("flux-monitoring:grafana_admin:GrafanaAdmin", name, None, opts)
+        if settings.grafana_admin_password is not None:
+            self.password = pulumi.Output.secret(settings.grafana_admin_password.get_secret_value())
+        else:
+            # Kept in the stack state, so the password stays the same on every `pulumi up`.
+            generated = random.RandomPassword(
+                "grafana-admin-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+            )
+            self.password = pulumi.Output.secret(generated.result)
+        self.user = pulumi.Output.from_input(settings.grafana.admin_user)
+        # Kept in the state like the password: the checksum changes only when the credentials do.
+        key = random.RandomBytes(
+            "grafana-admin-checksum-key", length=CHECKSUM_KEY_BYTES, opts=pulumi.ResourceOptions(parent=self)
+        )
+        # Not secret: it reveals nothing without the key (which stays secret in the state).
+        self.checksum = pulumi.Output.unsecret(
+            pulumi.Output.all(key.hex, self.password).apply(
+                lambda parts: admin_checksum(parts[0], settings.grafana.admin_user, parts[1])
+            )
+        )
+        labels = {**PART_OF_LABELS, **(FLUX_WATCH_LABELS if settings.delivery == "gitops" else {})}
+        self.secret = k8s.core.v1.Secret(
+            "grafana-admin",
+            metadata={"name": GRAFANA_ADMIN_SECRET, "namespace": namespace, "labels": labels},
+            type="Opaque",
+            string_data={
+                GRAFANA_ADMIN_USER_KEY: settings.grafana.admin_user,
+                GRAFANA_ADMIN_PASSWORD_KEY: self.password,
+                GRAFANA_ADMIN_CHECKSUM_KEY: self.checksum,
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"secretName": self.secret.metadata.name})

@@ -1,0 +1,79 @@
+"""kube-state-metrics values that export Flux objects' state as gotk_resource_info.
+
+Since Flux 2.5 the controllers no longer export gotk_reconcile_condition / gotk_suspend_status;
+kube-state-metrics reads the objects instead (custom resource state metrics). It must watch each
+kind at a version the cluster serves, or it waits for it forever and the kind silently vanishes:
+so the kinds and versions come from the stack's Flux release (flux_monitoring/flux/release.py, the
+storage version of each kind), and only the kinds whose controllers are installed (fluxComponents)
+are listed, as the others have no CRD.
+"""
+
+from __future__ import annotations
+
+from flux_monitoring.config.settings import Settings
+from flux_monitoring.flux.release import ReleaseKind
+from flux_monitoring.flux.target import RESOURCE_INFO
+
+
+def _resource(flux_kind: ReleaseKind) -> dict:
+    labels: dict[str, list[str]] = {
+        # Named exported_namespace, not namespace: kube-prometheus-stack scrapes kube-state-metrics
+        # with honorLabels: true, so this label reaches Prometheus as is, under the same name the
+        # controllers' metrics carry the object namespace (there Prometheus renames the clashing
+        # namespace label). Dashboards and alerts join both on it.
+        "exported_namespace": ["metadata", "namespace"],
+    }
+    if flux_kind.has_suspend:
+        labels["suspended"] = ["spec", "suspend"]
+    if flux_kind.has_ready:
+        labels["ready"] = ["status", "conditions", "[type=Ready]", "status"]
+        # A [key=value] step selects the list element, any field of it follows
+        # (kubernetes/kube-state-metrics pkg/customresourcestate/registry_factory.go compilePath, c92fe0c5).
+        labels["reason"] = ["status", "conditions", "[type=Ready]", "reason"]
+    if flux_kind.revision:
+        labels["revision"] = list(flux_kind.revision)
+    return {
+        "groupVersionKind": {"group": flux_kind.group, "version": flux_kind.version, "kind": flux_kind.kind},
+        "metricNamePrefix": "gotk",
+        "metrics": [
+            {
+                "name": "resource_info",
+                # kube-state-metrics drops the series of a kind whose metric shares another kind's
+                # help text; a distinct text per kind keeps every kind.
+                "help": f"The current state of a Flux {flux_kind.kind} object.",
+                "each": {"type": "Info", "info": {"labelsFromPath": {"name": ["metadata", "name"]}}},
+                "labelsFromPath": labels,
+            }
+        ],
+    }
+
+
+def kube_state_metrics_values(settings: Settings) -> dict:
+    """The fragment to merge under the chart's ``kube-state-metrics:`` values ({} unless the
+    metric source is resource-info).
+
+    It adds the Flux resources to kube-state-metrics' default collectors: the default Kubernetes
+    metrics stay (no --custom-resource-state-only), other dashboards need them.
+    """
+    flux = settings.flux
+    if flux.metrics != RESOURCE_INFO:
+        return {}
+    kinds = flux.kinds
+    return {
+        "rbac": {
+            "extraRules": [
+                {
+                    "apiGroups": sorted({k.group for k in kinds}),
+                    "resources": sorted(k.plural for k in kinds),
+                    "verbs": ["list", "watch"],
+                }
+            ]
+        },
+        "customResourceState": {
+            "enabled": True,
+            "config": {
+                "kind": "CustomResourceStateMetrics",
+                "spec": {"resources": [_resource(k) for k in kinds]},
+            },
+        },
+    }

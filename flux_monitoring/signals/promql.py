@@ -1,0 +1,401 @@
+"""PromQL for Flux objects and controllers, in one place for every metric source.
+
+Dashboards and alert rules take their queries from here, so a panel and the alert beside it
+always count the same objects. Object states come from the stack's metric source
+(sources.py: the controllers' legacy gauges, kube-state-metrics' gotk_resource_info or the Flux
+Operator's flux_resource_info); controller series (durations, work queues, up) from the
+controllers' PodMonitor.
+
+Every object query returns one series per Flux object labelled ``kind``, ``exported_namespace``
+and ``name``. ``exported_namespace`` is the object's namespace in every source:
+- Controller metrics are scraped through the PodMonitor with honor_labels false, so the pod's
+  namespace (flux-system) takes ``namespace`` and the object's own ``namespace`` label is renamed
+  ``exported_namespace`` by Prometheus.
+- kube-state-metrics is scraped with honorLabels true (kube-prometheus-stack's default), which
+  would keep an object ``namespace`` label as is; the custom resource state config therefore names
+  the label ``exported_namespace`` itself (see kube_state_metrics.py), matching the controllers.
+- The Flux Operator names it ``exported_namespace`` itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flux_monitoring.config.settings import Settings
+from flux_monitoring.signals.sources import (
+    OBJECT_LABELS,
+    POD_MONITOR_NAME,
+    FluxOperatorSource,
+    Kinds,
+    MetricSource,
+    metric_source,
+    pod_monitor_job,
+)
+from flux_monitoring.signals.sources import (
+    by as _by,
+)
+from flux_monitoring.signals.sources import (
+    equals as _equals,
+)
+from flux_monitoring.signals.sources import (
+    selector as _selector,
+)
+
+# ``cluster``: at a fleet's central store, namesakes of different clusters are different objects and
+# controllers (sources.OBJECT_LABELS has it too). In a cluster's own Prometheus no series has it
+# (Prometheus adds its external labels only to what leaves it), so grouping by it changes nothing there.
+CLUSTER = "cluster"
+WORKQUEUE_BY = (CLUSTER, "namespace", "app", "name")
+
+RECONCILERS = Kinds(("Kustomization", "HelmRelease"))
+SOURCES = Kinds(("GitRepository", "OCIRepository", "HelmRepository", "HelmChart", "Bucket", "ExternalArtifact"))
+NOT_SOURCES = Kinds(SOURCES.names, negate=True)
+ALL_KINDS = Kinds(())
+# The app label the operator's PodMonitor gives its target, so FluxControllerDown names it too.
+FLUX_OPERATOR_APP = "flux-operator"
+
+
+def _matches(label: str, regex: str | None) -> str:
+    return f'{label}=~"{regex}"' if regex is not None else ""
+
+
+@dataclass(frozen=True)
+class FluxQueries:
+    """Queries for one metric generation.
+
+    ``object_namespace``, ``controller_namespace`` and ``cluster`` are regexes restricting the objects'
+    and the controllers' namespaces and the clusters of a fleet (dashboards pass their template
+    variables); None means any.
+    """
+
+    settings: Settings
+    object_namespace: str | None = None
+    controller_namespace: str | None = None
+    # Select nothing when ``object_namespace`` is a template variable at All (see ALL_NAMESPACES).
+    only_selected: bool = False
+    cluster: str | None = None
+
+    @property
+    def source(self) -> MetricSource:
+        return metric_source(self.settings.flux, self.settings.namespace)
+
+    # -- controllers -------------------------------------------------------------------
+
+    def controllers(self, *matchers: str) -> str:
+        """Selector of the series scraped from the Flux controllers by the PodMonitor."""
+        namespace = f'namespace=~"{self.controller_namespace}"' if self.controller_namespace is not None else ""
+        return _selector(
+            _equals("job", pod_monitor_job(self.settings.namespace, POD_MONITOR_NAME)),
+            namespace,
+            _matches(CLUSTER, self.cluster),
+            *matchers,
+        )
+
+    def _objects_namespace(self) -> str:
+        matcher = _matches("exported_namespace", self.object_namespace)
+        if self.only_selected and self.object_namespace is not None:
+            return f'{matcher}, {ALL_NAMESPACES}!~"{self.object_namespace}"'
+        return matcher
+
+    def _object_filters(self) -> str:
+        """The matchers on the objects' namespace and cluster, for the metric source ("" for any)."""
+        return ", ".join(m for m in (self._objects_namespace(), _matches(CLUSTER, self.cluster)) if m)
+
+    def durations(self, series: str) -> str:
+        """A gotk_reconcile_duration_seconds series (bucket, sum or count) with its selector."""
+        return f"gotk_reconcile_duration_seconds_{series}{self.controllers(self._objects_namespace())}"
+
+    def controller_down(self) -> str:
+        """A scrape that fails, or an installed controller (fluxComponents) with no target at all;
+        with the flux-operator source, the operator too."""
+        down = [f"up{self.controllers()} == 0"]
+        absent = [f"absent(up{self.controllers(_equals('app', app))})" for app in self.settings.flux.components]
+        if isinstance(source := self.source, FluxOperatorSource):
+            operator = _equals("job", source.operator_job)
+            down.append(f"up{_selector(operator)} == 0")
+            absent.append(f"absent(up{_selector(operator, _equals('app', FLUX_OPERATOR_APP))})")
+        return "\nor ".join(down + absent)
+
+    def workqueue_depth(self) -> str:
+        """The deepest of each controller's work queues (max over its pods)."""
+        return f"max {_by(WORKQUEUE_BY)} (workqueue_depth{self.controllers()})"
+
+    def duration_quantile(self, quantile: float, window: str, by: tuple[str, ...]) -> str:
+        return f"histogram_quantile({quantile}, sum {_by((*by, 'le'))} (rate({self.durations('bucket')}[{window}])))"
+
+    def duration_average(self, window: str, by: tuple[str, ...]) -> str:
+        return (
+            f"sum {_by(by)} (rate({self.durations('sum')}[{window}]))\n"
+            f"/ sum {_by(by)} (rate({self.durations('count')}[{window}]))"
+        )
+
+    # -- objects -----------------------------------------------------------------------
+
+    def objects(self, ready: str, kinds: Kinds, detail: bool = False) -> str:
+        """Objects whose Ready condition is ``ready``, neither deleted nor suspended.
+
+        A suspended object keeps the Ready condition of its last reconciliation; it is counted
+        (and alerted on) as suspended instead, so each object is in exactly one state.
+        ``detail`` adds the labels the source knows beyond the object's (revision, reason).
+        """
+        # Deleted objects have no ready state at 1, so excluding them from the suspended set
+        # here would only cost a join.
+        source = self.source
+        return (
+            f"{source.ready(ready, kinds, self._object_filters(), detail)}\n"
+            f"unless on ({', '.join(OBJECT_LABELS)}) {source.suspend_flag(kinds, self._object_filters(), False)}"
+        )
+
+    def suspended(self, kinds: Kinds, detail: bool = False) -> str:
+        return self.source.suspended(kinds, self._object_filters(), detail)
+
+
+# -- recorded series ----------------------------------------------------------------------
+#
+# Names follow level:metric:operations. Each recorded expression is built from the raw queries
+# above (FluxQueries without namespace filters), so a recorded series and the raw query it stands
+# for cannot drift apart.
+#
+# Fleet totals are recorded without ``exported_namespace``: a namespace holds a handful of objects
+# in a large fleet (one per tenant application), so per-namespace aggregates would be nearly as
+# many series as objects. The dashboards read the totals when the namespace variable is at All and
+# the raw series of just the selected namespaces otherwise (``RecordedQueries``). Drill-down
+# series (failing, suspended and slowest objects) are recorded per object, for those objects only.
+
+# Objects per kind and state: label state is one of STATE_READY's keys or "suspended".
+OBJECT_COUNT = "flux:gotk_objects:count"
+# One series per failing (Ready False, not suspended) or suspended object, with the detail labels
+# (revision, reason) its source knows: the drill-down tables and the failing/suspended counts.
+FAILING_OBJECTS = "flux:gotk_objects:failing"
+SUSPENDED_OBJECTS = "flux:gotk_objects:suspended"
+STATE_READY = {"ready": "True", "failing": "False", "unknown": "Unknown"}
+SUSPENDED = "suspended"
+PER_OBJECT_STATES = {"failing": FAILING_OBJECTS, SUSPENDED: SUSPENDED_OBJECTS}
+RECORD_WINDOW = "5m"
+DURATION_BY = (CLUSTER, "namespace", "kind")
+CONTROLLER_BY = (CLUSTER, "namespace", "app", "controller")
+# The slowest-objects panels list this many objects; their window holds at least one
+# reconciliation of every object that reconciles hourly (most Flux objects reconcile every hour
+# or every ten minutes, so a few scrape intervals would hold none of most of them).
+SLOWEST = 10
+PER_OBJECT_WINDOW = "2h"
+# A label no series carries. Its (empty) value matches the namespace variable only at All
+# (allValue ".*"): a selection is a regex of non-empty names. So ``{ALL_NAMESPACES=~"$var"}``
+# selects only at All and ``{ALL_NAMESPACES!~"$var"}`` only with namespaces selected, whatever the
+# names (a suffix such as ``exported_namespace!~"$var.+"`` would drop "apps-prod" when "apps" and
+# "apps-prod" are both selected).
+ALL_NAMESPACES = "flux_monitoring_all_namespaces"
+
+
+def duration_rate_record(series: str) -> str:
+    """Recorded rate of a gotk_reconcile_duration_seconds series (bucket, sum or count) per kind."""
+    return f"flux:gotk_reconcile_duration_seconds_{series}:rate{RECORD_WINDOW}"
+
+
+def duration_quantile_record(quantile: float) -> str:
+    return f"flux:gotk_reconcile_duration_seconds:p{round(quantile * 100)}_rate{RECORD_WINDOW}"
+
+
+RECORDED_QUANTILES = (0.5, 0.9, 0.99)
+RECONCILE_RATE = f"flux:controller_runtime_reconcile_total:rate{RECORD_WINDOW}"
+RECONCILE_ERROR_RATE = f"flux:controller_runtime_reconcile_errors_total:rate{RECORD_WINDOW}"
+WORKQUEUE_DEPTH = "flux:workqueue_depth:max"
+# Each object's p99 reconcile duration over OBJECT_P99_WINDOW, for objects that reconciled in it:
+# FluxReconcileDurationHigh fires on it, and the slowest-objects p99 panel reads it. Computing it
+# reads every bucket series of every object (eleven per object), the costliest query of all: it
+# is computed once, in the slowest-objects group, for both.
+OBJECT_P99_WINDOW = "30m"
+OBJECT_P99 = f"flux:gotk_reconcile_duration_seconds:p99_rate{OBJECT_P99_WINDOW}"
+# The fleet's SLOWEST objects: by average reconcile duration over PER_OBJECT_WINDOW, and by their
+# worst OBJECT_P99 in PER_OBJECT_WINDOW (an object reconciling hourly has one in that time).
+SLOWEST_AVERAGE = f"flux:gotk_reconcile_duration_seconds:avg_rate{PER_OBJECT_WINDOW}_top{SLOWEST}"
+SLOWEST_P99 = f"flux:gotk_reconcile_duration_seconds:p99_rate{OBJECT_P99_WINDOW}_max{PER_OBJECT_WINDOW}_top{SLOWEST}"
+
+
+def _slowest_average(q: FluxQueries) -> str:
+    return f"topk({SLOWEST}, {q.duration_average(PER_OBJECT_WINDOW, OBJECT_LABELS)})"
+
+
+def _slowest_p99(selector: str) -> str:
+    return f"topk({SLOWEST}, max_over_time({OBJECT_P99}{selector}[{PER_OBJECT_WINDOW}]))"
+
+
+def _count_by_kind(expr: str) -> str:
+    return f"count {_by(('kind',))} (\n{expr}\n)"
+
+
+def object_rules(settings: Settings) -> list[dict]:
+    """Object states: per object for failing and suspended ones, per kind and state for all; and
+    the per-controller rates the control plane reads. In evaluation order: later rules of a group
+    read the series earlier ones recorded in the same evaluation."""
+    q = FluxQueries(settings)
+    rules = [
+        {"record": FAILING_OBJECTS, "expr": q.objects("False", ALL_KINDS, detail=True)},
+        {"record": SUSPENDED_OBJECTS, "expr": q.suspended(ALL_KINDS, detail=True)},
+    ]
+    rules += [
+        {"record": OBJECT_COUNT, "expr": _count_by_kind(q.objects(ready, ALL_KINDS)), "labels": {"state": state}}
+        for state, ready in STATE_READY.items()
+        if state != "failing"
+    ]
+    rules += [
+        {"record": OBJECT_COUNT, "expr": _count_by_kind(record), "labels": {"state": state}}
+        for state, record in PER_OBJECT_STATES.items()
+    ]
+    rules += [
+        {
+            "record": RECONCILE_RATE,
+            "expr": f"sum {_by(CONTROLLER_BY)} "
+            f"(rate(controller_runtime_reconcile_total{q.controllers()}[{RECORD_WINDOW}]))",
+        },
+        {
+            "record": RECONCILE_ERROR_RATE,
+            "expr": f"sum {_by(CONTROLLER_BY)} "
+            f"(rate(controller_runtime_reconcile_errors_total{q.controllers()}[{RECORD_WINDOW}]))",
+        },
+        {"record": WORKQUEUE_DEPTH, "expr": q.workqueue_depth()},
+    ]
+    return rules
+
+
+def duration_rules(settings: Settings) -> list[dict]:
+    """Reconcile durations per kind: rates and quantiles."""
+    q = FluxQueries(settings)
+    rules = [
+        {
+            "record": duration_rate_record(series),
+            "expr": f"sum {_by(DURATION_BY + (('le',) if series == 'bucket' else ()))} "
+            f"(rate({q.durations(series)}[{RECORD_WINDOW}]))",
+        }
+        for series in ("bucket", "sum", "count")
+    ]
+    return rules + [
+        {
+            "record": duration_quantile_record(quantile),
+            "expr": f"histogram_quantile({quantile}, {duration_rate_record('bucket')})",
+        }
+        for quantile in RECORDED_QUANTILES
+    ]
+
+
+def slowest_rules(settings: Settings) -> list[dict]:
+    """Each object's p99 (OBJECT_P99) and the slowest objects, SLOWEST series each."""
+    q = FluxQueries(settings)
+    # ">= 0" drops the NaN of an object without reconciliations in the window.
+    return [
+        {"record": OBJECT_P99, "expr": f"{q.duration_quantile(0.99, OBJECT_P99_WINDOW, OBJECT_LABELS)} >= 0"},
+        {"record": SLOWEST_P99, "expr": _slowest_p99("")},
+        {"record": SLOWEST_AVERAGE, "expr": _slowest_average(q)},
+    ]
+
+
+def recording_rules(settings: Settings) -> list[dict]:
+    """Every recording rule, whatever its group."""
+    return object_rules(settings) + duration_rules(settings) + slowest_rules(settings)
+
+
+@dataclass(frozen=True)
+class RecordedQueries:
+    """Dashboard queries over the recorded series, filtered like FluxQueries.
+
+    ``object_namespace`` is the objects' namespace template variable (allValue ".*"). With it at
+    All, each object query reads the recorded fleet series; with namespaces selected, the raw
+    series of just those namespaces (the recorded side then selects nothing, and at All the raw
+    side selects nothing: index work only, no samples).
+    """
+
+    settings: Settings
+    object_namespace: str | None = None
+    controller_namespace: str | None = None
+    cluster: str | None = None
+
+    def _filters(self, *matchers: str) -> str:
+        return _selector(
+            *matchers,
+            _matches("exported_namespace", self.object_namespace),
+            _matches("namespace", self.controller_namespace),
+            _matches(CLUSTER, self.cluster),
+        )
+
+    def _at_all(self, record: str, *matchers: str) -> str:
+        """``record`` (in the chosen clusters) when the namespace variable is at All, nothing otherwise."""
+        at_all = f'{ALL_NAMESPACES}=~"{self.object_namespace}"' if self.object_namespace is not None else ""
+        return f"{record}{_selector(*matchers, at_all, _matches(CLUSTER, self.cluster))}"
+
+    @property
+    def _selected(self) -> FluxQueries:
+        """Raw queries of the selected namespaces only (none at All)."""
+        return FluxQueries(
+            self.settings,
+            object_namespace=self.object_namespace,
+            controller_namespace=self.controller_namespace,
+            cluster=self.cluster,
+            only_selected=True,
+        )
+
+    def _selected_objects(self, state: str, kinds: Kinds) -> str:
+        """The objects of ``kinds`` in ``state`` in the selected namespaces (none at All): failing and
+        suspended objects are recorded one by one, so those series."""
+        raw = self._selected
+        if state in PER_OBJECT_STATES:
+            return f"{PER_OBJECT_STATES[state]}{_selector(kinds.matcher('kind'), raw._object_filters())}"
+        return raw.objects(STATE_READY[state], kinds)
+
+    def object_count(self, state: str, kinds: Kinds) -> str:
+        """How many objects of ``kinds`` are in ``state`` (a STATE_READY key or SUSPENDED); 0 when none.
+
+        Failing and suspended objects are recorded one by one: a selection counts those series."""
+        return (
+            f"sum({self._at_all(OBJECT_COUNT, _equals('state', state), kinds.matcher('kind'))})\n"
+            f"or count(\n{self._selected_objects(state, kinds)}\n)\nor vector(0)"
+        )
+
+    def failing_objects(self) -> str:
+        """Each failing object (not suspended), with the detail labels its source knows."""
+        return f"{FAILING_OBJECTS}{self._filters()}"
+
+    def suspended_objects(self) -> str:
+        return f"{SUSPENDED_OBJECTS}{self._filters()}"
+
+    def objects_per_cluster(self, state: str) -> str:
+        """How many objects of each cluster are in ``state``; clusters with none are left out."""
+        return (
+            f"sum by ({CLUSTER}) ({self._at_all(OBJECT_COUNT, _equals('state', state))})\n"
+            f"or count by ({CLUSTER}) (\n{self._selected_objects(state, ALL_KINDS)}\n)"
+        )
+
+    def per_controller(self, record: str, by: tuple[str, ...]) -> str:
+        """A per-controller recorded series (RECONCILE_RATE, RECONCILE_ERROR_RATE, WORKQUEUE_DEPTH) summed ``by``."""
+        return f"sum {_by(by)} ({record}{self._filters()})"
+
+    def duration_quantile(self, quantile: float, by: tuple[str, ...]) -> str:
+        buckets = (
+            f"sum {_by((*by, 'le'))} ({self._at_all(duration_rate_record('bucket'))})\n"
+            f"or sum {_by((*by, 'le'))} (rate({self._selected.durations('bucket')}[{RECORD_WINDOW}]))"
+        )
+        return f"histogram_quantile({quantile},\n{buckets}\n)"
+
+    def duration_average(self, by: tuple[str, ...]) -> str:
+        recorded = (
+            f"sum {_by(by)} ({self._at_all(duration_rate_record('sum'))})\n"
+            f"/ sum {_by(by)} ({self._at_all(duration_rate_record('count'))})"
+        )
+        return f"{recorded}\nor {self._selected.duration_average(RECORD_WINDOW, by)}"
+
+    def slowest_average(self) -> str:
+        return f"topk({SLOWEST}, {self._at_all(SLOWEST_AVERAGE)}\nor {_slowest_average(self._selected)})"
+
+    def slowest_p99(self) -> str:
+        """Each object's p99 is recorded (OBJECT_P99): a selection reads its namespaces' series."""
+        selected = self._selected._object_filters()
+        return f"topk({SLOWEST}, {self._at_all(SLOWEST_P99)}\nor {_slowest_p99(_selector(selected))})"
+
+
+# Recorded every recording interval; its value is the evaluation time. A cluster whose latest
+# heartbeat at the central store is old has stopped sending data.
+HEARTBEAT = "flux:heartbeat:timestamp"
+
+
+def heartbeat_rule() -> dict[str, str]:
+    """The recording rule of HEARTBEAT (its value is the evaluation time)."""
+    return {"record": HEARTBEAT, "expr": "time()"}

@@ -1,0 +1,215 @@
+"""Where the state of Flux objects comes from: one object per metric source, behind one interface.
+
+Dashboards, alerts and recording rules ask a ``MetricSource`` for objects in a Ready state, for
+suspended objects and, where it knows them, for each object's revision and Ready reason; every
+answer has one series per Flux object labelled ``kind``, ``exported_namespace`` and ``name``.
+
+- ``LegacySource``: the controllers' own gauges gotk_reconcile_condition / gotk_suspend_status
+  (Flux 2.0 to 2.4; fewer kinds from 2.2, none from 2.5), scraped through the PodMonitor.
+- ``ResourceInfoSource``: gotk_resource_info, which kube-state-metrics builds from the objects
+  themselves (kube_state_metrics.py configures it for the release's API versions).
+- ``FluxOperatorSource``: flux_resource_info and flux_instance_info, exported by the Flux Operator,
+  scraped through its own PodMonitor (podmonitor.py).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from flux_monitoring.flux.target import FLUX_OPERATOR, LEGACY, FluxTarget
+
+# ``cluster`` first: at a fleet's central store (flux_monitoring/manifests/fleet.py) namesakes of different clusters
+# are different objects; in a cluster's own Prometheus no series has it, and grouping by it is a no-op.
+OBJECT_LABELS = ("cluster", "kind", "exported_namespace", "name")
+
+
+@dataclass(frozen=True)
+class Kinds:
+    """A set of Flux kinds, or (negate) every kind but these."""
+
+    names: tuple[str, ...]
+    negate: bool = False
+
+    def matcher(self, label: str) -> str:
+        if not self.names:
+            return ""
+        return f'{label}{"!~" if self.negate else "=~"}"{"|".join(self.names)}"'
+
+
+def selector(*matchers: str) -> str:
+    return "{" + ", ".join(m for m in matchers if m) + "}"
+
+
+def equals(label: str, value: str) -> str:
+    return f'{label}="{value}"'
+
+
+def by(labels: tuple[str, ...]) -> str:
+    return f"by ({', '.join(labels)})"
+
+
+class MetricSource(ABC):
+    """The object-state queries of one metric source.
+
+    ``namespace`` arguments are a matcher on the objects' namespace ("" for any). ``detail`` adds
+    the labels ``detail_labels`` (revision, reason) to each object, for tables.
+    """
+
+    # The metric carrying every object's state: the namespace variable's values come from it.
+    state_metric: str
+    detail_labels: tuple[str, ...] = ()
+
+    def __init__(self, target: FluxTarget):
+        self.target = target
+        # Kinds without a Ready condition in this release (Alert and Provider from Flux 2.2) are
+        # in no state: a source would report them as Unknown (kube-state-metrics: no label) or
+        # True (the Flux Operator forces it).
+        self.without_ready = Kinds(tuple(k.kind for k in target.release.kinds if not k.has_ready))
+
+    @abstractmethod
+    def ready(self, ready: str, kinds: Kinds, namespace: str, detail: bool) -> str:
+        """Objects of ``kinds`` whose Ready condition is ``ready`` (True, False or Unknown)."""
+
+    @abstractmethod
+    def suspend_flag(self, kinds: Kinds, namespace: str, detail: bool) -> str:
+        """Objects whose suspend flag is set."""
+
+    def suspended(self, kinds: Kinds, namespace: str, detail: bool) -> str:
+        """Suspended objects that exist."""
+        return self.suspend_flag(kinds, namespace, detail)
+
+    def reason_query(self) -> str | None:
+        """A printf format (of kind, namespace, name, each %q) of the query giving an object's Ready
+        reason as its ``reason`` label, for alert annotations; None if the source has no reason."""
+        return None
+
+    def _by_object(self, detail: bool) -> str:
+        return by(OBJECT_LABELS + (self.detail_labels if detail else ()))
+
+
+class LegacySource(MetricSource):
+    state_metric = "gotk_reconcile_condition"
+
+    def __init__(self, target: FluxTarget, controllers_job: str):
+        super().__init__(target)
+        self.controllers_job = controllers_job
+
+    def _selector(self, kinds: Kinds, namespace: str, *matchers: str) -> str:
+        return selector(equals("job", self.controllers_job), kinds.matcher("kind"), namespace, *matchers)
+
+    def ready(self, ready: str, kinds: Kinds, namespace: str, detail: bool) -> str:
+        # "== 1": in Flux 2.0 a deleted object keeps its series, with Deleted at 1 and True, False and
+        # Unknown at 0 (fluxcd/pkg runtime/metrics RecordCondition, runtime <= v0.41.0); from 2.1
+        # its series are removed. Kinds without a Ready condition have no series.
+        condition = self._selector(kinds, namespace, equals("type", "Ready"), equals("status", ready))
+        return f"max {self._by_object(detail)} (gotk_reconcile_condition{condition} == 1)"
+
+    def suspend_flag(self, kinds: Kinds, namespace: str, detail: bool) -> str:
+        return f"max {self._by_object(detail)} (gotk_suspend_status{self._selector(kinds, namespace)} == 1)"
+
+    def suspended(self, kinds: Kinds, namespace: str, detail: bool) -> str:
+        flag = self.suspend_flag(kinds, namespace, detail)
+        if not self.target.release.deleted_status:
+            return flag
+        # Flux 2.0 controllers leave gotk_suspend_status at 1 when they record a suspended object
+        # deleted: only objects with a live Ready state (True, False or Unknown at 1) count.
+        live = self._selector(kinds, namespace, equals("type", "Ready"), 'status=~"True|False|Unknown"')
+        return f"{flag}\nand on ({', '.join(OBJECT_LABELS)}) (gotk_reconcile_condition{live} == 1)"
+
+
+class ResourceInfoSource(MetricSource):
+    """kube-state-metrics renders a label from the object and leaves it out when the path is unset
+    (MATRIX §1f, §4): ``suspended`` is "true"/"false" and absent without spec.suspend, ``ready``
+    absent before the first reconciliation."""
+
+    state_metric = "gotk_resource_info"
+    detail_labels = ("revision", "reason")
+
+    def _info(self, kinds: Kinds, namespace: str, detail: bool, *matchers: str) -> str:
+        info = f"gotk_resource_info{selector(kinds.matcher('customresource_kind'), namespace, *matchers)}"
+        # kube-state-metrics names the kind customresource_kind; copy it to kind like the other
+        # sources, so every query has the same labels.
+        return f'max {self._by_object(detail)} (label_replace({info}, "kind", "$1", "customresource_kind", "(.+)"))'
+
+    def ready(self, ready: str, kinds: Kinds, namespace: str, detail: bool) -> str:
+        # An object not reconciled yet has no ready label: it counts as Unknown.
+        ready_matcher = 'ready=~"Unknown|"' if ready == "Unknown" else equals("ready", ready)
+        with_ready = Kinds(self.without_ready.names, negate=True)
+        return self._info(kinds, namespace, detail, with_ready.matcher("customresource_kind"), ready_matcher)
+
+    def suspend_flag(self, kinds: Kinds, namespace: str, detail: bool) -> str:
+        return self._info(kinds, namespace, detail, equals("suspended", "true"))
+
+    def reason_query(self) -> str:
+        return "max by (reason) (gotk_resource_info{customresource_kind=%q, exported_namespace=%q, name=%q})"
+
+
+class FluxOperatorSource(MetricSource):
+    """The Flux Operator's flux_resource_info (controlplaneio-fluxcd/flux-operator
+    internal/reporter/metrics.go; MATRIX §1e, §3): ``suspended`` "True"/"False" always present,
+    ``ready`` "Unknown" without a Ready condition, ``reason`` the Ready condition's reason."""
+
+    state_metric = "flux_resource_info"
+    detail_labels = ("revision", "reason")
+
+    def __init__(self, target: FluxTarget, operator_job: str):
+        super().__init__(target)
+        self.operator_job = operator_job
+
+    def _info(self, metric: str, kinds: Kinds, namespace: str, detail: bool, *matchers: str) -> str:
+        info = f"{metric}{selector(equals('job', self.operator_job), kinds.matcher('kind'), namespace, *matchers)}"
+        return f"max {self._by_object(detail)} ({info})"
+
+    def ready(self, ready: str, kinds: Kinds, namespace: str, detail: bool) -> str:
+        with_ready = Kinds(self.without_ready.names, negate=True)
+        return self._info(
+            "flux_resource_info", kinds, namespace, detail, with_ready.matcher("kind"), equals("ready", ready)
+        )
+
+    def suspend_flag(self, kinds: Kinds, namespace: str, detail: bool) -> str:
+        return self._info("flux_resource_info", kinds, namespace, detail, equals("suspended", "True"))
+
+    def reason_query(self) -> str:
+        return (
+            f'max by (reason) (flux_resource_info{{job="{self.operator_job}", '
+            "kind=%q, exported_namespace=%q, name=%q})"
+        )
+
+    def instances(self, namespace: str = "") -> str:
+        """Each FluxInstance: Flux's own health as the operator reports it, with the reason and the
+        revision applied (the Flux version, such as v2.9.4@sha256:...). ``namespace`` matches the
+        operator pod's namespace."""
+        return (
+            f"max by (cluster, exported_namespace, name, ready, reason, suspended, revision) "
+            f"(flux_instance_info{selector(equals('job', self.operator_job), namespace)})"
+        )
+
+    def instance_reason_query(self) -> str:
+        return f'max by (reason) (flux_instance_info{{job="{self.operator_job}", exported_namespace=%q, name=%q}})'
+
+    def instances_not_ready(self) -> str:
+        not_ready = 'ready!="True"'
+        return (
+            f"max by (exported_namespace, name) "
+            f"(flux_instance_info{selector(equals('job', self.operator_job), not_ready)})"
+        )
+
+
+# The PodMonitors' names; the Prometheus Operator sets the ``job`` label of their targets to
+# "<PodMonitor namespace>/<PodMonitor name>".
+POD_MONITOR_NAME = "flux-system"
+OPERATOR_POD_MONITOR_NAME = "flux-operator"
+
+
+def pod_monitor_job(monitoring_namespace: str, name: str) -> str:
+    return f"{monitoring_namespace}/{name}"
+
+
+def metric_source(target: FluxTarget, monitoring_namespace: str) -> MetricSource:
+    """The source ``target.metrics`` names."""
+    if target.metrics == LEGACY:
+        return LegacySource(target, pod_monitor_job(monitoring_namespace, POD_MONITOR_NAME))
+    if target.metrics == FLUX_OPERATOR:
+        return FluxOperatorSource(target, pod_monitor_job(monitoring_namespace, OPERATOR_POD_MONITOR_NAME))
+    return ResourceInfoSource(target)

@@ -1,0 +1,40 @@
+"""The shipped stacks in either delivery mode, for tests that cover both.
+
+gitops mode points at the Flux guide's own repository, at the last release that still has
+manifests/monitoring (removed in Flux 2.3).
+"""
+
+from __future__ import annotations
+
+import json
+
+from flux_monitoring.config.settings import GitOpsSettings, Settings
+from tests.conftest import PROD_PASSWORD, run_stack
+from tests.support.pulumi_harness import ProgramRun, stack_settings
+
+GUIDE_URL = "https://github.com/fluxcd/flux2"
+GUIDE_TAG = "v2.2.3"
+GITOPS_CONFIG = {"url": GUIDE_URL, "tag": GUIDE_TAG}
+GITOPS_OVERRIDES = {"flux-monitoring:delivery": "gitops", "flux-monitoring:gitops": json.dumps(GITOPS_CONFIG)}
+
+STACKS = ("staging", "prod")
+MODES = ("direct", "gitops")
+MODES_AND_STACKS = [(mode, stack) for mode in MODES for stack in STACKS]
+
+
+def password(stack: str) -> str | None:
+    return PROD_PASSWORD if stack == "prod" else None
+
+
+def run_mode(stack: str, mode: str, overrides: dict[str, str] | None = None) -> ProgramRun:
+    """`pulumi up` of a shipped stack in ``mode``, with further config ``overrides``."""
+    mode_overrides = GITOPS_OVERRIDES if mode == "gitops" else {}
+    return run_stack(stack, {**mode_overrides, **(overrides or {})}, password=password(stack))
+
+
+def settings_of(stack: str, mode: str) -> Settings:
+    """The settings ``run_mode(stack, mode)`` runs with."""
+    settings = stack_settings(stack, password(stack))
+    if mode == "direct":
+        return settings
+    return settings.model_copy(update={"delivery": "gitops", "gitops": GitOpsSettings(url=GUIDE_URL, tag=GUIDE_TAG)})
