@@ -134,6 +134,25 @@ def positive_number(maximum: float | None = None, why: str = "") -> Any:
     return Annotated[float, *_validated(check, {"anyOf": [number, numeral]})]
 
 
+def one_of_numbers(choices: tuple[float, ...], expected: str) -> Any:
+    """One of the numbers ``choices`` exactly (also as text, such as "469.2")."""
+
+    def check(value: Any) -> float:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise form_error(expected) from None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value in choices:
+            return float(value)
+        raise form_error(expected)
+
+    schema = {
+        "anyOf": [{"type": "number", "enum": list(choices)}, {"type": "string", "enum": [_exact(c) for c in choices]}]
+    }
+    return Annotated[float, *_validated(check, schema)]
+
+
 # -- the forms -------------------------------------------------------------------------------
 
 # Kubernetes: k8s.io/apimachinery validation (IsDNS1123Label, IsDNS1123Subdomain) and

@@ -248,8 +248,18 @@ DURATION_BUCKET_LE = (
     "1799.9999999999986",
 )
 DURATION_BUCKETS = tuple(float(le) for le in DURATION_BUCKET_LE)
-# histogram_quantile returns at most this: a quantile in the +Inf bucket is reported as the top bound.
-DURATION_TOP_BUCKET = DURATION_BUCKETS[-1]
+
+
+def bound_text(bound: float) -> str:
+    """A bucket bound as people read it, four significant digits: 122.3, 469.2, 1800."""
+    return f"{bound:.4g}"
+
+
+# What a ten-bucket histogram can say about an object: the share of its reconciles that took longer
+# than a bound (1 - bucket{le=bound} / count) exactly; how long any took between two bounds, not at
+# all (histogram_quantile interpolates a guess). So duration thresholds are bounds, named as people
+# read them (bound_text) and mapped to the exact bound.
+DURATION_THRESHOLDS = {float(bound_text(bound)): bound for bound in DURATION_BUCKETS}
 
 
 def format_bound(value: float) -> str:

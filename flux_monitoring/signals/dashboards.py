@@ -300,7 +300,9 @@ def cluster_dashboard(settings: Settings) -> dict:
             _query(recorded.slowest_p99(), "{{kind}} {{exported_namespace}}/{{name}} {{cluster}}"),
         ).description(
             f"Each object's worst p99 reconcile duration over {OBJECT_P99_WINDOW} (the window "
-            f"FluxReconcileDurationHigh fires on) in the last {PER_OBJECT_WINDOW}."
+            f"FluxReconcileDurationHigh reads) in the last {PER_OBJECT_WINDOW}: an estimate, interpolated "
+            "between the bounds of Flux's duration buckets (0.01 s to 1800 s); the alert reads only what the "
+            "buckets know, the share of reconciles longer than its threshold."
         ),
     ]
     variables = [

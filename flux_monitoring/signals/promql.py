@@ -19,9 +19,11 @@ and ``name``. ``exported_namespace`` is the object's namespace in every source:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flux_monitoring.config.settings import Settings
+from flux_monitoring.flux.release import format_bound
 from flux_monitoring.signals.sources import (
     OBJECT_LABELS,
     POD_MONITOR_NAME,
@@ -53,6 +55,18 @@ NOT_SOURCES = Kinds(SOURCES.names, negate=True)
 ALL_KINDS = Kinds(())
 # The app label the operator's PodMonitor gives its target, so FluxControllerDown names it too.
 FLUX_OPERATOR_APP = "flux-operator"
+
+
+def held(state: Callable[[str | None], str], reported: str, on: tuple[str, ...]) -> str:
+    """``state`` (a query of a ``window``) as the source reports it now; where ``reported`` (matched
+    ``on`` its labels) says the source reports nothing now (a failed scrape ended every series of its
+    target), each series' last state in STATE_HOLD."""
+    return f"{state(None)}\nor (\n{state(STATE_HOLD)}\nunless on ({', '.join(on)}) {reported}\n)"
+
+
+def instances_not_ready(operator: FluxOperatorSource) -> str:
+    """FluxInstances the Flux Operator reports not ready, through a gap in its scrapes (``held``)."""
+    return held(operator.instances_not_ready, operator.instances_reported(), (CLUSTER,))
 
 
 def _matches(label: str, regex: str | None) -> str:
@@ -101,9 +115,9 @@ class FluxQueries:
         """The matchers on the objects' namespace and cluster, for the metric source ("" for any)."""
         return ", ".join(m for m in (self._objects_namespace(), _matches(CLUSTER, self.cluster)) if m)
 
-    def durations(self, series: str) -> str:
+    def durations(self, series: str, *matchers: str) -> str:
         """A gotk_reconcile_duration_seconds series (bucket, sum or count) with its selector."""
-        return f"gotk_reconcile_duration_seconds_{series}{self.controllers(self._objects_namespace())}"
+        return f"gotk_reconcile_duration_seconds_{series}{self.controllers(self._objects_namespace(), *matchers)}"
 
     def controller_down(self) -> str:
         """A scrape that fails, or an installed controller (fluxComponents) with no target at all;
@@ -123,6 +137,18 @@ class FluxQueries:
     def duration_quantile(self, quantile: float, window: str, by: tuple[str, ...]) -> str:
         return f"histogram_quantile({quantile}, sum {_by((*by, 'le'))} (rate({self.durations('bucket')}[{window}])))"
 
+    def share_slower_than(self, bound: float, window: str, by: tuple[str, ...]) -> str:
+        """The share of reconciles in ``window`` that took longer than ``bound`` (a bucket bound of
+        Flux's histogram, so exact: 1 - bucket{le=bound} / count); NaN without reconciles.
+
+        Reads two series per object (the bucket at the bound and the count), not all eleven.
+        """
+        faster = _equals("le", format_bound(bound))
+        return (
+            f"1 - (\nsum {_by(by)} (rate({self.durations('bucket', faster)}[{window}]))\n"
+            f"/ sum {_by(by)} (rate({self.durations('count')}[{window}]))\n)"
+        )
+
     def duration_average(self, window: str, by: tuple[str, ...]) -> str:
         return (
             f"sum {_by(by)} (rate({self.durations('sum')}[{window}]))\n"
@@ -131,23 +157,34 @@ class FluxQueries:
 
     # -- objects -----------------------------------------------------------------------
 
-    def objects(self, ready: str, kinds: Kinds, detail: bool = False) -> str:
+    def objects(self, ready: str, kinds: Kinds, detail: bool = False, window: str | None = None) -> str:
         """Objects whose Ready condition is ``ready``, neither deleted nor suspended.
 
         A suspended object keeps the Ready condition of its last reconciliation; it is counted
         (and alerted on) as suspended instead, so each object is in exactly one state.
-        ``detail`` adds the labels the source knows beyond the object's (revision, reason).
+        ``detail`` adds the labels the source knows beyond the object's (revision, reason);
+        ``window``: each object's last state in it (sources.last_known).
         """
         # Deleted objects have no ready state at 1, so excluding them from the suspended set
         # here would only cost a join.
         source = self.source
+        suspended = source.suspend_flag(kinds, self._object_filters(), False, window)
         return (
-            f"{source.ready(ready, kinds, self._object_filters(), detail)}\n"
-            f"unless on ({', '.join(OBJECT_LABELS)}) {source.suspend_flag(kinds, self._object_filters(), False)}"
+            f"{source.ready(ready, kinds, self._object_filters(), detail, window)}\n"
+            f"unless on ({', '.join(OBJECT_LABELS)}) {suspended}"
         )
 
-    def suspended(self, kinds: Kinds, detail: bool = False) -> str:
-        return self.source.suspended(kinds, self._object_filters(), detail)
+    def suspended(self, kinds: Kinds, detail: bool = False, window: str | None = None) -> str:
+        return self.source.suspended(kinds, self._object_filters(), detail, window)
+
+    def held_objects(self, ready: str, kinds: Kinds, detail: bool = False) -> str:
+        """``objects``, through a gap in the source's scrapes (``held``; reads REPORTED_KINDS, recorded
+        before it in the same group by object_rules)."""
+        return held(lambda window: self.objects(ready, kinds, detail, window), REPORTED_KINDS, (CLUSTER, "kind"))
+
+    def held_suspended(self, kinds: Kinds, detail: bool = False) -> str:
+        """``suspended``, through a gap in the source's scrapes (like ``held_objects``)."""
+        return held(lambda window: self.suspended(kinds, detail, window), REPORTED_KINDS, (CLUSTER, "kind"))
 
 
 # -- recorded series ----------------------------------------------------------------------
@@ -165,9 +202,20 @@ class FluxQueries:
 # Objects per kind and state: label state is one of STATE_READY's keys or "suspended".
 OBJECT_COUNT = "flux:gotk_objects:count"
 # One series per failing (Ready False, not suspended) or suspended object, with the detail labels
-# (revision, reason) its source knows: the drill-down tables and the failing/suspended counts.
+# (revision, reason) its source knows: the drill-down tables, the failing/suspended counts and the
+# object-state alerts (rules.py), which read them in the same group. Each object keeps its last
+# known state for STATE_HOLD while its source reports nothing of its kind (FluxQueries._held).
 FAILING_OBJECTS = "flux:gotk_objects:failing"
 SUSPENDED_OBJECTS = "flux:gotk_objects:suspended"
+# The kinds the metric source reports objects of at this evaluation (label kind).
+REPORTED_KINDS = "flux:gotk_objects:reported_kinds"
+# A failed scrape writes a staleness marker for every series of its target (Prometheus' staleness
+# handling), so for as long as kube-state-metrics, a controller (legacy gauges) or the Flux Operator
+# cannot be scraped (a pod rescheduled in a node drain, 30s scrapes by the Prometheus Operator's
+# default) its objects have no state and every `for` would restart. Five minutes, Prometheus' own
+# lookback (--query.lookback-delta default): a few missed scrapes, and how long a state held
+# without a source may stay out of date (a deleted object's alert resolves after at most that).
+STATE_HOLD = "5m"
 STATE_READY = {"ready": "True", "failing": "False", "unknown": "Unknown"}
 SUSPENDED = "suspended"
 PER_OBJECT_STATES = {"failing": FAILING_OBJECTS, SUSPENDED: SUSPENDED_OBJECTS}
@@ -200,10 +248,11 @@ RECORDED_QUANTILES = (0.5, 0.9, 0.99)
 RECONCILE_RATE = f"flux:controller_runtime_reconcile_total:rate{RECORD_WINDOW}"
 RECONCILE_ERROR_RATE = f"flux:controller_runtime_reconcile_errors_total:rate{RECORD_WINDOW}"
 WORKQUEUE_DEPTH = "flux:workqueue_depth:max"
-# Each object's p99 reconcile duration over OBJECT_P99_WINDOW, for objects that reconciled in it:
-# FluxReconcileDurationHigh fires on it, and the slowest-objects p99 panel reads it. Computing it
-# reads every bucket series of every object (eleven per object), the costliest query of all: it
-# is computed once, in the slowest-objects group, for both.
+# Each object's p99 reconcile duration over OBJECT_P99_WINDOW, for objects that reconciled in it,
+# for the slowest-objects p99 panel: an estimate, histogram_quantile interpolating between Flux's
+# bucket bounds. Computing it reads every bucket series of every object (eleven per object), the
+# costliest query of all: it is recorded every 5 minutes. FluxReconcileDurationHigh does not read
+# it: it states only what the buckets know (FluxQueries.share_slower_than) over the same window.
 OBJECT_P99_WINDOW = "30m"
 OBJECT_P99 = f"flux:gotk_reconcile_duration_seconds:p99_rate{OBJECT_P99_WINDOW}"
 # The fleet's SLOWEST objects: by average reconcile duration over PER_OBJECT_WINDOW, and by their
@@ -230,8 +279,9 @@ def object_rules(settings: Settings) -> list[dict]:
     read the series earlier ones recorded in the same evaluation."""
     q = FluxQueries(settings)
     rules = [
-        {"record": FAILING_OBJECTS, "expr": q.objects("False", ALL_KINDS, detail=True)},
-        {"record": SUSPENDED_OBJECTS, "expr": q.suspended(ALL_KINDS, detail=True)},
+        {"record": REPORTED_KINDS, "expr": q.source.reported_kinds()},
+        {"record": FAILING_OBJECTS, "expr": q.held_objects("False", ALL_KINDS, detail=True)},
+        {"record": SUSPENDED_OBJECTS, "expr": q.held_suspended(ALL_KINDS, detail=True)},
     ]
     rules += [
         {"record": OBJECT_COUNT, "expr": _count_by_kind(q.objects(ready, ALL_KINDS)), "labels": {"state": state}}

@@ -5,39 +5,48 @@ from __future__ import annotations
 
 from flux_monitoring.config.names import PART_OF_LABELS, PROMETHEUS_SELECTOR_LABELS
 from flux_monitoring.config.settings import AlertRule, Settings
-from flux_monitoring.flux.release import format_bound
+from flux_monitoring.flux.release import DURATION_THRESHOLDS, bound_text, format_bound
 from flux_monitoring.signals.promql import (
     ALL_KINDS,
+    FAILING_OBJECTS,
     NOT_SOURCES,
-    OBJECT_P99,
     OBJECT_P99_WINDOW,
     SOURCES,
+    SUSPENDED_OBJECTS,
     FluxQueries,
     duration_rules,
     heartbeat_rule,
+    instances_not_ready,
     object_rules,
     slowest_rules,
 )
-from flux_monitoring.signals.sources import FluxOperatorSource
+from flux_monitoring.signals.sources import OBJECT_LABELS, FluxOperatorSource, Kinds, by, selector
 
 RULE_NAME = "flux-monitoring"
 
 # Each group has an explicit interval, chosen so that its evaluation takes well under a tenth of
-# it at 10,000 objects on two cores (make bench measures prometheus_rule_group_last_duration_seconds):
-# - the alerts: every `for` is minutes long (5m at the shortest by default), so a minute is enough;
+# it at 10,000 objects on two cores (make bench measures prometheus_rule_group_last_duration_seconds).
+# An alert reads raw series, or series recorded before it in its own group: rules of a group run in
+# order at one timestamp (prometheus/prometheus rules/group.go Eval), so a late or missed evaluation
+# of another group can never leave it without data and restart its `for`.
+# - controller alerts: every `for` is minutes long (5m at the shortest by default), so a minute is enough;
 ALERT_GROUP = "flux"
 ALERT_INTERVAL = "1m"
-# - object states, which the dashboards show as they are (refresh 1m);
+# - object states, which the dashboards show as they are (refresh 1m), and the object-state alerts
+#   on the failing and suspended objects recorded just before them;
 RECORDING_GROUP = "flux-objects"
 RECORDING_INTERVAL = "30s"
 # - reconcile durations per kind, rates over 5m windows;
 DURATION_GROUP = "flux-durations"
 DURATION_INTERVAL = "1m"
-# - each object's p99 over 30m, which reads every bucket series of the fleet (FluxReconcileDurationHigh,
-#   whose `for` is 30m by default, reads it too), and the slowest objects over 2h: windows that
+# - each object's p99 over 30m and the slowest objects over 2h, which read every bucket series of
+#   the fleet, and FluxReconcileDurationHigh over 30m (its `for` is 30m by default): windows that
 #   long move little in five minutes.
 SLOWEST_GROUP = "flux-slowest"
 SLOWEST_INTERVAL = "5m"
+# FluxReconcileDurationHigh: more than this share of an object's reconciles took longer than the
+# threshold, which is to say its p99 is above it.
+SLOWER_SHARE = 0.01
 
 _OBJECT = "{{ $labels.kind }} {{ $labels.exported_namespace }}/{{ $labels.name }}"
 
@@ -74,44 +83,52 @@ def _reason(query: str | None, *labels: str) -> str:
     )
 
 
+def _per_object(record: str, kinds: Kinds) -> str:
+    """Each object of ``kinds`` in a per-object recorded state, without its detail labels: a
+    revision or reason that changes must neither resolve the alert nor restart its ``for``."""
+    return f"max {by(OBJECT_LABELS)} ({record}{selector(kinds.matcher('kind'))})"
+
+
 def flux_rule_groups(settings: Settings) -> list[dict]:
     """Prometheus rule groups (as in a rule file): alerts on Flux objects and controllers, and the
     recording rules the dashboards read.
 
-    Object-state alerts keep raw per-object expressions, so they do not lag a recording interval;
-    FluxReconcileDurationHigh reads each object's recorded p99 (OBJECT_P99), which the dashboard
-    shares.
+    The object-state alerts read the failing and suspended objects recorded just before them in the
+    same group, which hold each object's last state through a gap of up to STATE_HOLD in its
+    source's scrapes (promql.FluxQueries.held_objects); FluxReconcileDurationHigh reads the raw
+    buckets, in the group that computes the per-object durations.
     """
     q = FluxQueries(settings)
     source = q.source
     # Evaluated in the cluster, whose own series have no cluster label.
     reason = _reason(source.reason_query(), "kind", "exported_namespace", "name")
     alerts = settings.alerts
-    threshold = format_bound(alerts.reconcile_duration.threshold)
     # Sources are left to FluxSourceFailure so that each failing object raises one alert; a
     # source that cannot fetch keeps serving its last artifact, which warrants its own threshold.
-    rules = [
+    object_alerts = [
         _alert(
             "ReconciliationFailure",
-            q.objects("False", NOT_SOURCES),
+            _per_object(FAILING_OBJECTS, NOT_SOURCES),
             alerts.reconciliation_failure,
             f"{_OBJECT} reconciliation has been failing for more than {alerts.reconciliation_failure.for_}",
             "Its Ready condition is False; see `flux get` and the controller's logs." + reason,
         ),
         _alert(
             "FluxSourceFailure",
-            q.objects("False", SOURCES),
+            _per_object(FAILING_OBJECTS, SOURCES),
             alerts.source_failure,
             f"{_OBJECT} has been failing to fetch for more than {alerts.source_failure.for_}",
             "Its Ready condition is False; objects built from it use its last artifact." + reason,
         ),
         _alert(
             "FluxObjectSuspended",
-            q.suspended(ALL_KINDS),
+            _per_object(SUSPENDED_OBJECTS, ALL_KINDS),
             alerts.suspended,
             f"{_OBJECT} has been suspended for more than {alerts.suspended.for_}",
             "Flux does not reconcile it until it is resumed (flux resume).",
         ),
+    ]
+    controller_alerts = [
         _alert(
             "FluxControllerDown",
             q.controller_down(),
@@ -119,17 +136,6 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
             "Flux controller {{ $labels.app }} is down or missing",
             f"Prometheus cannot scrape {{{{ $labels.app }}}} in {settings.flux_namespace} "
             f"(or, for a controller listed in fluxComponents, finds no target) for {alerts.controller_down.for_}.",
-        ),
-        # At or above: histogram_quantile returns exactly the top finite bucket (1799.9999999999986)
-        # when the quantile lies beyond it, so a threshold there must still fire. The threshold is
-        # written exactly: formatted as 1800 it could never be reached. Each object's p99 is
-        # recorded (OBJECT_P99), so this alert and the dashboard compute it once.
-        _alert(
-            "FluxReconcileDurationHigh",
-            f"{OBJECT_P99} >= {threshold}",
-            alerts.reconcile_duration,
-            f"{_OBJECT} p99 reconcile duration is {{{{ $value | humanizeDuration }}}} or more",
-            f"At or above {threshold}s over {OBJECT_P99_WINDOW}, for {alerts.reconcile_duration.for_}.",
         ),
         _alert(
             "FluxWorkqueueBacklog",
@@ -142,11 +148,12 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
     ]
     if isinstance(source, FluxOperatorSource):
         # The FluxInstance is Flux's own installation: when it is not ready, an upgrade or a
-        # controller failed to apply. Same for and severity as an object that fails to reconcile.
-        rules.append(
+        # controller failed to apply. Same for and severity as an object that fails to reconcile;
+        # its state is held through missed scrapes of the operator like the objects'.
+        controller_alerts.append(
             _alert(
                 "FluxInstanceNotReady",
-                source.instances_not_ready(),
+                instances_not_ready(source),
                 alerts.reconciliation_failure,
                 "FluxInstance {{ $labels.exported_namespace }}/{{ $labels.name }} has not been ready "
                 f"for more than {alerts.reconciliation_failure.for_}",
@@ -154,11 +161,30 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
                 + _reason(source.instance_reason_query(), "exported_namespace", "name"),
             )
         )
+    # The share above a bucket bound is exact (FluxQueries.share_slower_than): an object whose
+    # reconciles all take less than the threshold never fires, one whose slowest 1% take longer
+    # always does. The summary says only that; how much longer, the buckets cannot tell.
+    duration = alerts.reconcile_duration
+    bound = DURATION_THRESHOLDS[duration.threshold]
+    slower = f"{bound_text(bound)}s"
+    duration_alert = _alert(
+        "FluxReconcileDurationHigh",
+        f"{q.share_slower_than(bound, OBJECT_P99_WINDOW, OBJECT_LABELS)} > {SLOWER_SHARE:g}",
+        duration,
+        f"{_OBJECT}: more than {SLOWER_SHARE:.0%} of reconciles took longer than {slower} over {OBJECT_P99_WINDOW}",
+        f"{{{{ $value | humanizePercentage }}}} of its reconciles in the last {OBJECT_P99_WINDOW} took longer "
+        f"than {slower} (the bucket bound {format_bound(bound)}s of Flux's duration histogram), for "
+        f"{duration.for_}: its p99 is above {slower}.",
+    )
     return [
-        {"name": ALERT_GROUP, "interval": ALERT_INTERVAL, "rules": rules},
-        {"name": RECORDING_GROUP, "interval": RECORDING_INTERVAL, "rules": [*object_rules(settings), heartbeat_rule()]},
+        {"name": ALERT_GROUP, "interval": ALERT_INTERVAL, "rules": controller_alerts},
+        {
+            "name": RECORDING_GROUP,
+            "interval": RECORDING_INTERVAL,
+            "rules": [*object_rules(settings), heartbeat_rule(), *object_alerts],
+        },
         {"name": DURATION_GROUP, "interval": DURATION_INTERVAL, "rules": duration_rules(settings)},
-        {"name": SLOWEST_GROUP, "interval": SLOWEST_INTERVAL, "rules": slowest_rules(settings)},
+        {"name": SLOWEST_GROUP, "interval": SLOWEST_INTERVAL, "rules": [*slowest_rules(settings), duration_alert]},
     ]
 
 

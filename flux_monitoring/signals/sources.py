@@ -49,11 +49,23 @@ def by(labels: tuple[str, ...]) -> str:
     return f"by ({', '.join(labels)})"
 
 
+def last_known(series: str, window: str | None) -> str:
+    """``series`` now, or (``window``) each series' last sample in the window before now.
+
+    Range selectors skip staleness markers (prometheus/prometheus promql/engine.go, matrixIterSlice:
+    ``value.IsStaleNaN`` samples are dropped, v2.x to v3.14.0), so a series a failed scrape ended
+    keeps its last value for ``window``; an instant selector has nothing from the failed scrape on.
+    """
+    return f"last_over_time({series}[{window}])" if window else series
+
+
 class MetricSource(ABC):
     """The object-state queries of one metric source.
 
     ``namespace`` arguments are a matcher on the objects' namespace ("" for any). ``detail`` adds
-    the labels ``detail_labels`` (revision, reason) to each object, for tables.
+    the labels ``detail_labels`` (revision, reason) to each object, for tables. ``window``: each
+    object's last state in that window rather than now, for when the source is not reporting
+    (see ``last_known``).
     """
 
     # The metric carrying every object's state: the namespace variable's values come from it.
@@ -68,16 +80,20 @@ class MetricSource(ABC):
         self.without_ready = Kinds(tuple(k.kind for k in target.release.kinds if not k.has_ready))
 
     @abstractmethod
-    def ready(self, ready: str, kinds: Kinds, namespace: str, detail: bool) -> str:
+    def ready(self, ready: str, kinds: Kinds, namespace: str, detail: bool, window: str | None = None) -> str:
         """Objects of ``kinds`` whose Ready condition is ``ready`` (True, False or Unknown)."""
 
     @abstractmethod
-    def suspend_flag(self, kinds: Kinds, namespace: str, detail: bool) -> str:
+    def suspend_flag(self, kinds: Kinds, namespace: str, detail: bool, window: str | None = None) -> str:
         """Objects whose suspend flag is set."""
 
-    def suspended(self, kinds: Kinds, namespace: str, detail: bool) -> str:
+    def suspended(self, kinds: Kinds, namespace: str, detail: bool, window: str | None = None) -> str:
         """Suspended objects that exist."""
-        return self.suspend_flag(kinds, namespace, detail)
+        return self.suspend_flag(kinds, namespace, detail, window)
+
+    @abstractmethod
+    def reported_kinds(self) -> str:
+        """One series per kind the source reports objects of now, labelled ``cluster`` and ``kind``."""
 
     def reason_query(self) -> str | None:
         """A printf format (of kind, namespace, name, each %q) of the query giving an object's Ready
@@ -98,24 +114,35 @@ class LegacySource(MetricSource):
     def _selector(self, kinds: Kinds, namespace: str, *matchers: str) -> str:
         return selector(equals("job", self.controllers_job), kinds.matcher("kind"), namespace, *matchers)
 
-    def ready(self, ready: str, kinds: Kinds, namespace: str, detail: bool) -> str:
+    def ready(self, ready: str, kinds: Kinds, namespace: str, detail: bool, window: str | None = None) -> str:
         # "== 1": in Flux 2.0 a deleted object keeps its series, with Deleted at 1 and True, False and
         # Unknown at 0 (fluxcd/pkg runtime/metrics RecordCondition, runtime <= v0.41.0); from 2.1
         # its series are removed. Kinds without a Ready condition have no series.
         condition = self._selector(kinds, namespace, equals("type", "Ready"), equals("status", ready))
-        return f"max {self._by_object(detail)} (gotk_reconcile_condition{condition} == 1)"
+        return f"max {self._by_object(detail)} ({last_known(f'gotk_reconcile_condition{condition}', window)} == 1)"
 
-    def suspend_flag(self, kinds: Kinds, namespace: str, detail: bool) -> str:
-        return f"max {self._by_object(detail)} (gotk_suspend_status{self._selector(kinds, namespace)} == 1)"
+    def suspend_flag(self, kinds: Kinds, namespace: str, detail: bool, window: str | None = None) -> str:
+        flag = last_known(f"gotk_suspend_status{self._selector(kinds, namespace)}", window)
+        return f"max {self._by_object(detail)} ({flag} == 1)"
 
-    def suspended(self, kinds: Kinds, namespace: str, detail: bool) -> str:
-        flag = self.suspend_flag(kinds, namespace, detail)
+    def suspended(self, kinds: Kinds, namespace: str, detail: bool, window: str | None = None) -> str:
+        flag = self.suspend_flag(kinds, namespace, detail, window)
         if not self.target.release.deleted_status:
             return flag
         # Flux 2.0 controllers leave gotk_suspend_status at 1 when they record a suspended object
         # deleted: only objects with a live Ready state (True, False or Unknown at 1) count.
         live = self._selector(kinds, namespace, equals("type", "Ready"), 'status=~"True|False|Unknown"')
-        return f"{flag}\nand on ({', '.join(OBJECT_LABELS)}) (gotk_reconcile_condition{live} == 1)"
+        live_state = last_known(f"gotk_reconcile_condition{live}", window)
+        return f"{flag}\nand on ({', '.join(OBJECT_LABELS)}) ({live_state} == 1)"
+
+    def reported_kinds(self) -> str:
+        # Each kind's gauges come from its controller: a kind is unreported while its controller's
+        # scrape fails.
+        return f"group by (cluster, kind) (gotk_reconcile_condition{self._selector(Kinds(()), '')})"
+
+
+def _kind_from_customresource_kind(expr: str) -> str:
+    return f'label_replace({expr}, "kind", "$1", "customresource_kind", "(.+)")'
 
 
 class ResourceInfoSource(MetricSource):
@@ -126,20 +153,25 @@ class ResourceInfoSource(MetricSource):
     state_metric = "gotk_resource_info"
     detail_labels = ("revision", "reason")
 
-    def _info(self, kinds: Kinds, namespace: str, detail: bool, *matchers: str) -> str:
-        info = f"gotk_resource_info{selector(kinds.matcher('customresource_kind'), namespace, *matchers)}"
+    def _info(self, kinds: Kinds, namespace: str, detail: bool, window: str | None, *matchers: str) -> str:
+        info = last_known(
+            f"gotk_resource_info{selector(kinds.matcher('customresource_kind'), namespace, *matchers)}", window
+        )
         # kube-state-metrics names the kind customresource_kind; copy it to kind like the other
         # sources, so every query has the same labels.
-        return f'max {self._by_object(detail)} (label_replace({info}, "kind", "$1", "customresource_kind", "(.+)"))'
+        return f"max {self._by_object(detail)} ({_kind_from_customresource_kind(info)})"
 
-    def ready(self, ready: str, kinds: Kinds, namespace: str, detail: bool) -> str:
+    def ready(self, ready: str, kinds: Kinds, namespace: str, detail: bool, window: str | None = None) -> str:
         # An object not reconciled yet has no ready label: it counts as Unknown.
         ready_matcher = 'ready=~"Unknown|"' if ready == "Unknown" else equals("ready", ready)
         with_ready = Kinds(self.without_ready.names, negate=True)
-        return self._info(kinds, namespace, detail, with_ready.matcher("customresource_kind"), ready_matcher)
+        return self._info(kinds, namespace, detail, window, with_ready.matcher("customresource_kind"), ready_matcher)
 
-    def suspend_flag(self, kinds: Kinds, namespace: str, detail: bool) -> str:
-        return self._info(kinds, namespace, detail, equals("suspended", "true"))
+    def suspend_flag(self, kinds: Kinds, namespace: str, detail: bool, window: str | None = None) -> str:
+        return self._info(kinds, namespace, detail, window, equals("suspended", "true"))
+
+    def reported_kinds(self) -> str:
+        return _kind_from_customresource_kind("group by (cluster, customresource_kind) (gotk_resource_info)")
 
     def reason_query(self) -> str:
         return "max by (reason) (gotk_resource_info{customresource_kind=%q, exported_namespace=%q, name=%q})"
@@ -157,18 +189,23 @@ class FluxOperatorSource(MetricSource):
         super().__init__(target)
         self.operator_job = operator_job
 
-    def _info(self, metric: str, kinds: Kinds, namespace: str, detail: bool, *matchers: str) -> str:
-        info = f"{metric}{selector(equals('job', self.operator_job), kinds.matcher('kind'), namespace, *matchers)}"
-        return f"max {self._by_object(detail)} ({info})"
+    def _info(self, kinds: Kinds, namespace: str, detail: bool, window: str | None, *matchers: str) -> str:
+        info = f"flux_resource_info{selector(self._job, kinds.matcher('kind'), namespace, *matchers)}"
+        return f"max {self._by_object(detail)} ({last_known(info, window)})"
 
-    def ready(self, ready: str, kinds: Kinds, namespace: str, detail: bool) -> str:
+    @property
+    def _job(self) -> str:
+        return equals("job", self.operator_job)
+
+    def ready(self, ready: str, kinds: Kinds, namespace: str, detail: bool, window: str | None = None) -> str:
         with_ready = Kinds(self.without_ready.names, negate=True)
-        return self._info(
-            "flux_resource_info", kinds, namespace, detail, with_ready.matcher("kind"), equals("ready", ready)
-        )
+        return self._info(kinds, namespace, detail, window, with_ready.matcher("kind"), equals("ready", ready))
 
-    def suspend_flag(self, kinds: Kinds, namespace: str, detail: bool) -> str:
-        return self._info("flux_resource_info", kinds, namespace, detail, equals("suspended", "True"))
+    def suspend_flag(self, kinds: Kinds, namespace: str, detail: bool, window: str | None = None) -> str:
+        return self._info(kinds, namespace, detail, window, equals("suspended", "True"))
+
+    def reported_kinds(self) -> str:
+        return f"group by (cluster, kind) (flux_resource_info{selector(self._job)})"
 
     def reason_query(self) -> str:
         return (
@@ -188,12 +225,13 @@ class FluxOperatorSource(MetricSource):
     def instance_reason_query(self) -> str:
         return f'max by (reason) (flux_instance_info{{job="{self.operator_job}", exported_namespace=%q, name=%q}})'
 
-    def instances_not_ready(self) -> str:
-        not_ready = 'ready!="True"'
-        return (
-            f"max by (exported_namespace, name) "
-            f"(flux_instance_info{selector(equals('job', self.operator_job), not_ready)})"
-        )
+    def instances_not_ready(self, window: str | None = None) -> str:
+        not_ready = selector(self._job, 'ready!="True"')
+        return f"max by (exported_namespace, name) ({last_known(f'flux_instance_info{not_ready}', window)})"
+
+    def instances_reported(self) -> str:
+        """One series per cluster whose operator reports its FluxInstances now."""
+        return f"group by (cluster) (flux_instance_info{selector(self._job)})"
 
 
 # The PodMonitors' names; the Prometheus Operator sets the ``job`` label of their targets to

@@ -55,8 +55,9 @@ RATE_INTERVAL = "10s"
 STARTUP_DEADLINE = 60.0
 DEFAULT = ("source-controller", "kustomize-controller", "helm-controller", "notification-controller")
 IMAGE = ("image-reflector-controller", "image-automation-controller")
-# A bucket bound of Flux's histogram above 10s (MATRIX Appendix B): an object's p99 lies at or above
-# it exactly when 10% of its reconciliations (five times its typical duration) exceed it.
+# A bucket bound of Flux's histogram above 10s (MATRIX Appendix B), configured as people read it
+# (122.3): an object's p99 lies above it exactly when 10% of its reconciliations (five times its
+# typical duration) exceed it.
 P99_THRESHOLD = "122.30217221643493"
 WORKQUEUE_DEPTH = 1
 
@@ -90,7 +91,7 @@ CASES = {
 ALERTS = json.dumps(
     {name: {"for": "0s"} for name in ("reconciliationFailure", "suspended", "controllerDown", "sourceFailure")}
     | {
-        "reconcileDuration": {"for": "0s", "p99Seconds": float(P99_THRESHOLD)},
+        "reconcileDuration": {"for": "0s", "p99Seconds": 122.3},
         "workqueue": {"for": "0s", "depth": WORKQUEUE_DEPTH},
     }
 )

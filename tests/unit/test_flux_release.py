@@ -11,7 +11,7 @@ from flux_monitoring.flux.release import (
     CONTROLLER_POD_LABEL,
     DURATION_BUCKET_LE,
     DURATION_BUCKETS,
-    DURATION_TOP_BUCKET,
+    DURATION_THRESHOLDS,
     MINORS,
     NEWEST,
     flux_release,
@@ -78,7 +78,13 @@ def test_duration_buckets_are_the_controllers_exact_bounds(matrix):
     assert buckets["metric"] == "gotk_reconcile_duration_seconds"
     assert [*DURATION_BUCKET_LE, "+Inf"] == buckets["all_2x"]
     assert [format_bound(b) for b in DURATION_BUCKETS] == list(DURATION_BUCKET_LE)
-    assert DURATION_TOP_BUCKET == 1799.9999999999986 < 1800
+    assert DURATION_BUCKETS[-1] == 1799.9999999999986 < 1800
+
+
+def test_each_duration_threshold_names_one_bound_as_people_read_it(matrix):
+    bounds = [float(le) for le in matrix["reconcile_duration_buckets"]["all_2x"][:-1]]
+    assert list(DURATION_THRESHOLDS.values()) == bounds
+    assert list(DURATION_THRESHOLDS) == [0.01, 0.03836, 0.1472, 0.5646, 2.166, 8.31, 31.88, 122.3, 469.2, 1800]
 
 
 def test_pulumi_yaml_defaults_flux_version_to_the_newest_release():

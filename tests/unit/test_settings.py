@@ -253,11 +253,14 @@ def test_an_object_key_given_a_scalar_is_reported():
 
 def test_alerts_override_for_severity_and_threshold():
     settings = load(
-        alerts={"reconcileDuration": {"for": "1h", "severity": "critical", "p99Seconds": 5}, "workqueue": {"depth": 50}}
+        alerts={
+            "reconcileDuration": {"for": "1h", "severity": "critical", "p99Seconds": 8.31},
+            "workqueue": {"depth": 50},
+        }
     )
     assert settings.alerts.reconcile_duration.for_ == "1h"
     assert settings.alerts.reconcile_duration.severity == "critical"
-    assert settings.alerts.reconcile_duration.threshold == 5
+    assert settings.alerts.reconcile_duration.threshold == 8.31
     assert settings.alerts.workqueue.threshold == 50
     assert settings.alerts.workqueue.for_ == "15m"
     assert settings.alerts.reconciliation_failure.for_ == "10m"
@@ -299,15 +302,23 @@ def test_required_password_must_be_set():
     assert problem.startswith("grafanaAdminPassword: got null; expected a secret, required by")
 
 
-def test_p99_threshold_stays_within_fluxs_duration_buckets():
-    assert load(alerts={"reconcileDuration": {"p99Seconds": 60}}).alerts.reconcile_duration.threshold == 60
-    top = load(alerts={"reconcileDuration": {"p99Seconds": 1799.9999999999986}})
-    assert top.alerts.reconcile_duration.threshold == 1799.9999999999986
-    [problem] = problems(alerts={"reconcileDuration": {"p99Seconds": 1800}})
+@pytest.mark.parametrize("bound", [0.01, 2.166, 122.3, "469.2", 1800])
+def test_p99_threshold_is_one_of_fluxs_bucket_bounds_as_people_read_them(bound):
+    assert load(alerts={"reconcileDuration": {"p99Seconds": bound}}).alerts.reconcile_duration.threshold == float(bound)
+
+
+def test_the_default_p99_threshold_is_a_bucket_bound():
+    assert load().alerts.reconcile_duration.threshold == 469.2
+
+
+@pytest.mark.parametrize("between", [300, 60, 122.30217221643493, 1799.9999999999986, 2400])
+def test_p99_threshold_between_bucket_bounds_is_refused_naming_the_bounds(between):
+    [problem] = problems(alerts={"reconcileDuration": {"p99Seconds": between}})
     assert problem == (
-        "alerts.reconcileDuration.p99Seconds: got 1800; expected a number greater than 0 and at "
-        "most 1799.9999999999986 (the top finite bucket of Flux's reconcile duration histogram: "
-        "a p99 above it cannot be measured)"
+        f"alerts.reconcileDuration.p99Seconds: got {between}; expected a bound of Flux's reconcile duration "
+        "buckets, in seconds: 0.01, 0.03836, 0.1472, 0.5646, 2.166, 8.31, 31.88, 122.3, 469.2 or 1800 "
+        "(the histogram tells exactly whether more than 1% of reconciles took longer than a bound, "
+        "not how long between two)"
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 from flux_monitoring.config.settings import load_settings
 from flux_monitoring.signals.dashboards import cluster_dashboard, control_plane_dashboard, dashboard_config_maps
 from flux_monitoring.signals.promql import ALL_NAMESPACES, FAILING_OBJECTS, recording_rules
+from flux_monitoring.signals.rules import flux_rule_groups
 
 PROJECT = Path(__file__).resolve().parents[2]
 GENERATIONS = ("resource-info", "legacy", "flux-operator")
@@ -216,9 +217,11 @@ def test_control_plane_work_queue_and_reconcile_panels_read_the_recorded_series(
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
-def test_every_recorded_series_is_read_by_a_dashboard(generation):
+def test_every_recorded_series_is_read_by_a_dashboard_or_a_rule(generation):
     settings = settings_for(generation)
-    read = " ".join(t["expr"] for build in DASHBOARDS.values() for t in targets(build(settings)))
+    panels = [t["expr"] for build in DASHBOARDS.values() for t in targets(build(settings))]
+    rules = [r["expr"] for g in flux_rule_groups(settings) for r in g["rules"]]
+    read = " ".join(panels + rules)
     unread = {r["record"] for r in recording_rules(settings)} - set(re.findall(r"flux:[a-z0-9_:]+", read))
     assert not unread
 

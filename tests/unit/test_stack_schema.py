@@ -68,7 +68,7 @@ def test_the_readme_reference_names_every_key_with_its_default():
     for key in (
         "`kubernetes:context` | (required)",
         "`prometheus.retention` | `10d`",
-        "`alerts.reconcileDuration.p99Seconds` | `300`",
+        "`alerts.reconcileDuration.p99Seconds` | `469.2`",
         "`gitops.timeout` | `10m`",
     ):
         assert key in reference
