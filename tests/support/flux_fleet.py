@@ -229,6 +229,7 @@ class FluxObject:
     seconds: float  # typical reconcile duration
     deleted: bool = False  # deleted while failing
     suspend_set: bool = False  # spec.suspend present (true, or explicitly false)
+    slow_share: float = 0.1  # the share of its reconciliations that take five times ``seconds``
 
     @property
     def reason(self) -> str:
@@ -405,20 +406,21 @@ class FleetMetrics:
     def _durations(self, o: FluxObject, elapsed: float) -> list[str]:
         if o.deleted and not self.release.deleted_status:
             return []  # from Flux 2.1 a deleted object's series are removed (MATRIX §1d)
-        # One reconciliation every two seconds: 90% take the typical time, 10% five times as long.
-        # A deleted object (Flux 2.0) keeps its series, which no longer grow.
+        # One reconciliation every two seconds: most take the typical time, ``slow_share`` (10% by
+        # default) five times as long. A deleted object (Flux 2.0) keeps its series, which no longer grow.
         count = 30.0 if o.deleted else elapsed / 2
         obj = {"kind": o.kind, "name": o.name, "namespace": o.namespace}
+        typical, slow = 1 - o.slow_share, o.slow_share
         lines = []
         for le in self.release.le:
             bound = float(le)  # "+Inf" too
             lines.append(
                 f"gotk_reconcile_duration_seconds_bucket{_labels(**obj, le=le)} "
-                f"{count * (0.9 * (o.seconds <= bound) + 0.1 * (5 * o.seconds <= bound)):.3f}"
+                f"{count * (typical * (o.seconds <= bound) + slow * (5 * o.seconds <= bound)):.3f}"
             )
         return [
             *lines,
-            f"gotk_reconcile_duration_seconds_sum{_labels(**obj)} {count * 1.4 * o.seconds:.3f}",
+            f"gotk_reconcile_duration_seconds_sum{_labels(**obj)} {count * (typical + 5 * slow) * o.seconds:.3f}",
             f"gotk_reconcile_duration_seconds_count{_labels(**obj)} {count:.3f}",
         ]
 
@@ -589,17 +591,29 @@ def targets(configs: list[dict]) -> int:
     return sum(len(c["static_configs"]) for c in configs)
 
 
+# What answers a scrape it cannot serve, as a pod being rescheduled would (``serve_fleet``'s ``unreachable``).
+UNAVAILABLE = 503
+KUBE_STATE_METRICS = "kube-state-metrics"
+
+
 @contextmanager
-def serve_fleet(fleet: Fleet) -> Iterator[int]:
+def serve_fleet(fleet: Fleet, unreachable: set[str] | None = None) -> Iterator[int]:
     """Serves the fleet's metrics on 127.0.0.1 at an ephemeral port (yielded) until the block ends:
-    /pods/<pod>/<port name>/metrics answers like that pod port, /kube-state-metrics/metrics too."""
+    /pods/<pod>/<port name>/metrics answers like that pod port, /kube-state-metrics/metrics too.
+
+    ``unreachable`` (the caller may change it while serving) names endpoints whose scrapes fail:
+    KUBE_STATE_METRICS or a pod (a controller's app label, the operator's name)."""
     metrics = FleetMetrics(fleet)
     operator = fleet.release.operator["scrape"]
     operator_pod = operator["pod_label"]["app.kubernetes.io/name"]
+    unreachable = unreachable if unreachable is not None else set()
 
     def body_of(path: str) -> tuple[int, str]:
         parts = path.strip("/").split("/")
-        if parts == ["kube-state-metrics", "metrics"]:
+        endpoint = KUBE_STATE_METRICS if parts[0] == KUBE_STATE_METRICS else parts[1] if len(parts) > 1 else ""
+        if endpoint in unreachable:
+            return UNAVAILABLE, "unavailable\n"
+        if parts == [KUBE_STATE_METRICS, "metrics"]:
             return 200, metrics.kube_state_metrics()
         if len(parts) != 4 or parts[0] != "pods" or parts[3] != "metrics":
             return 404, ""
