@@ -53,7 +53,7 @@ from flux_monitoring.config.types import (
     url_without_credentials,
     whole_number,
 )
-from flux_monitoring.flux.release import DURATION_THRESHOLDS, MINORS, NEWEST, flux_release
+from flux_monitoring.flux.release import DURATION_THRESHOLDS, MINORS, NEWEST, SHARD_PATTERN, flux_release
 from flux_monitoring.flux.target import (
     METRIC_SOURCES,
     METRICS_EXPECTED,
@@ -121,8 +121,9 @@ FluxMetrics = one_of(*METRIC_SOURCES, expected=METRICS_EXPECTED)
 FluxVersion = text(VERSION_PATTERN, VERSION_EXPECTED)
 # Every controller of any known release: which of them a release has is checked with fluxVersion.
 _CONTROLLERS = tuple(dict.fromkeys(c for minor in MINORS for c in flux_release(minor).controllers))
+_SHARDED = tuple(dict.fromkeys(c for minor in MINORS for c in flux_release(minor).sharded_controllers))
 _COMPONENTS_TEXT = (
-    f"a list of the Flux controllers installed, each once, such as "
+    f"a list of the Flux controllers (or shards, <controller>-<shard>) that must be running, each once, such as "
     f"{json.dumps(list(flux_release(NEWEST).default_controllers))}"
 )
 
@@ -141,7 +142,17 @@ FluxComponents = Annotated[
     tuple[str, ...],
     BeforeValidator(_controller_names),
     WithJsonSchema(
-        {"type": "array", "items": {"type": "string", "enum": list(_CONTROLLERS)}, "minItems": 1, "uniqueItems": True}
+        {
+            "type": "array",
+            "items": {
+                "anyOf": [
+                    {"type": "string", "enum": list(_CONTROLLERS)},
+                    {"type": "string", "pattern": f"^({'|'.join(_SHARDED)})-{SHARD_PATTERN}$"},
+                ]
+            },
+            "minItems": 1,
+            "uniqueItems": True,
+        }
     ),
 ]
 UserName = text(r"^[^\s:]+$", "a user name without spaces or ':', such as admin")
@@ -497,6 +508,16 @@ ReconcileDurationRule = _alert_rule(
     ),
 )
 SourceFailureRule = _alert_rule("SourceFailureRule", "15m", "warning", "a source cannot fetch")
+# Blind spots: every object alert and panel of the kind (or of every kind) is silent meanwhile, so
+# they page like a controller down; 15m outlasts a rollout of kube-state-metrics or of Flux itself.
+KindUnreportedRule = _alert_rule(
+    "KindUnreportedRule", "15m", "page", "the controllers reconcile a kind the state source reports no object of"
+)
+StateSourceDownRule = _alert_rule("StateSourceDownRule", "10m", "page", "the state source is down, absent or stale")
+# A Flux upgrade rolls its controllers out within minutes; 30m is past any rollout.
+VersionMismatchRule = _alert_rule(
+    "VersionMismatchRule", "30m", "warning", "the running Flux is another release than fluxVersion"
+)
 WorkqueueRule = _alert_rule(
     "WorkqueueRule",
     "15m",
@@ -521,7 +542,7 @@ class AlertSettings(_Model):
     controller_down: ControllerDownRule = _field(
         ControllerDownRule(),
         "controllerDown",
-        "FluxControllerDown: a controller's scrape fails, or a controller of fluxComponents (or, with the "
+        "FluxControllerDown: a controller or shard's scrape fails, or one of fluxComponents (or, with the "
         "flux-operator source, the Flux Operator) has no target.",
         {"for": "5m"},
     )
@@ -543,6 +564,27 @@ class AlertSettings(_Model):
         None,
         "FluxWorkqueueBacklog: a controller's work queue stays deeper than depth.",
         {"depth": 100},
+    )
+    kind_unreported: KindUnreportedRule = _field(
+        KindUnreportedRule(),
+        "kindUnreported",
+        "FluxKindUnreported: the controllers reconcile a kind (its reconcile durations grow) while the metric "
+        "source reports no object of it.",
+        {"for": "30m"},
+    )
+    state_source_down: StateSourceDownRule = _field(
+        StateSourceDownRule(),
+        "stateSourceDown",
+        "FluxStateSourceDown: kube-state-metrics' target is down or absent (resource-info), or the Flux Operator's "
+        "reporting is stale (flux-operator).",
+        {"severity": "warning"},
+    )
+    version_mismatch: VersionMismatchRule = _field(
+        VersionMismatchRule(),
+        "versionMismatch",
+        "FluxVersionMismatch: the Flux controllers' images (or, with flux-operator, the FluxInstance) are of "
+        "another release than fluxVersion.",
+        {"severity": "page"},
     )
 
 
@@ -647,11 +689,13 @@ class Settings(_Model):
     flux_components: FluxComponents | None = _field(
         None,
         "fluxComponents",
-        "The Flux controllers installed; the release's `flux install` defaults when unset. "
-        "image-reflector-controller, image-automation-controller and (from Flux 2.7) source-watcher are extras.",
+        "The Flux controllers, and shards (<controller>-<shard>, their pods' app label), that must be running: "
+        "FluxControllerDown fires for one without a target. Every controller and shard of the release is "
+        "scraped and every kind watched whether listed or not. The release's `flux install` defaults when unset.",
         [
             "source-controller",
             "kustomize-controller",
+            "kustomize-controller-shard1",
             "helm-controller",
             "notification-controller",
             "image-reflector-controller",

@@ -50,10 +50,44 @@ DEFAULT_CONTROLLERS = (SOURCE_CONTROLLER, KUSTOMIZE_CONTROLLER, HELM_CONTROLLER,
 # (flux2 0a87ed5a "Add source-watcher to manifests").
 EXTRA_CONTROLLERS = ((IMAGE_REFLECTOR_CONTROLLER, "2.0"), (IMAGE_AUTOMATION_CONTROLLER, "2.0"), (SOURCE_WATCHER, "2.7"))
 
+# Each controller's release line (the major.minor of its image tag, ghcr.io/fluxcd/<controller>:v<line>.<patch>)
+# in each Flux minor, MINORS order, None before it ships. Every patch of a Flux minor ships one line of each
+# controller and no line spans two Flux minors, so any one controller's tag names the Flux minor running
+# (flux2 manifests/bases/<controller>/kustomization.yaml at every tag v2.0.0 to v2.9.4, tabulated in
+# ../shared/upstream/crds/flux/PROVENANCE.txt "Controller images per Flux release"; the Flux Operator's
+# source-controller v1.2.5 for Flux 2.2.3 is on the 2.2 line too). tests/unit/test_flux_release.py
+# checks every row of that table against this one.
+CONTROLLER_LINES = {
+    SOURCE_CONTROLLER: tuple(f"1.{n}" for n in range(10)),
+    KUSTOMIZE_CONTROLLER: tuple(f"1.{n}" for n in range(10)),
+    HELM_CONTROLLER: ("0.35", "0.36", "0.37", *(f"1.{n}" for n in range(7))),
+    NOTIFICATION_CONTROLLER: tuple(f"1.{n}" for n in range(10)),
+    IMAGE_REFLECTOR_CONTROLLER: (*(f"0.{n}" for n in range(29, 36)), "1.0", "1.1", "1.2"),
+    IMAGE_AUTOMATION_CONTROLLER: (*(f"0.{n}" for n in range(35, 42)), "1.0", "1.1", "1.2"),
+    SOURCE_WATCHER: (None,) * 7 + ("2.0", "2.1", "2.2"),
+}
+
 # Every controller's pod: label app=<controller>, metrics on container port http-prom (8080), no
 # Service exposing it, unchanged in 2.0.0-2.9.4 (MATRIX §1a, §2.3: config/manager/deployment.yaml).
 CONTROLLER_POD_LABEL = "app"
 CONTROLLER_METRICS_PORT = "http-prom"
+
+# Shards: a controller deployed again per shard, its pods labelled app=<controller>-<shard> (the Flux
+# sharding guide: fluxcd/website content/en/flux/installation/configuration/sharding.md @ 6da0f383,
+# kustomize nameSuffix "-shard1" and patches of spec/template/metadata/labels/app; the Flux Operator's
+# spec.sharding: controlplaneio-fluxcd/flux-operator internal/builder/templates.go @ 17c6aea, value
+# <controller>-{{.ShardName}}). The operator shards these five, and source-watcher from Flux 2.9
+# (its `ge .VersionInfo.Minor 9` branch); notification-controller is never sharded.
+SHARDED_CONTROLLERS = (
+    SOURCE_CONTROLLER,
+    KUSTOMIZE_CONTROLLER,
+    HELM_CONTROLLER,
+    IMAGE_REFLECTOR_CONTROLLER,
+    IMAGE_AUTOMATION_CONTROLLER,
+)
+SOURCE_WATCHER_SHARDED_FROM = "2.9"
+# A shard name as kustomize's nameSuffix or the operator appends it: a DNS label's characters.
+SHARD_PATTERN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 
 
 # -- kinds (MATRIX §1c: config/crd/bases at each controller tag; storage only changes at x.y.0) ---
@@ -296,6 +330,14 @@ class FluxRelease:
     # from 2.1 they are removed (pkg 60a95d81, runtime/v0.42.0). MATRIX §2.5.
     deleted_status: bool
 
+    # The controllers that can run as shards in this release (SHARDED_CONTROLLERS).
+    sharded_controllers: tuple[str, ...] = ()
+
+    def controller_lines(self) -> dict[str, str]:
+        """controller -> the release line of its image tag in this release (CONTROLLER_LINES)."""
+        index = MINORS.index(self.minor)
+        return {c: CONTROLLER_LINES[c][index] for c in self.controllers}
+
     @property
     def controllers(self) -> tuple[str, ...]:
         return self.default_controllers + self.extra_controllers
@@ -340,4 +382,6 @@ def flux_release(minor: str) -> FluxRelease:
         extra_controllers=tuple(name for name, first in EXTRA_CONTROLLERS if _since(minor, first)),
         kinds=kinds,
         deleted_status=minor == "2.0",
+        sharded_controllers=SHARDED_CONTROLLERS
+        + ((SOURCE_WATCHER,) if _since(minor, SOURCE_WATCHER_SHARDED_FROM) else ()),
     )

@@ -13,7 +13,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flux_monitoring.flux.release import MINORS, NEWEST, FluxRelease, ReleaseKind, flux_release, minor_key
+from flux_monitoring.flux.release import (
+    MINORS,
+    NEWEST,
+    SHARD_PATTERN,
+    FluxRelease,
+    ReleaseKind,
+    flux_release,
+    minor_key,
+)
 
 RESOURCE_INFO = "resource-info"
 FLUX_OPERATOR = "flux-operator"
@@ -47,9 +55,30 @@ class FluxTargetError(ValueError):
         super().__init__("; ".join(f"{key}: {expected}" for key, _, expected in problems))
 
 
+_SHARD = re.compile(f"^{SHARD_PATTERN}$")
+
+
+def split_component(name: str, release: FluxRelease) -> tuple[str, str | None] | None:
+    """(controller, shard) of a fluxComponents entry: a controller of ``release`` (shard None) or a
+    shard of one, ``<controller>-<shard>`` as its pods' app label; None for neither."""
+    if name in release.controllers:
+        return name, None
+    for controller in release.sharded_controllers:
+        shard = name.removeprefix(f"{controller}-")
+        if shard != name and _SHARD.match(shard):
+            return controller, shard
+    return None
+
+
 @dataclass(frozen=True)
 class FluxTarget:
-    """The Flux a stack monitors: its release, the metric source and the controllers installed."""
+    """The Flux a stack monitors: its release, the metric source and the controllers (and shards)
+    that must be running.
+
+    Every controller and shard of the release is scraped and every kind of the release watched,
+    whatever ``components`` says: ``components`` only decides which ones FluxControllerDown
+    expects to find.
+    """
 
     release: FluxRelease
     metrics: str
@@ -58,8 +87,13 @@ class FluxTarget:
 
     @property
     def kinds(self) -> tuple[ReleaseKind, ...]:
-        """The kinds whose CRDs the installed controllers bring."""
-        return self.release.kinds_of(self.components)
+        """Every kind of the release: a kind whose CRD is absent costs nothing to watch."""
+        return self.release.kinds
+
+    @property
+    def required(self) -> tuple[tuple[str, str | None], ...]:
+        """(controller, shard or None) of each entry of ``components``."""
+        return tuple(split_component(name, self.release) for name in self.components)
 
     @property
     def invisible_kinds(self) -> tuple[str, ...]:
@@ -91,13 +125,15 @@ def _components_of(components: Any, release: FluxRelease, problems: list) -> tup
         return release.default_controllers
     known = release.controllers
     expected = (
-        f"a list of the Flux {release.minor} controllers installed, each once, from {', '.join(known)}, "
+        f"a list of the Flux {release.minor} controllers that must be running, each once, from {', '.join(known)}, "
+        f"or a shard of {', '.join(release.sharded_controllers)} named as its pods' app label "
+        f"(<controller>-<shard>, such as {release.sharded_controllers[1]}-shard1), "
         f"such as {json.dumps(list(release.default_controllers))}"
     )
     if not isinstance(components, list) or not components or not all(isinstance(c, str) for c in components):
         problems.append(("fluxComponents", components, expected))
         return release.default_controllers
-    unknown = [c for c in components if c not in known]
+    unknown = [c for c in components if split_component(c, release) is None]
     if unknown or len(set(components)) != len(components):
         later = [c for c in unknown if any(c in flux_release(m).controllers for m in MINORS)]
         if later:
@@ -105,8 +141,8 @@ def _components_of(components: Any, release: FluxRelease, problems: list) -> tup
             expected += "; " + ", ".join(f"{c} ships from Flux {m}" for c, m in first.items())
         problems.append(("fluxComponents", components, expected))
         return release.default_controllers
-    # In the release's order, so the same set always builds the same objects.
-    return tuple(c for c in known if c in components)
+    # In the release's order, each controller's shards after it, so the same set always builds the same objects.
+    return tuple(sorted(components, key=lambda c: (known.index(split_component(c, release)[0]), c)))
 
 
 def resolve_flux_target(version: Any = None, metrics: Any = None, components: Any = None) -> FluxTarget:

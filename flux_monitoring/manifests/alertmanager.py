@@ -32,6 +32,7 @@ from flux_monitoring.config.alerting import (
     duration_seconds,
 )
 from flux_monitoring.flux.release import NEWEST, flux_release
+from flux_monitoring.signals.sources import SHARD_LABEL
 
 ALERTMANAGER_CONFIG_SECRET = "alertmanager-flux-monitoring"
 # The key the Prometheus Operator reads from the config Secret (pkg/alertmanager/operator.go
@@ -207,9 +208,14 @@ def _routes(alerting: AlertingSettings) -> list[dict[str, Any]]:
 def _inhibit_rules() -> list[dict[str, Any]]:
     rules = list(CHART_INHIBIT_RULES)
     # A controller that is down stops reconciling (and reporting on) its kinds: its own alert says it all.
+    # Not a shard: which objects are its own (label sharding.fluxcd.io/key) no metric says.
     rules += [
         {
-            "source_matchers": [f'alertname = "{CONTROLLER_DOWN_ALERT}"', f'app = "{controller}"'],
+            "source_matchers": [
+                f'alertname = "{CONTROLLER_DOWN_ALERT}"',
+                f'app = "{controller}"',
+                f'{SHARD_LABEL} = ""',
+            ],
             "target_matchers": [f'alertname =~ "{"|".join(OBJECT_ALERTS)}"', f'kind =~ "{"|".join(kinds)}"'],
             "equal": ["cluster"],
         }

@@ -34,7 +34,7 @@ from flux_monitoring.signals.promql import (
     RecordedQueries,
     duration_quantile_record,
 )
-from flux_monitoring.signals.sources import FluxOperatorSource
+from flux_monitoring.signals.sources import SHARD_LABEL, FluxOperatorSource
 
 CONTROL_PLANE_UID = "flux-control-plane"
 CLUSTER_UID = "flux-cluster"
@@ -134,6 +134,51 @@ def _fleet_overview(q: FluxQueries, recorded: RecordedQueries) -> list[stat.Pane
     ]
 
 
+def _alarm(value: float) -> dashboard.ThresholdsConfig:
+    """Green below ``value``, red from it."""
+    return (
+        dashboard.ThresholdsConfig()
+        .mode(models.ThresholdsMode.ABSOLUTE)
+        .steps([models.Threshold(value=None, color="green"), models.Threshold(value=value, color="red")])
+    )
+
+
+def _blind_spots(q: FluxQueries) -> list[stat.Panel]:
+    """What the signals cannot see, first on both dashboards (the same queries as FluxKindUnreported,
+    FluxStateSourceDown and FluxVersionMismatch): 0 when all is seen."""
+    source = q.source
+    declared = q.settings.flux.release.minor
+    panels = [
+        _stat(
+            "Kinds reconciled, not reported",
+            f"sum by (cluster, kind) ({q.kinds_unreported(recorded=True)})\nor vector(0)",
+            8,
+            legend="{{kind}} {{cluster}}",
+        ).description(
+            f"Kinds the controllers reconcile that {source.name} reports no object of: their panels and "
+            f"alerts are blind. Likely: {source.unreported_causes}."
+        ),
+    ]
+    if (down := q.state_source_down()) is not None:
+        panels.append(
+            _stat(
+                "State source down", f"count by (cluster) ({down})\nor vector(0)", 8, legend="{{cluster}}"
+            ).description(f"{source.name}, where every object state comes from, is down, absent or stale.")
+        )
+    panels.append(
+        _stat(
+            f"Running Flux, not {declared}",
+            f"count by (cluster, running) ({q.running_flux()})\nor vector(0)",
+            8,
+            legend="Flux {{running}} {{cluster}}",
+        ).description(
+            f"Flux controllers (or the FluxInstance) of another release than fluxVersion {declared}, per release "
+            "running: the kinds, versions and metrics here are built for the declared one."
+        )
+    )
+    return [panel.thresholds(_alarm(1)) for panel in panels]
+
+
 def _build(builder: dashboard.Dashboard, panels: list) -> dict:
     for number, panel in enumerate(panels, start=1):
         builder = builder.with_panel(panel.id(number))  # fixed ids keep the JSON stable
@@ -164,13 +209,22 @@ def control_plane_dashboard(settings: Settings) -> dict:
 
     api = controllers("rest_client_requests_total")
     api_errors = controllers("rest_client_requests_total", 'code=~"5..|429"')
-    # One value per installed controller (fluxComponents), 0 for one without a target.
-    missing = [f'label_replace(vector(0), "app", "{app}", "", "")' for app in settings.flux.components]
-    # "or on (app)": a zero only for a controller no cluster has a target of (All), or the chosen one has not.
-    up = "\nor on (app) ".join([f"sum by (cluster, app) ({controllers('up')})", *missing])
+    # One value per controller and shard scraped, and per one of fluxComponents (0 for one without a target).
+    missing = [
+        f'label_replace(label_replace(vector(0), "app", "{controller}", "", ""), '
+        f'"{SHARD_LABEL}", "{shard or ""}", "", "")'
+        for controller, shard in settings.flux.required
+    ]
+    # "or on (app, shard)": a zero only for one no cluster has a target of (All), or the chosen one has not.
+    up = f"\nor on (app, {SHARD_LABEL}) ".join(
+        [f"sum by (cluster, app, {SHARD_LABEL}) ({controllers('up')})", *missing]
+    )
     panels = [
+        *_blind_spots(q),
         # Per controller of each cluster: controllers are named alike in every cluster of a fleet.
-        _stat("Controllers up", up, width=24, legend="{{app}} {{cluster}}"),
+        controllers_up := _stat(
+            "Controllers up", up, width=24, legend=f"{{{{app}}}} {{{{{SHARD_LABEL}}}}} {{{{cluster}}}}"
+        ),
         _timeseries(
             "CPU per controller",
             "short",
@@ -247,7 +301,7 @@ def control_plane_dashboard(settings: Settings) -> dict:
     if isinstance(source := q.source, FluxOperatorSource):
         # Only the Flux Operator knows the FluxInstance: Flux's own health and the version applied.
         panels.insert(
-            1,
+            panels.index(controllers_up) + 1,
             _table(
                 "Flux instance (Flux Operator)", source.instances(f'namespace=~"$namespace", cluster=~"{CLUSTERS}"')
             ),
@@ -275,6 +329,7 @@ def cluster_dashboard(settings: Settings) -> dict:
 
     panels = [
         *_fleet_overview(q, recorded),
+        *_blind_spots(q),
         *counts("Reconcilers", RECONCILERS),
         *counts("Sources", SOURCES),
         _stat("Suspended", recorded.object_count(SUSPENDED, ALL_KINDS), width=6),

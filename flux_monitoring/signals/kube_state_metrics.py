@@ -1,11 +1,20 @@
 """kube-state-metrics values that export Flux objects' state as gotk_resource_info.
 
 Since Flux 2.5 the controllers no longer export gotk_reconcile_condition / gotk_suspend_status;
-kube-state-metrics reads the objects instead (custom resource state metrics). It must watch each
-kind at a version the cluster serves, or it waits for it forever and the kind silently vanishes:
-so the kinds and versions come from the stack's Flux release (flux_monitoring/flux/release.py, the
-storage version of each kind), and only the kinds whose controllers are installed (fluxComponents)
-are listed, as the others have no CRD.
+kube-state-metrics reads the objects instead (custom resource state metrics). It watches each kind
+at the version the stack's Flux release stores (flux_monitoring/flux/release.py), and every kind of
+the release whatever fluxComponents says, so image automation and source-watcher objects are seen
+without configuration.
+
+A watched kind whose CRD is absent (a controller not installed) is harmless: the chart pinned by
+kube-prometheus-stack 88.5.3, kube-state-metrics 8.4.0, runs kube-state-metrics v2.20.0
+(prometheus-community/helm-charts charts/kube-state-metrics/Chart.yaml appVersion 2.20.0 @ cf408a29),
+whose CRD discovery resolves each configured kind against the CRDs it finds: an absent one (or one
+that no longer serves the version) yields no metrics and a log line, and its metrics start when a
+CRD serving it appears (kubernetes/kube-state-metrics internal/discovery/discovery.go
+ResolveGVKToGVKPs, PollForCacheUpdates @ c92fe0c5; CHANGELOG v2.20.0 #2996 "Log when a configured
+custom resource CRD is absent", #2940 "Ignore non-served CRD versions"). What it cannot do is say so
+in a metric: FluxKindUnreported (rules.py) does.
 """
 
 from __future__ import annotations

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from flux_monitoring.config.names import PART_OF_LABELS, PROMETHEUS_SELECTOR_LABELS
 from flux_monitoring.config.settings import Settings
-from flux_monitoring.flux.release import CONTROLLER_METRICS_PORT, CONTROLLER_POD_LABEL
+from flux_monitoring.flux.release import CONTROLLER_METRICS_PORT, CONTROLLER_POD_LABEL, SHARD_PATTERN
 from flux_monitoring.flux.target import FLUX_OPERATOR, LEGACY
 from flux_monitoring.signals.promql import FLUX_OPERATOR_APP
-from flux_monitoring.signals.sources import OPERATOR_POD_MONITOR_NAME, POD_MONITOR_NAME
+from flux_monitoring.signals.sources import OPERATOR_POD_MONITOR_NAME, POD_MONITOR_NAME, SHARD_LABEL
 
 # Controller series that no dashboard, alert or recording rule reads: controller-runtime, work
 # queue and client-go latency/size histograms (one series per bucket per controller) and the Go
@@ -82,21 +82,53 @@ def _pod_monitor(settings: Settings, name: str, selector: dict, endpoint: dict, 
     }
 
 
+_POD_APP = f"__meta_kubernetes_pod_label_{CONTROLLER_POD_LABEL}"
+
+
+def _controller_app_regex(settings: Settings) -> str:
+    """The app labels of every controller of the release and of every shard of one (Prometheus
+    anchors relabel regexes): group 1 the controller, group 3 the shard."""
+    release = settings.flux.release
+    return f"({'|'.join(release.controllers)})(-({SHARD_PATTERN}))?"
+
+
+def controller_relabelings(settings: Settings) -> list[dict]:
+    """Keep the pods of every controller of the release and of their shards, whatever fluxComponents
+    says (a label selector cannot match app=<controller>-<shard> for any shard name); label each
+    target app=<controller>, shard=<shard>."""
+    apps = _controller_app_regex(settings)
+    return [
+        _RUNNING_PODS,
+        {"sourceLabels": [_POD_APP], "action": "keep", "regex": apps},
+        {
+            "sourceLabels": [_POD_APP],
+            "action": "replace",
+            "regex": apps,
+            "targetLabel": CONTROLLER_POD_LABEL,
+            "replacement": "$1",
+        },
+        # An empty replacement (the main controller) leaves the label out.
+        {
+            "sourceLabels": [_POD_APP],
+            "action": "replace",
+            "regex": apps,
+            "targetLabel": SHARD_LABEL,
+            "replacement": "$3",
+        },
+    ]
+
+
 def flux_pod_monitor(settings: Settings) -> dict:
-    """A monitoring.coreos.com/v1 PodMonitor for the installed Flux controllers (fluxComponents)
-    in ``settings.flux_namespace``.
+    """A monitoring.coreos.com/v1 PodMonitor for every Flux controller and shard in ``settings.flux_namespace``.
 
     Its CRD comes with the kube-prometheus-stack release, so it must be created after it.
     """
-    endpoint = {"port": CONTROLLER_METRICS_PORT, "path": "/metrics", "relabelings": [_RUNNING_PODS]}
+    endpoint = {"port": CONTROLLER_METRICS_PORT, "path": "/metrics", "relabelings": controller_relabelings(settings)}
     if relabelings := metric_relabelings(settings):
         endpoint["metricRelabelings"] = relabelings
-    selector = {
-        "matchExpressions": [{"key": CONTROLLER_POD_LABEL, "operator": "In", "values": list(settings.flux.components)}]
-    }
-    # The pod's app label names the controller on every series, for per-controller panels
-    # and for telling which controller is absent.
-    return _pod_monitor(settings, POD_MONITOR_NAME, selector, endpoint, podTargetLabels=[CONTROLLER_POD_LABEL])
+    # Every pod with an app label; the relabelings keep the controllers' and their shards'.
+    selector = {"matchExpressions": [{"key": CONTROLLER_POD_LABEL, "operator": "Exists"}]}
+    return _pod_monitor(settings, POD_MONITOR_NAME, selector, endpoint)
 
 
 def flux_operator_pod_monitor(settings: Settings) -> dict:

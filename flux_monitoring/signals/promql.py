@@ -27,6 +27,7 @@ from flux_monitoring.flux.release import format_bound
 from flux_monitoring.signals.sources import (
     OBJECT_LABELS,
     POD_MONITOR_NAME,
+    SHARD_LABEL,
     FluxOperatorSource,
     Kinds,
     MetricSource,
@@ -119,16 +120,56 @@ class FluxQueries:
         """A gotk_reconcile_duration_seconds series (bucket, sum or count) with its selector."""
         return f"gotk_reconcile_duration_seconds_{series}{self.controllers(self._objects_namespace(), *matchers)}"
 
+    def required_controllers(self) -> list[str]:
+        """A matcher pair (app, shard) per controller or shard fluxComponents says must be running."""
+        return [
+            f"{_equals('app', controller)}, {_equals(SHARD_LABEL, shard or '')}"
+            for controller, shard in self.settings.flux.required
+        ]
+
     def controller_down(self) -> str:
-        """A scrape that fails, or an installed controller (fluxComponents) with no target at all;
-        with the flux-operator source, the operator too."""
+        """A scrape that fails (any controller or shard), or a controller or shard of fluxComponents with
+        no target at all; with the flux-operator source, the operator too."""
         down = [f"up{self.controllers()} == 0"]
-        absent = [f"absent(up{self.controllers(_equals('app', app))})" for app in self.settings.flux.components]
+        absent = [f"absent(up{self.controllers(required)})" for required in self.required_controllers()]
         if isinstance(source := self.source, FluxOperatorSource):
             operator = _equals("job", source.operator_job)
             down.append(f"up{_selector(operator)} == 0")
             absent.append(f"absent(up{_selector(operator, _equals('app', FLUX_OPERATOR_APP))})")
         return "\nor ".join(down + absent)
+
+    # -- blind spots: what the metric source misses (sources.py says what each can know) ------------
+
+    def _cluster_filter(self) -> str:
+        return _matches(CLUSTER, self.cluster)
+
+    def kinds_unreported(self, recorded: bool = False) -> str:
+        """Each (cluster, kind) the controllers reconciled in the last KIND_SEEN_WINDOW (its recorded
+        reconcile rate above 0) while the metric source reports no object of it.
+
+        Read over KIND_SEEN_WINDOW so kinds whose objects all reconcile hourly count, and a missed
+        evaluation of the durations group changes nothing (a missing rate only keeps it quiet). The
+        alert asks the source itself; ``recorded``, for the dashboards, reads the same query as recorded
+        (REPORTED_KINDS)."""
+        reportable = Kinds(self.source.unreportable().names, negate=True)
+        reconciled = _selector(reportable.matcher("kind"), self._cluster_filter())
+        reported = (
+            f"{REPORTED_KINDS}{_selector(self._cluster_filter())}"
+            if recorded
+            else self.source.reported_kinds(self._cluster_filter())
+        )
+        return (
+            f"group by (cluster, kind) "
+            f"(max_over_time({duration_rate_record('count')}{reconciled}[{KIND_SEEN_WINDOW}]) > 0)\n"
+            f"unless on (cluster, kind) {reported}"
+        )
+
+    def state_source_down(self) -> str | None:
+        return self.source.down(self._cluster_filter())
+
+    def running_flux(self) -> str:
+        """The Flux that runs where it is not the declared release (sources.py)."""
+        return self.source.running_flux(self.settings.flux_namespace, self._cluster_filter())
 
     def workqueue_depth(self) -> str:
         """The deepest of each controller's work queues (max over its pods)."""
@@ -245,6 +286,9 @@ def duration_quantile_record(quantile: float) -> str:
 
 
 RECORDED_QUANTILES = (0.5, 0.9, 0.99)
+# A kind counts as reconciled while a reconciliation of it is this recent: most Flux objects reconcile
+# every ten minutes or every hour.
+KIND_SEEN_WINDOW = "1h"
 RECONCILE_RATE = f"flux:controller_runtime_reconcile_total:rate{RECORD_WINDOW}"
 RECONCILE_ERROR_RATE = f"flux:controller_runtime_reconcile_errors_total:rate{RECORD_WINDOW}"
 WORKQUEUE_DEPTH = "flux:workqueue_depth:max"

@@ -133,9 +133,10 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
             "FluxControllerDown",
             q.controller_down(),
             alerts.controller_down,
-            "Flux controller {{ $labels.app }} is down or missing",
-            f"Prometheus cannot scrape {{{{ $labels.app }}}} in {settings.flux_namespace} "
-            f"(or, for a controller listed in fluxComponents, finds no target) for {alerts.controller_down.for_}.",
+            "Flux controller {{ $labels.app }}{{ with $labels.shard }} shard {{ . }}{{ end }} is down or missing",
+            "Prometheus cannot scrape {{ $labels.app }}{{ with $labels.shard }} (shard {{ . }}){{ end }}"
+            f"{{{{ with $labels.pod }}}}, pod {{{{ . }}}},{{{{ end }}}} in {settings.flux_namespace} "
+            f"(or, for one listed in fluxComponents, finds no target) for {alerts.controller_down.for_}.",
         ),
         _alert(
             "FluxWorkqueueBacklog",
@@ -146,6 +147,9 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
             f"for {alerts.workqueue.for_}: the controller cannot keep up.",
         ),
     ]
+    # FluxKindUnreported reads the per-kind reconcile rates: in their group, after them.
+    kind_unreported, *source_alerts = blind_spot_rules(settings, q)
+    controller_alerts += source_alerts
     if isinstance(source, FluxOperatorSource):
         # The FluxInstance is Flux's own installation: when it is not ready, an upgrade or a
         # controller failed to apply. Same for and severity as an object that fails to reconcile;
@@ -183,9 +187,48 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
             "interval": RECORDING_INTERVAL,
             "rules": [*object_rules(settings), heartbeat_rule(), *object_alerts],
         },
-        {"name": DURATION_GROUP, "interval": DURATION_INTERVAL, "rules": duration_rules(settings)},
+        {"name": DURATION_GROUP, "interval": DURATION_INTERVAL, "rules": [*duration_rules(settings), kind_unreported]},
         {"name": SLOWEST_GROUP, "interval": SLOWEST_INTERVAL, "rules": [*slowest_rules(settings), duration_alert]},
     ]
+
+
+def blind_spot_rules(settings: Settings, q: FluxQueries) -> list[dict]:
+    """The alerts that say when the signals are blind: a kind the source does not report (first), the
+    source itself gone, another Flux running than the one everything was built for."""
+    source = q.source
+    alerts = settings.alerts
+    declared = settings.flux.release.minor
+    rules = [
+        _alert(
+            "FluxKindUnreported",
+            q.kinds_unreported(),
+            alerts.kind_unreported,
+            f"Flux reconciles {{{{ $labels.kind }}}} objects but {source.name} reports none",
+            f"Every {{{{ $labels.kind }}}} panel and alert is blind. Likely: {source.unreported_causes}.",
+        )
+    ]
+    if (down := q.state_source_down()) is not None:
+        rules.append(
+            _alert(
+                "FluxStateSourceDown",
+                down,
+                alerts.state_source_down,
+                f"Flux object states are unknown: {source.name} is down, absent or stale",
+                f"The {source.state_metric} series every object panel and alert reads are missing or old "
+                f"for {alerts.state_source_down.for_}.",
+            )
+        )
+    rules.append(
+        _alert(
+            "FluxVersionMismatch",
+            q.running_flux(),
+            alerts.version_mismatch,
+            f"{source.running_text}, but fluxVersion is {declared}",
+            f"Kinds, API versions and metrics are built for Flux {declared}: set fluxVersion to the release "
+            "that runs, or some kinds and states go unseen.",
+        )
+    )
+    return rules
 
 
 def flux_prometheus_rule(settings: Settings) -> dict:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from flux_monitoring.flux.release import MINORS, NEWEST, flux_release
 from flux_monitoring.flux.target import FLUX_OPERATOR, LEGACY, FluxTarget
 
 # ``cluster`` first: at a fleet's central store (flux_monitoring/manifests/fleet.py) namesakes of different clusters
@@ -92,8 +93,9 @@ class MetricSource(ABC):
         return self.suspend_flag(kinds, namespace, detail, window)
 
     @abstractmethod
-    def reported_kinds(self) -> str:
-        """One series per kind the source reports objects of now, labelled ``cluster`` and ``kind``."""
+    def reported_kinds(self, filters: str = "") -> str:
+        """One series per kind the source reports objects of now, labelled ``cluster`` and ``kind``
+        (``filters``: a matcher added to its selector, "" for none)."""
 
     def reason_query(self) -> str | None:
         """A printf format (of kind, namespace, name, each %q) of the query giving an object's Ready
@@ -103,13 +105,76 @@ class MetricSource(ABC):
     def _by_object(self, detail: bool) -> str:
         return by(OBJECT_LABELS + (self.detail_labels if detail else ()))
 
+    # -- what the source can and cannot see (FluxKindUnreported, FluxStateSourceDown, FluxVersionMismatch) --
+    #
+    # ``filters`` is a matcher added to every selector ("" for none; the dashboards' cluster variable).
+
+    # The source's name and why a kind the controllers reconcile may be missing from it, for alert texts.
+    name: str
+    unreported_causes: str
+    # What FluxVersionMismatch names as running (a template of running_flux's labels).
+    running_text = "{{ $labels.pod }} runs {{ $labels.image }}, of Flux {{ $labels.running }}"
+
+    def unreportable(self) -> Kinds:
+        """Kinds the source can never report in this release (the config warns about them instead)."""
+        return Kinds(())
+
+    def down(self, filters: str = "") -> str | None:
+        """The source itself down, absent or stale; None where the controllers are the source
+        (FluxControllerDown covers them)."""
+        return None
+
+    def running_flux(self, flux_namespace: str, filters: str = "") -> str:
+        """The Flux controllers' containers of another release than the declared one, labelled
+        ``running`` with the Flux minor their image belongs to ("unknown" for a line no known release
+        has), from kube-state-metrics' kube_pod_container_info (its default ``pods`` collector), which
+        kube-prometheus-stack runs whatever the metric source."""
+        ksm = equals("job", KUBE_STATE_METRICS_JOB)
+        controllers = "|".join(flux_release(NEWEST).controllers)
+        flux = f'image=~"{_IMAGE_PREFIX}({controllers}):v.*"'
+        namespace = equals("namespace", flux_namespace)
+
+        def containers(matcher: str, running: str) -> str:
+            info = f"kube_pod_container_info{selector(ksm, namespace, flux, matcher, filters)}"
+            return f'label_replace({info}, "running", "{running}", "", "")'
+
+        branches = [containers(f'image=~"{_images_of(m)}"', m) for m in MINORS if m != self.target.release.minor]
+        branches.append(containers(f'image!~"{"|".join(_images_of(m) for m in MINORS)}"', "unknown"))
+        return "max by (cluster, namespace, pod, image, running) (\n" + "\nor ".join(branches) + "\n)"
+
+
+# kube-state-metrics' job label: kube-prometheus-stack's kube-state-metrics ServiceMonitor takes it from
+# the Service's app.kubernetes.io/name, the chart name (prometheus-community/helm-charts
+# charts/kube-state-metrics/templates/servicemonitor.yaml `jobLabel: {{ default "app.kubernetes.io/name" ...}}`,
+# chart 8.4.0 @ cf408a29).
+KUBE_STATE_METRICS_JOB = "kube-state-metrics"
+# Any registry and repository path before the controller's name: ghcr.io/fluxcd/, docker.io/fluxcd/, the Flux
+# Operator's enterprise ghcr.io/controlplaneio-fluxcd/distroless/ (PROVENANCE.txt), a private mirror.
+_IMAGE_PREFIX = "(.+/)?"
+
+
+def _images_of(minor: str) -> str:
+    """A regex of the images of Flux ``minor``'s controllers: <prefix><controller>:v<line>.<patch>[...]."""
+    lines = "|".join(
+        f"{c}:v{line.replace('.', '[.]')}" for c, line in flux_release(minor).controller_lines().items() if line
+    )
+    return f"{_IMAGE_PREFIX}({lines})[.].*"
+
 
 class LegacySource(MetricSource):
     state_metric = "gotk_reconcile_condition"
+    name = "the controllers' gotk_reconcile_condition"
+    unreported_causes = (
+        "its controller exports no gotk_reconcile_condition for it (they stop per kind from Flux 2.2, "
+        "entirely in 2.5), or its series are dropped"
+    )
 
     def __init__(self, target: FluxTarget, controllers_job: str):
         super().__init__(target)
         self.controllers_job = controllers_job
+
+    def unreportable(self) -> Kinds:
+        return Kinds(tuple(k.kind for k in self.target.release.kinds if not k.legacy_gauges))
 
     def _selector(self, kinds: Kinds, namespace: str, *matchers: str) -> str:
         return selector(equals("job", self.controllers_job), kinds.matcher("kind"), namespace, *matchers)
@@ -135,10 +200,10 @@ class LegacySource(MetricSource):
         live_state = last_known(f"gotk_reconcile_condition{live}", window)
         return f"{flag}\nand on ({', '.join(OBJECT_LABELS)}) ({live_state} == 1)"
 
-    def reported_kinds(self) -> str:
+    def reported_kinds(self, filters: str = "") -> str:
         # Each kind's gauges come from its controller: a kind is unreported while its controller's
         # scrape fails.
-        return f"group by (cluster, kind) (gotk_reconcile_condition{self._selector(Kinds(()), '')})"
+        return f"group by (cluster, kind) (gotk_reconcile_condition{self._selector(Kinds(()), '', filters)})"
 
 
 def _kind_from_customresource_kind(expr: str) -> str:
@@ -152,6 +217,16 @@ class ResourceInfoSource(MetricSource):
 
     state_metric = "gotk_resource_info"
     detail_labels = ("revision", "reason")
+    name = "kube-state-metrics"
+    unreported_causes = (
+        "kube-state-metrics' custom resource config does not name the kind at a version the cluster serves "
+        "(a config written for another Flux release, as after an upgrade: fluxVersion), does not name it at all, "
+        "or kube-state-metrics is down"
+    )
+
+    def down(self, filters: str = "") -> str:
+        up = f"up{selector(equals('job', KUBE_STATE_METRICS_JOB), filters)}"
+        return f"{up} == 0\nor absent({up})"
 
     def _info(self, kinds: Kinds, namespace: str, detail: bool, window: str | None, *matchers: str) -> str:
         info = last_known(
@@ -170,8 +245,9 @@ class ResourceInfoSource(MetricSource):
     def suspend_flag(self, kinds: Kinds, namespace: str, detail: bool, window: str | None = None) -> str:
         return self._info(kinds, namespace, detail, window, equals("suspended", "true"))
 
-    def reported_kinds(self) -> str:
-        return _kind_from_customresource_kind("group by (cluster, customresource_kind) (gotk_resource_info)")
+    def reported_kinds(self, filters: str = "") -> str:
+        info = f"gotk_resource_info{selector(filters)}" if filters else "gotk_resource_info"
+        return _kind_from_customresource_kind(f"group by (cluster, customresource_kind) ({info})")
 
     def reason_query(self) -> str:
         return "max by (reason) (gotk_resource_info{customresource_kind=%q, exported_namespace=%q, name=%q})"
@@ -184,10 +260,43 @@ class FluxOperatorSource(MetricSource):
 
     state_metric = "flux_resource_info"
     detail_labels = ("revision", "reason")
+    name = "the Flux Operator"
+    unreported_causes = (
+        "the Flux Operator reports only the kinds whose CRD is labelled app.kubernetes.io/part-of=flux, "
+        "and its reporting may be stale or down"
+    )
+    running_text = (
+        "FluxInstance {{ $labels.exported_namespace }}/{{ $labels.name }} applied {{ $labels.revision }}, "
+        "Flux {{ $labels.running }}"
+    )
 
     def __init__(self, target: FluxTarget, operator_job: str):
         super().__init__(target)
         self.operator_job = operator_job
+
+    def down(self, filters: str = "") -> str:
+        """No successful FluxReport reconciliation, which rebuilds flux_resource_info, in REPORTING_STALE_AFTER.
+
+        The operator's FluxReport controller reconciles every reporting interval (RequeueAfter, flux-operator
+        internal/controller/fluxreport_controller.go @ 17c6aea); controller-runtime counts each in
+        controller_runtime_reconcile_total{controller="fluxreport"} (the lower-cased kind, its default name).
+        Its target down is FluxControllerDown's (app=flux-operator)."""
+        reports = selector(
+            equals("job", self.operator_job), equals("controller", "fluxreport"), 'result!="error"', filters
+        )
+        return f"sum by (cluster) (increase(controller_runtime_reconcile_total{reports}[{REPORTING_STALE_AFTER}])) == 0"
+
+    def running_flux(self, flux_namespace: str, filters: str = "") -> str:
+        """The FluxInstance's applied revision (status.lastAppliedRevision, such as v2.9.4@sha256:...) when
+        of another minor than the declared one, labelled ``running`` with that minor."""
+        declared = self.target.release.minor.replace(".", "[.]")
+        instance = selector(
+            equals("job", self.operator_job), 'revision=~"v.+"', f'revision!~"v{declared}[.].*"', filters
+        )
+        return (
+            f"max by (cluster, exported_namespace, name, revision, running) "
+            f'(label_replace(flux_instance_info{instance}, "running", "$1", "revision", "v([0-9]+[.][0-9]+)[.].*"))'
+        )
 
     def _info(self, kinds: Kinds, namespace: str, detail: bool, window: str | None, *matchers: str) -> str:
         info = f"flux_resource_info{selector(self._job, kinds.matcher('kind'), namespace, *matchers)}"
@@ -204,8 +313,8 @@ class FluxOperatorSource(MetricSource):
     def suspend_flag(self, kinds: Kinds, namespace: str, detail: bool, window: str | None = None) -> str:
         return self._info(kinds, namespace, detail, window, equals("suspended", "True"))
 
-    def reported_kinds(self) -> str:
-        return f"group by (cluster, kind) (flux_resource_info{selector(self._job)})"
+    def reported_kinds(self, filters: str = "") -> str:
+        return f"group by (cluster, kind) (flux_resource_info{selector(self._job, filters)})"
 
     def reason_query(self) -> str:
         return (
@@ -234,9 +343,16 @@ class FluxOperatorSource(MetricSource):
         return f"group by (cluster) (flux_instance_info{selector(self._job)})"
 
 
+# Three reporting intervals at the Flux Operator's default --reporting-interval, 5m (MATRIX §1e); its docs
+# advise 30s with metrics, which this outlasts even more.
+REPORTING_STALE_AFTER = "15m"
+
 # The PodMonitors' names; the Prometheus Operator sets the ``job`` label of their targets to
 # "<PodMonitor namespace>/<PodMonitor name>".
 POD_MONITOR_NAME = "flux-system"
+# The target label the controllers' PodMonitor gives a shard's targets: the <shard> of its pods'
+# app=<controller>-<shard> (podmonitor.py); the main controller's targets have none.
+SHARD_LABEL = "shard"
 OPERATOR_POD_MONITOR_NAME = "flux-operator"
 
 

@@ -52,7 +52,7 @@ from tests.support.signals_tools import require_tool, upstream_file
 SCRAPE_INTERVAL = "1s"
 # What Grafana would make of $__rate_interval at a 1s scrape interval (at least 4 scrapes).
 RATE_INTERVAL = "10s"
-STARTUP_DEADLINE = 60.0
+STARTUP_DEADLINE = 120.0
 DEFAULT = ("source-controller", "kustomize-controller", "helm-controller", "notification-controller")
 IMAGE = ("image-reflector-controller", "image-automation-controller")
 # A bucket bound of Flux's histogram above 10s (MATRIX Appendix B), configured as people read it
@@ -240,7 +240,7 @@ def state_visible(fleet: Fleet, source: str, o: FluxObject) -> bool:
         return False
     if source == "legacy":
         # The controller must export the gauges for the kind, and be scraped.
-        return o.kind in fleet.release.legacy_kinds and fleet.controller_of(o.kind) in fleet.up
+        return o.kind in fleet.release.legacy_kinds and fleet.pod_of(o) in fleet.up
     return True
 
 
@@ -330,7 +330,7 @@ def slow(fleet: Fleet, o: FluxObject) -> bool:
     return (
         fleet.release.records_duration(o.kind)
         and not o.deleted
-        and fleet.controller_of(o.kind) in fleet.up
+        and fleet.pod_of(o) in fleet.up
         and 5 * o.seconds > float(P99_THRESHOLD)
     )
 
@@ -372,7 +372,10 @@ def test_workqueue_backlog_fires_for_exactly_the_deep_queues(running, name):
     run = running(name)
     fleet = run.fleet
     expected = {
-        (app, queue) for app in fleet.up for queue in fleet.queues(app) if fleet.queue_depth(queue) > WORKQUEUE_DEPTH
+        (fleet.controller_of_pod(app), queue)
+        for app in fleet.up
+        for queue in fleet.queues(app)
+        if fleet.queue_depth(queue) > WORKQUEUE_DEPTH
     }
     assert expected
     assert firing(run.prometheus, "FluxWorkqueueBacklog", ("app", "name")) == expected

@@ -12,13 +12,16 @@ port answering health probes only).
 
 ``build_fleet`` makes a deterministic set of Flux objects (namesakes in several namespaces, a share
 failing, suspended or not ready yet, some deleted); ``serve_fleet`` serves their metrics on
-127.0.0.1, and ``scrape_configs`` gives Prometheus the targets the program's PodMonitors select,
-with the labels a real scrape has:
-- controllers and the operator as their PodMonitors scrape them: target labels job, namespace (the
-  pod's), pod, container, endpoint, app, the pod port the PodMonitor names, honor_labels false (so
+127.0.0.1, and ``scrape_configs`` gives Prometheus the Flux namespace's pods as Kubernetes discovery
+lists them (controllers and their shards labelled as the Flux manifests and the sharding guide label
+them, the Flux Operator) with the relabel configs the Prometheus Operator makes of each PodMonitor
+(tests/support/pod_discovery.py), so a target exists only for a pod the PodMonitor selects:
+- controllers and the operator with the labels a real scrape has: job, namespace (the pod's), pod,
+  container, endpoint and what the PodMonitor's relabelings add (app, shard), honor_labels false (so
   each object's ``namespace`` label becomes ``exported_namespace``);
 - kube-state-metrics as kube-prometheus-stack's ServiceMonitor scrapes it: honor_labels true, the
-  object namespace already in ``exported_namespace``.
+  object namespace already in ``exported_namespace``; it reports only the kinds its config watches at
+  a version the cluster serves, and the pods' containers with their images.
 Counters grow with wall-clock time, so rates over any window hold data.
 
 Controllers also export the per-controller families real ones do (Go runtime, controller-runtime,
@@ -30,18 +33,23 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import socket
 import subprocess
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
 import yaml
+
+from tests.support.pod_discovery import Pod, listed, metric_relabel_configs, relabel, relabel_configs
 
 FLUX_NAMESPACE = "flux-system"
 MONITORING_NAMESPACE = "monitoring"
@@ -150,6 +158,27 @@ GO_MEMSTATS = (
 )
 
 
+PROVENANCE = MATRIX.parents[1] / "crds" / "flux" / "PROVENANCE.txt"
+OPERATOR_IMAGE_TAG = "v0.58.1"
+
+
+@cache
+def _last_patch_line(minor: str) -> str:
+    """PROVENANCE.txt's "Last patch of each minor as full image references" line of ``minor``."""
+    (line,) = [line for line in PROVENANCE.read_text().splitlines() if line.startswith(f"  Flux {minor} (v{minor}.")]
+    return line
+
+
+def last_patch(minor: str) -> str:
+    """The last patch release of Flux ``minor``, such as v2.9.4."""
+    return re.search(r"\((v[0-9.]+)\)", _last_patch_line(minor)).group(1)
+
+
+def controller_images(minor: str) -> dict[str, str]:
+    """controller -> image tag in the last patch of Flux ``minor`` (flux2 manifests/bases at that tag)."""
+    return dict(re.findall(r"ghcr\.io/fluxcd/([a-z-]+):(v[0-9.]+)", _last_patch_line(minor)))
+
+
 def load_matrix() -> dict:
     """The shared release matrix; tests reach it through tests.support.signals_tools.upstream_file first."""
     if not MATRIX.is_file():
@@ -187,6 +216,7 @@ class MatrixRelease:
                     "group": facts["group"],
                     "controller": facts["controller"],
                     "version": facts["versions"][minor]["storage"],
+                    "served": tuple(facts["versions"][minor]["served"]),
                 }
                 for kind, facts in matrix["kinds"].items()
                 if minor in facts["versions"]
@@ -290,7 +320,11 @@ def build_fleet(
 class Fleet:
     """A cluster: its Flux release, the controllers installed and how they fare, and its objects.
 
-    ``down`` controllers answer their scrape with an error; ``missing`` ones have no pod at all.
+    ``shards`` gives a controller's shards (their pods labelled app=<controller>-<shard>, as the
+    Flux sharding guide and the Flux Operator's spec.sharding make them); each object of a sharded
+    controller belongs to the main controller or one shard. ``down`` pods (by app label) answer
+    their scrape with an error; ``missing`` ones have no pod at all. ``operator``: the Flux
+    Operator's pod runs in the Flux namespace (selected only by the operator's PodMonitor).
     """
 
     release: MatrixRelease
@@ -299,26 +333,86 @@ class Fleet:
     down: frozenset = frozenset()
     missing: frozenset = frozenset()
     instance_ready: str = "True"  # the FluxInstance's Ready status, with the Flux Operator
+    shards: dict = field(default_factory=dict)
+    operator: bool = True
+    # kube-state-metrics: the custom resources its config watches, (group, version, kind) each (None:
+    # every kind at the version the release stores); it reports a kind only if the cluster serves that
+    # version. ``images``: the controllers' images, controller -> tag (None: the release's own).
+    watched: tuple | None = None
+    reporting: bool = True  # the Flux Operator's reporting loop runs
+    images: dict | None = None
     started: float = field(default_factory=time.monotonic)
 
     @property
+    def apps(self) -> tuple:
+        """The app label of every controller and shard pod installed."""
+        return tuple(app for c in self.controllers for app in (c, *(f"{c}-{s}" for s in self.shards.get(c, ()))))
+
+    @property
     def serving(self) -> tuple:
-        """Controllers with a pod to scrape."""
-        return tuple(c for c in self.controllers if c not in self.missing)
+        """Controller and shard pods (app labels) there are to scrape."""
+        return tuple(app for app in self.apps if app not in self.missing)
 
     @property
     def up(self) -> tuple:
-        return tuple(c for c in self.serving if c not in self.down)
+        return tuple(app for app in self.serving if app not in self.down)
 
     def controller_of(self, kind: str) -> str:
         return self.release.kinds[kind]["controller"]
 
+    def pod_of(self, o: FluxObject) -> str:
+        """The app label of the pod reconciling ``o``: its controller's, or one of its shards'."""
+        controller = self.controller_of(o.kind)
+        shards = self.shards.get(controller, ())
+        index = zlib.crc32(f"{o.kind}/{o.namespace}/{o.name}".encode()) % (len(shards) + 1)
+        return controller if index == 0 else f"{controller}-{shards[index - 1]}"
+
+    def controller_of_pod(self, app: str) -> str:
+        return next(c for c in self.controllers if app == c or app.startswith(f"{c}-"))
+
     def queues(self, app: str) -> list[str]:
-        return sorted({o.kind.lower() for o in self.objects if self.controller_of(o.kind) == app})
+        return sorted({o.kind.lower() for o in self.objects if self.pod_of(o) == app})
 
     @staticmethod
     def queue_depth(queue: str) -> int:
         return len(queue) % 4
+
+    def pods(self) -> list[Pod]:
+        """The pods of the Flux namespace as the Flux manifests label them: app=<controller> (or
+        <controller>-<shard>), container ports http-prom and healthz (config/manager/deployment.yaml),
+        and from Flux 2.7 app.kubernetes.io/part-of=flux and component (flux2 manifests/bases/*/labels.yaml);
+        the Flux Operator's app.kubernetes.io/name=flux-operator with http-web, http-metrics and http."""
+        labelled = _minor(self.release.minor) >= (2, 7)
+        pods = [
+            Pod(
+                name=f"{app}-6d9c7f5b8-x2k4q",
+                namespace=FLUX_NAMESPACE,
+                labels={
+                    "app": app,
+                    **(
+                        {
+                            "app.kubernetes.io/part-of": "flux",
+                            "app.kubernetes.io/component": self.controller_of_pod(app),
+                        }
+                        if labelled
+                        else {}
+                    ),
+                },
+                ports=(self.release.controller_port, "healthz"),
+            )
+            for app in self.serving
+        ]
+        if self.operator:
+            scrape = self.release.operator["scrape"]
+            pods.append(
+                Pod(
+                    name="flux-operator-7b9f6c5d4-m3n8p",
+                    namespace=FLUX_NAMESPACE,
+                    labels=scrape["pod_label"],
+                    ports=("http-web", scrape["container_port_name"], "http"),
+                )
+            )
+        return pods
 
 
 def _labels(**labels: str) -> str:
@@ -335,7 +429,7 @@ class FleetMetrics:
     def controller(self, app: str) -> str:
         fleet = self.fleet
         elapsed = time.monotonic() - fleet.started + 60  # as if running for a minute already
-        mine = [o for o in fleet.objects if fleet.controller_of(o.kind) == app]
+        mine = [o for o in fleet.objects if fleet.pod_of(o) == app]
         queues = fleet.queues(app)
         lines = [
             f"process_cpu_seconds_total {0.05 * elapsed:.3f}",
@@ -437,10 +531,20 @@ class FleetMetrics:
             f"gotk_reconcile_condition{_labels(**obj, type='Ready', status=s)} {int(s == status)}" for s in statuses
         ] + [f"gotk_suspend_status{_labels(**obj)} {int(o.suspended)}"]
 
+    def reported(self, kind: str) -> bool:
+        """Whether kube-state-metrics reports ``kind``: watched at a version the cluster serves (v2.20.0
+        resolves each configured kind against the served CRD versions, kubernetes/kube-state-metrics
+        internal/discovery/discovery.go @ c92fe0c5)."""
+        facts = self.release.kinds[kind]
+        if self.fleet.watched is None:
+            return True
+        return any(g == facts["group"] and k == kind and v in facts["served"] for g, v, k in self.fleet.watched)
+
     def kube_state_metrics(self) -> str:
-        """gotk_resource_info as kube-state-metrics renders it: a label whose path is unset is absent."""
-        lines = []
-        for o in (o for o in self.fleet.objects if not o.deleted):
+        """gotk_resource_info as kube-state-metrics renders it (a label whose path is unset is absent),
+        and kube_pod_container_info of the Flux namespace's pods."""
+        lines = self._containers()
+        for o in (o for o in self.fleet.objects if not o.deleted and self.reported(o.kind)):
             kind = self.release.kinds[o.kind]
             labels = {
                 "customresource_group": kind["group"],
@@ -456,6 +560,31 @@ class FleetMetrics:
                 labels.update(ready=o.ready, reason=o.reason)
             lines.append(f"gotk_resource_info{_labels(**labels)} 1")
         return "\n".join(lines) + "\n"
+
+    def _containers(self) -> list[str]:
+        """kube_pod_container_info per container: namespace, pod, uid, container, image_spec, image,
+        image_id, container_id (kubernetes/kube-state-metrics docs/metrics/workload/pod-metrics.md)."""
+        images = self.fleet.images or controller_images(self.release.minor)
+        lines = []
+        for pod in self.fleet.pods():
+            controller = pod.labels.get("app.kubernetes.io/name") or self.fleet.controller_of_pod(pod.labels["app"])
+            image = (
+                f"ghcr.io/controlplaneio-fluxcd/flux-operator:{OPERATOR_IMAGE_TAG}"
+                if controller == "flux-operator"
+                else f"ghcr.io/fluxcd/{controller}:{images[controller]}"
+            )
+            labels = {
+                "namespace": pod.namespace,
+                "pod": pod.name,
+                "uid": f"uid-{pod.name}",
+                "container": pod.container,
+                "image_spec": image,
+                "image": image,
+                "image_id": f"{image.split(':')[0]}@sha256:{zlib.crc32(image.encode()):064x}",
+                "container_id": f"containerd://{zlib.crc32(pod.name.encode()):064x}",
+            }
+            lines.append(f"kube_pod_container_info{_labels(**labels)} 1")
+        return lines
 
     def operator(self) -> str:
         """The Flux Operator's flux_resource_info and flux_instance_info (internal/reporter/metrics.go)."""
@@ -486,13 +615,20 @@ class FleetMetrics:
                 reason="ReconciliationSucceeded" if instance == "True" else "ReconciliationFailed",
                 suspended="False",
                 registry="ghcr.io/fluxcd",
-                revision=f"v{self.release.minor}.0@sha256:{'4' * 64}",
+                revision=f"{last_patch(self.release.minor)}@sha256:{'4' * 64}",
             )
             + " 1"
         )
         lines.append(
             "flux_operator_info"
-            f"{_labels(version='v0.58.1', api_version='fluxcd.controlplane.io/v1', platform='linux/amd64')} 1"
+            f"{_labels(version=OPERATOR_IMAGE_TAG, api_version='fluxcd.controlplane.io/v1', platform='linux/amd64')} 1"
+        )
+        # The FluxReport controller's reconciliations, one per reporting interval (RequeueAfter; flux-operator
+        # internal/controller/fluxreport_controller.go), counted by controller-runtime; frozen when reporting stops.
+        elapsed = time.monotonic() - self.fleet.started + 60
+        reports = elapsed / 5 if self.fleet.reporting else 12
+        lines.append(
+            f'controller_runtime_reconcile_total{{controller="fluxreport",result="requeue_after"}} {reports:.3f}'
         )
         return "\n".join(lines) + "\n"
 
@@ -500,67 +636,37 @@ class FleetMetrics:
 # -- scraping as the PodMonitors say -----------------------------------------------------------
 
 
-def metric_relabel_configs(pod_monitor: dict) -> list[dict]:
-    """The PodMonitor's metricRelabelings as the Prometheus Operator writes them into the scrape config."""
-    keys = {
-        "sourceLabels": "source_labels",
-        "targetLabel": "target_label",
-        "action": "action",
-        "regex": "regex",
-        "separator": "separator",
-        "replacement": "replacement",
-    }
-    (endpoint,) = pod_monitor["spec"]["podMetricsEndpoints"]
-    return [{keys[k]: v for k, v in rule.items()} for rule in endpoint.get("metricRelabelings", [])]
-
-
-def _target_labels(endpoint: dict) -> dict[str, str]:
-    """Static target labels a PodMonitor's relabelings set (``replace`` of a fixed value)."""
-    return {
-        rule["targetLabel"]: rule["replacement"]
-        for rule in endpoint.get("relabelings", [])
-        if rule.get("action") == "replace" and "sourceLabels" not in rule
-    }
-
-
 def scrape_configs(
     port: int, fleet: Fleet, pod_monitors: list[dict], kube_state_metrics: bool, relabel: bool = True
 ) -> list[dict]:
-    """Prometheus scrape configs for the served fleet, one job per PodMonitor, as the Prometheus
-    Operator would make them: the pod port the PodMonitor names, its job name, its static target
-    labels and (``relabel``) its metric relabelings; plus kube-state-metrics when asked."""
+    """Prometheus scrape configs for the served fleet, one job per PodMonitor as the Prometheus
+    Operator writes it (tests/support/pod_discovery.py): every pod of the Flux namespace as
+    discovery lists it, one target per container port, and the operator's relabel_configs, so
+    Prometheus itself keeps only the pods and port the PodMonitor selects; its metric relabelings
+    when ``relabel``. Plus kube-state-metrics when asked."""
     configs = []
+    pods = fleet.pods()
     for monitor in pod_monitors:
-        (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
-        job = f"{monitor['metadata']['namespace']}/{monitor['metadata']['name']}"
-        selector = monitor["spec"]["selector"]
-        if "matchExpressions" in selector:  # the controllers, by app label
-            (expression,) = selector["matchExpressions"]
-            pods = [app for app in fleet.serving if app in expression["values"]]
-        else:  # the Flux Operator, by app.kubernetes.io/name
-            pods = [selector["matchLabels"]["app.kubernetes.io/name"]]
         relabelings = metric_relabel_configs(monitor) if relabel else []
+        discovered = [
+            {
+                "targets": [f"127.0.0.1:{port}"],
+                "labels": {
+                    **target,
+                    "__metrics_path__": f"/pods/{pod.labels.get('app', pod.labels.get('app.kubernetes.io/name'))}"
+                    f"/{target['__meta_kubernetes_pod_container_port_name']}/metrics",
+                },
+            }
+            for pod in listed(monitor, pods)
+            for target in pod.targets()
+        ]
         configs.append(
             {
                 "job_name": monitor["metadata"]["name"],
                 "honor_labels": False,
+                "relabel_configs": relabel_configs(monitor),
                 **({"metric_relabel_configs": relabelings} if relabelings else {}),
-                "static_configs": [
-                    {
-                        "targets": [f"127.0.0.1:{port}"],
-                        "labels": {
-                            "__metrics_path__": f"/pods/{pod}/{endpoint['port']}{endpoint['path']}",
-                            "job": job,
-                            "namespace": FLUX_NAMESPACE,
-                            "pod": f"{pod}-6d9c7f5b8-x2k4q",
-                            "container": "manager",
-                            "endpoint": endpoint["port"],
-                            "app": pod,
-                            **_target_labels(endpoint),
-                        },
-                    }
-                    for pod in pods
-                ],
+                "static_configs": discovered,
             }
         )
     if kube_state_metrics:
@@ -588,7 +694,12 @@ def scrape_configs(
 
 
 def targets(configs: list[dict]) -> int:
-    return sum(len(c["static_configs"]) for c in configs)
+    """How many targets Prometheus keeps of the configs' discovered ones, after their relabel_configs."""
+    return sum(
+        relabel(static["labels"], config.get("relabel_configs", [])) is not None
+        for config in configs
+        for static in config["static_configs"]
+    )
 
 
 # What answers a scrape it cannot serve, as a pod being rescheduled would (``serve_fleet``'s ``unreachable``).
@@ -618,7 +729,7 @@ def serve_fleet(fleet: Fleet, unreachable: set[str] | None = None) -> Iterator[i
         if len(parts) != 4 or parts[0] != "pods" or parts[3] != "metrics":
             return 404, ""
         pod, port = parts[1], parts[2]
-        if pod == operator_pod:
+        if pod == operator_pod and fleet.operator:
             if port == operator["container_port_name"]:
                 return 200, metrics.operator()
             if port == "http":  # the health-probe port (8081), not metrics (MATRIX §1e)

@@ -75,17 +75,25 @@ CATALOGUE = [
         {"fluxComponents": ["source-controller", "helm-controler"]},
         "fluxComponents",
         '["source-controller", "helm-controler"]',
-        "a list of the Flux 2.9 controllers installed, each once, from "
+        "a list of the Flux 2.9 controllers that must be running, each once, from "
         "source-controller, kustomize-controller, helm-controller, notification-controller, "
-        "image-reflector-controller, image-automation-controller, source-watcher",
+        "image-reflector-controller, image-automation-controller, source-watcher, or a shard of "
+        "source-controller, kustomize-controller, helm-controller, image-reflector-controller, "
+        "image-automation-controller, source-watcher named as its pods' app label",
+    ),
+    (
+        {"fluxComponents": ["notification-controller-shard1"]},
+        "fluxComponents",
+        '["notification-controller-shard1"]',
+        "or a shard of source-controller, kustomize-controller, helm-controller, image-reflector-controller",
     ),
     (
         {"fluxComponents": "source-controller"},
         "fluxComponents",
         '"source-controller"',
-        "a list of the Flux controllers installed, each once",
+        "a list of the Flux controllers (or shards, <controller>-<shard>) that must be running, each once",
     ),
-    ({"fluxComponents": []}, "fluxComponents", "[]", "a list of the Flux controllers installed"),
+    ({"fluxComponents": []}, "fluxComponents", "[]", "a list of the Flux controllers (or shards"),
     (
         {"fluxComponents": ["source-controller", "source-controller"]},
         "fluxComponents",

@@ -92,3 +92,53 @@ def test_pulumi_yaml_defaults_flux_version_to_the_newest_release():
 
     config = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
     assert config["fluxVersion"]["default"] == NEWEST
+
+
+# -- controller images (../shared/upstream/crds/flux/PROVENANCE.txt, every release v2.0.0 to v2.9.4) --
+
+PROVENANCE_COLUMNS = {
+    "SC": "source-controller",
+    "KC": "kustomize-controller",
+    "HC": "helm-controller",
+    "NC": "notification-controller",
+    "IRC": "image-reflector-controller",
+    "IAC": "image-automation-controller",
+    "SW": "source-watcher",
+}
+
+
+def provenance_rows() -> list[tuple[str, dict[str, str]]]:
+    """(Flux release, controller -> image tag) of every row of PROVENANCE.txt's image table."""
+    lines = upstream_file("crds/flux/PROVENANCE.txt").read_text().splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| Flux | SC |"))
+    columns = [c.strip() for c in lines[header].strip("|").split("|")][1:]
+    rows = []
+    for line in lines[header + 2 :]:
+        if not line.startswith("| v2."):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        release = cells[0].split()[0]
+        images = {PROVENANCE_COLUMNS[c]: tag for c, tag in zip(columns, cells[1:], strict=True) if tag != "-"}
+        rows.append((release, images))
+    return rows
+
+
+def test_the_image_table_covers_every_release_from_2_0_0_to_the_newest():
+    releases = [release for release, _ in provenance_rows()]
+    assert releases[0] == "v2.0.0" and releases[-1] == "v2.9.4" and len(releases) == 38
+    assert {r.lstrip("v").rsplit(".", 1)[0] for r in releases} == set(MINORS)
+
+
+def test_each_controller_image_tag_of_every_release_belongs_to_its_flux_minor_line():
+    for release, images in provenance_rows():
+        minor = release.lstrip("v").rsplit(".", 1)[0]
+        lines = flux_release(minor).controller_lines()
+        assert {c: tag.lstrip("v").rsplit(".", 1)[0] for c, tag in images.items()} == lines, release
+
+
+def test_no_controller_line_belongs_to_two_flux_minors():
+    for controller in flux_release(NEWEST).controllers:
+        shipped = [
+            flux_release(m).controller_lines()[controller] for m in MINORS if controller in flux_release(m).controllers
+        ]
+        assert len(shipped) == len(set(shipped)), controller

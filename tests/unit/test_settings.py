@@ -177,17 +177,11 @@ def test_flux_version_newer_than_known_is_monitored_as_the_newest_with_a_warning
 
 
 def test_legacy_on_a_release_that_dropped_some_gauges_warns_naming_the_missing_kinds():
+    # Every kind of the release is watched whatever fluxComponents lists, so every missing one is named.
     [warning] = load(fluxVersion="2.4", fluxMetrics="legacy").flux.warnings
-    assert "Flux 2.4" in warning and "for HelmRelease;" in warning
-    components = [
-        "source-controller",
-        "kustomize-controller",
-        "helm-controller",
-        "notification-controller",
-        "image-automation-controller",
-    ]
-    [warning] = load(fluxVersion="2.3", fluxMetrics="legacy", fluxComponents=components).flux.warnings
-    assert "for HelmRelease, ImageUpdateAutomation;" in warning
+    assert "Flux 2.4" in warning and "for HelmRelease, ImageUpdateAutomation;" in warning
+    [warning] = load(fluxVersion="2.2", fluxMetrics="legacy", fluxComponents=["source-controller"]).flux.warnings
+    assert "for HelmRelease;" in warning
     assert load(fluxVersion="2.1", fluxMetrics="legacy").flux.warnings == ()
 
 
@@ -206,6 +200,24 @@ def test_legacy_on_flux_2_5_or_later_is_an_error_saying_why_and_what_to_use():
 def test_flux_components_are_kept_in_the_releases_order():
     flux = load(fluxComponents=["source-watcher", "kustomize-controller", "source-controller"]).flux
     assert flux.components == ("source-controller", "kustomize-controller", "source-watcher")
+
+
+def test_flux_components_name_shards_as_their_pods_app_label_each_after_its_controller():
+    flux = load(fluxComponents=["kustomize-controller-shard2", "source-controller", "kustomize-controller"]).flux
+    assert flux.components == ("source-controller", "kustomize-controller", "kustomize-controller-shard2")
+    assert flux.required == (
+        ("source-controller", None),
+        ("kustomize-controller", None),
+        ("kustomize-controller", "shard2"),
+    )
+
+
+def test_source_watcher_shards_exist_from_flux_2_9_as_the_flux_operator_makes_them():
+    assert load(fluxVersion="2.9", fluxComponents=["source-watcher-shard1"]).flux.required == (
+        ("source-watcher", "shard1"),
+    )
+    [problem] = problems(fluxVersion="2.8", fluxComponents=["source-watcher-shard1"])
+    assert problem.startswith('fluxComponents: got ["source-watcher-shard1"]')
 
 
 def test_drop_unused_metrics_is_on_unless_turned_off():

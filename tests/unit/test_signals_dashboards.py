@@ -105,14 +105,22 @@ def test_failing_objects_table_shows_the_ready_reason_where_the_source_has_it(ge
     assert ("reason" in rule["expr"]) == (generation != "legacy")
 
 
-def test_controllers_up_has_one_legend_per_installed_controller():
-    components = ["source-controller", "kustomize-controller", "source-watcher"]
+def test_controllers_up_has_one_legend_per_controller_and_shard():
+    components = ["source-controller", "kustomize-controller", "kustomize-controller-shard1", "source-watcher"]
     model = control_plane_dashboard(settings_for("resource-info", fluxComponents=json.dumps(components)))
     (panel,) = [p for p in model["panels"] if p["title"] == "Controllers up"]
     (target,) = panel["targets"]
-    assert target["legendFormat"] == "{{app}} {{cluster}}"  # the cluster at a fleet's store; empty in its own
-    # A listed controller without a target shows 0 instead of vanishing; others are not shown.
-    assert set(re.findall(r'"app", "([a-z-]+)"', target["expr"])) == set(components)
+    # The cluster at a fleet's store (empty in its own); the shard for a shard's pods (empty otherwise).
+    assert target["legendFormat"] == "{{app}} {{shard}} {{cluster}}"
+    assert "sum by (cluster, app, shard)" in target["expr"]
+    # A listed controller or shard without a target shows 0 instead of vanishing; others only when scraped.
+    zeros = re.findall(r'"app", "([a-z-]+)", "", ""\), "shard", "([a-z0-9-]*)"', target["expr"])
+    assert set(zeros) == {
+        ("source-controller", ""),
+        ("kustomize-controller", ""),
+        ("kustomize-controller", "shard1"),
+        ("source-watcher", ""),
+    }
 
 
 def test_only_the_flux_operator_source_shows_the_flux_instance():
@@ -153,6 +161,8 @@ AGGREGATE_PANELS = (
     "Average reconcile duration per kind",
     "p99 reconcile duration per kind",
 )
+# What the signals cannot see (FluxKindUnreported, FluxStateSourceDown, FluxVersionMismatch), on the first screen.
+BLIND_SPOT_PANELS = ("Kinds reconciled, not reported", "State source down", "Running Flux, not 2.9")
 DRILL_DOWN_PANELS = (
     "Failing objects",
     "Suspended objects",
@@ -165,7 +175,16 @@ RAW_SELECTOR = re.compile(r"(?<![\w:])(gotk_\w+|flux_resource_info)\{([^}]*)\}")
 
 def test_the_cluster_dashboard_is_the_fleet_overview_aggregates_and_drill_downs():
     titles = set(panel_exprs(cluster_dashboard(settings_for("resource-info"))))
-    assert titles == set(FLEET_OVERVIEW) | set(AGGREGATE_PANELS) | set(DRILL_DOWN_PANELS)
+    assert titles == set(FLEET_OVERVIEW) | set(BLIND_SPOT_PANELS) | set(AGGREGATE_PANELS) | set(DRILL_DOWN_PANELS)
+
+
+@pytest.mark.parametrize("build", [control_plane_dashboard, cluster_dashboard])
+def test_both_dashboards_show_the_blind_spots_on_their_first_screen(build):
+    panels = build(settings_for("resource-info"))["panels"]
+    first = [p["title"] for p in panels if p["gridPos"]["y"] < 12]
+    assert set(BLIND_SPOT_PANELS) <= set(first)
+    legacy = [p["title"] for p in build(settings_for("legacy"))["panels"]]
+    assert "State source down" not in legacy  # the controllers are the source: FluxControllerDown
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)

@@ -21,6 +21,7 @@ from flux_monitoring.signals.podmonitor import (
     flux_pod_monitors,
 )
 from flux_monitoring.signals.rules import flux_prometheus_rule, flux_rule_groups
+from tests.support.pod_discovery import Pod, targets_of
 from tests.support.signals_tools import upstream_file
 
 SETTINGS = load_settings({"namespace": "observability", "fluxNamespace": "gitops"}, kube_context="test")
@@ -69,21 +70,65 @@ def test_pod_monitor_lives_in_the_monitoring_namespace_and_is_selected_by_promet
     assert metadata["labels"]["release"] == "kube-prometheus-stack"
 
 
-def selected_apps(settings) -> set[str]:
-    (expression,) = flux_pod_monitor(settings)["spec"]["selector"]["matchExpressions"]
-    assert (expression["key"], expression["operator"]) == ("app", "In")
-    return set(expression["values"])
+def pod(app: str, namespace: str = "gitops", ports=("http-prom", "healthz"), **labels: str) -> Pod:
+    return Pod(name=f"{app}-6d9c7f5b8-x2k4q", namespace=namespace, labels={"app": app, **labels}, ports=ports)
 
 
-def test_pod_monitor_selects_the_default_flux_controller_pods_in_the_flux_namespace():
+# The Flux namespace of a sharded cluster running image automation, as the Flux manifests and the
+# sharding guide label its pods (app=<controller>, app=<controller>-<shard>), beside the Flux
+# Operator (app.kubernetes.io/name only), another application's pod with an app label, and a
+# controller namesake in another namespace.
+CLUSTER = [
+    *(pod(app) for app in (*sorted(DEFAULT_CONTROLLERS), "image-reflector-controller", "image-automation-controller")),
+    *(pod(f"kustomize-controller-shard{n}") for n in (1, 2, 3)),
+    pod("helm-controller-eu-west"),
+    Pod(
+        "flux-operator-7b9f6c5d4-m3n8p", "gitops", {"app.kubernetes.io/name": "flux-operator"}, ("http-metrics", "http")
+    ),
+    pod("weave-gitops", ports=("http-prom",)),
+    pod("kustomize-controller", namespace="team-a"),
+]
+
+
+def scraped(settings) -> set[tuple[str, str | None]]:
+    """(app, shard) of each target the controllers' PodMonitor has in CLUSTER."""
+    return {(t["app"], t.get("shard")) for t in targets_of(flux_pod_monitor(settings), CLUSTER)}
+
+
+def test_pod_monitor_scrapes_every_controller_and_shard_of_the_flux_namespace_without_configuration():
     assert flux_pod_monitor(SETTINGS)["spec"]["namespaceSelector"] == {"matchNames": ["gitops"]}
-    assert selected_apps(SETTINGS) == DEFAULT_CONTROLLERS
+    assert scraped(SETTINGS) == {
+        *((app, None) for app in DEFAULT_CONTROLLERS),
+        ("image-reflector-controller", None),
+        ("image-automation-controller", None),
+        *(("kustomize-controller", f"shard{n}") for n in (1, 2, 3)),
+        ("helm-controller", "eu-west"),
+    }
 
 
-def test_pod_monitor_selects_the_controllers_flux_components_lists():
-    components = ["source-controller", "kustomize-controller", "source-watcher"]
-    settings = load_settings({"fluxComponents": json.dumps(components)}, kube_context="test")
-    assert selected_apps(settings) == set(components)
+def test_pod_monitor_scrapes_the_controllers_whatever_flux_components_lists():
+    raw = {"namespace": "observability", "fluxNamespace": "gitops", "fluxComponents": json.dumps(["source-controller"])}
+    assert scraped(load_settings(raw, kube_context="test")) == scraped(SETTINGS)
+
+
+def test_each_target_is_one_pod_on_its_metrics_port_labelled_with_its_pod():
+    found = targets_of(flux_pod_monitor(SETTINGS), CLUSTER)
+    assert {t["endpoint"] for t in found} == {"http-prom"}
+    shard = next(t for t in found if t.get("shard") == "shard2")
+    assert shard["pod"] == "kustomize-controller-shard2-6d9c7f5b8-x2k4q"
+    assert (shard["app"], shard["namespace"], shard["job"]) == (
+        "kustomize-controller",
+        "gitops",
+        "observability/flux-system",
+    )
+
+
+def test_source_watcher_pods_are_scraped_from_the_release_that_ships_it():
+    cluster = [pod("source-watcher"), pod("source-watcher-shard1")]
+    newest = targets_of(flux_pod_monitor(SETTINGS), cluster)
+    assert {(t["app"], t.get("shard")) for t in newest} == {("source-watcher", None), ("source-watcher", "shard1")}
+    old = load_settings({"fluxNamespace": "gitops", "fluxVersion": "2.6"}, kube_context="test")
+    assert targets_of(flux_pod_monitor(old), cluster) == []
 
 
 def test_only_the_flux_operator_source_scrapes_the_operator():

@@ -188,13 +188,15 @@ def promtool_test(
     exp_alerts: list[dict],
     alerts: str | None = None,
     annotations: bool = False,
+    settings=None,
 ) -> None:
-    """Runs one promtool alert test against the generated rules; fails with promtool's report.
+    """Runs one promtool alert test against the generated rules (of ``settings``, by default the
+    generation's); fails with promtool's report.
 
     promtool compares annotations too; they are dropped unless the test is about them.
     """
     promtool = require_tool("promtool")
-    groups = flux_rule_groups(settings_for(generation, alerts))
+    groups = flux_rule_groups(settings or settings_for(generation, alerts))
     if not annotations:
         groups = [
             {**g, "rules": [{k: v for k, v in r.items() if k != "annotations"} for r in g["rules"]]} for g in groups
@@ -255,10 +257,14 @@ def test_every_source_defines_the_same_object_and_controller_alerts():
         ]
 
     legacy = alerts("legacy")
-    assert legacy == alerts("resource-info")
+    # The legacy source is the controllers themselves: FluxControllerDown says when it is down.
+    source_down = ("FluxStateSourceDown", "10m", "page")
+    assert sorted(alerts("resource-info")) == sorted([*legacy, source_down])
     assert ("ReconciliationFailure", "10m", "page") in legacy
     # Only the Flux Operator knows the FluxInstance.
-    assert sorted(alerts("flux-operator")) == sorted([*legacy, ("FluxInstanceNotReady", "10m", "page")])
+    assert sorted(alerts("flux-operator")) == sorted(
+        [*alerts("resource-info"), ("FluxInstanceNotReady", "10m", "page")]
+    )
 
 
 # -- ReconciliationFailure -------------------------------------------------------------------
