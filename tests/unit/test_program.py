@@ -279,7 +279,7 @@ def test_the_program_warns_about_what_it_cannot_see_of_the_chosen_flux(monkeypat
     warnings: list[str] = []
     monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
     run_stack("staging", {"flux-monitoring:fluxMetrics": "legacy", "flux-monitoring:fluxVersion": "2.4"})
-    assert len(warnings) == 1 and "for HelmRelease;" in warnings[0]
+    assert len(warnings) == 1 and "for HelmRelease, ImageUpdateAutomation;" in warnings[0]
     warnings.clear()
     run_stack("staging", {"flux-monitoring:fluxVersion": "2.10"})
     assert len(warnings) == 1 and "monitored as Flux 2.9" in warnings[0]
