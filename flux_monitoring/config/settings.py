@@ -31,8 +31,10 @@ from pydantic import (
 
 from flux_monitoring.config.alerting import AlertingSettings, FluxEventsSettings
 from flux_monitoring.config.errors import SettingsError, structured_keys, translate
+from flux_monitoring.config.operator_crds import CRDS_CHART, KNOWN_RANGE, crds_chart_version
 from flux_monitoring.config.types import (
     DNS1123_LABEL,
+    EXACT_SEMVER,
     Boolean,
     DnsLabel,
     ExactSemver,
@@ -144,6 +146,7 @@ FluxComponents = Annotated[
         {"type": "array", "items": {"type": "string", "enum": list(_CONTROLLERS)}, "minItems": 1, "uniqueItems": True}
     ),
 ]
+CrdsVersion = text(EXACT_SEMVER, f"an exact {CRDS_CHART} chart version such as 31.0.1")
 UserName = text(r"^[^\s:]+$", "a user name without spaces or ':', such as admin")
 IngressHost = subdomain(
     "a DNS name such as grafana.example.com", missing="a DNS name such as grafana.example.com (required with ingress)"
@@ -622,11 +625,26 @@ class Settings(_Model):
     flux_namespace: DnsLabel = _field(
         "flux-system", "fluxNamespace", "Namespace of the Flux controllers.", "flux-system"
     )
+    node_exporter_namespace: DnsLabel = _field(
+        "node-exporter",
+        "nodeExporterNamespace",
+        "Namespace of node-exporter, the one component that needs privileged pod security (host network, PID "
+        "and paths); created by the program, so the monitoring namespace can enforce baseline.",
+        "node-exporter",
+    )
     delivery: Delivery = _field(
         "direct", None, "direct: Pulumi installs everything; gitops: Flux syncs it from git.", "gitops"
     )
     chart_version: ExactSemver = _field(
         DEFAULT_CHART_VERSION, "chartVersion", "Exact kube-prometheus-stack version.", DEFAULT_CHART_VERSION
+    )
+    operator_crds_version: CrdsVersion | None = _field(
+        None,
+        "operatorCrdsVersion",
+        f"Exact {CRDS_CHART} chart version direct delivery applies before kube-prometheus-stack (its own "
+        f"CRDs off); when unset, the one with the Prometheus Operator release of chartVersion (known for "
+        f"kube-prometheus-stack {KNOWN_RANGE}). Set it only for a chartVersion outside that range.",
+        "31.0.1",
     )
     flux_version: FluxVersion = _field(
         NEWEST,
@@ -676,6 +694,14 @@ class Settings(_Model):
     )
     protect: Boolean = _field(
         False, None, "Protect the namespace, the Helm release and the Flux objects from deletion.", True
+    )
+    adopt_existing_objects: Boolean = _field(
+        False,
+        "adoptExistingObjects",
+        "Take over objects that already exist under the names this program creates (the monitoring namespace, "
+        "Secrets, dashboards of a cluster that followed the Flux guide) instead of failing with AlreadyExists; "
+        "for a first `pulumi up` on such a cluster only (docs/migration.md).",
+        True,
     )
     grafana: GrafanaSettings = _field(GrafanaSettings(), None, "Grafana.", {"adminUser": "admin"})
     prometheus: PrometheusSettings = _field(
@@ -733,6 +759,11 @@ class Settings(_Model):
         ],
     )
 
+    @property
+    def crds_version(self) -> str | None:
+        """The prometheus-operator-crds version direct delivery applies (flux_monitoring.config.operator_crds)."""
+        return self.operator_crds_version or crds_chart_version(self.chart_version)
+
     @field_validator("grafana_admin_password", mode="before")
     @classmethod
     def _password_is_a_strong_secret(cls, value: Any, info: ValidationInfo) -> Any:
@@ -772,6 +803,13 @@ class Settings(_Model):
             raise form_error(
                 "a namespace other than the monitoring namespace", key="fluxNamespace", value=self.flux_namespace
             )
+        if self.node_exporter_namespace in (self.namespace, self.flux_namespace):
+            raise form_error(
+                "a namespace of its own, neither the monitoring nor the Flux namespace: only node-exporter runs "
+                "privileged",
+                key="nodeExporterNamespace",
+                value=self.node_exporter_namespace,
+            )
         if self.require_grafana_admin_password and self.grafana_admin_password is None:
             raise form_error(
                 "a secret, required by requireGrafanaAdminPassword: pulumi config set --secret grafanaAdminPassword",
@@ -792,6 +830,14 @@ class Settings(_Model):
         names = [target.name for target in self.remote_write]
         if len(set(names)) != len(names):
             raise form_error("remote write targets with distinct names", key="remoteWrite", value=names)
+        if self.delivery == "direct" and self.crds_version is None:
+            raise form_error(
+                f"a kube-prometheus-stack version from {KNOWN_RANGE}, whose Prometheus Operator CRDs chart "
+                f"is known; for another, set operatorCrdsVersion to the {CRDS_CHART} version with the same "
+                f"appVersion (prometheus-community/helm-charts)",
+                key="chartVersion",
+                value=self.chart_version,
+            )
         if self.delivery == "gitops" and self.gitops is None:
             raise form_error(
                 "an object with url and one of branch, tag, semver or commit (required when delivery is gitops)",

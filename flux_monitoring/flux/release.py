@@ -48,6 +48,8 @@ SOURCE_WATCHER = "source-watcher"
 DEFAULT_CONTROLLERS = (SOURCE_CONTROLLER, KUSTOMIZE_CONTROLLER, HELM_CONTROLLER, NOTIFICATION_CONTROLLER)
 # --components-extra, with the release that first ships each: source-watcher from v2.7.0
 # (flux2 0a87ed5a "Add source-watcher to manifests").
+# The first release whose helm-controller watches labelled valuesFrom Secrets (FluxRelease.watches_labelled_values).
+WATCHED_VALUES_SINCE = "2.7"
 EXTRA_CONTROLLERS = ((IMAGE_REFLECTOR_CONTROLLER, "2.0"), (IMAGE_AUTOMATION_CONTROLLER, "2.0"), (SOURCE_WATCHER, "2.7"))
 
 # Every controller's pod: label app=<controller>, metrics on container port http-prom (8080), no
@@ -295,6 +297,12 @@ class FluxRelease:
     # A deleted object's condition series stay with status="Deleted" at 1 (runtime <= v0.41.0);
     # from 2.1 they are removed (pkg 60a95d81, runtime/v0.42.0). MATRIX §2.5.
     deleted_status: bool
+    # helm-controller reconciles a HelmRelease as soon as a valuesFrom Secret or ConfigMap labelled
+    # reconcile.fluxcd.io/watch: Enabled changes, from v1.4.0 (Flux 2.7): fluxcd/helm-controller main.go
+    # GetWatchConfigsPredicate, docs/spec/v2/helmreleases.md "Reacting immediately to configuration
+    # dependencies", v1.4.0 at 3db605b; neither at v1.3.0 (Flux 2.6, e47f47f). Before, a changed
+    # Secret waits for the HelmRelease's interval.
+    watches_labelled_values: bool
 
     @property
     def controllers(self) -> tuple[str, ...]:
@@ -340,4 +348,5 @@ def flux_release(minor: str) -> FluxRelease:
         extra_controllers=tuple(name for name, first in EXTRA_CONTROLLERS if _since(minor, first)),
         kinds=kinds,
         deleted_status=minor == "2.0",
+        watches_labelled_values=_since(minor, WATCHED_VALUES_SINCE),
     )

@@ -52,6 +52,13 @@ DRIFT_DETECTION = {
 }
 
 
+# helm-controller reconciles a HelmRelease whose annotation differs from status.lastHandledReconcileAt,
+# on every Flux 2 (ReconcileRequestedPredicate on its HelmRelease watch: fluxcd/helm-controller
+# internal/controller/helmrelease_controller.go at v0.35.0 / Flux 2.0, 56e36da, and v1.3.0, e47f47f;
+# docs/spec/v2/helmreleases.md "Triggering a reconcile").
+RECONCILE_REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
+
+
 def _metadata(name: str, namespace: str) -> dict[str, Any]:
     return {"name": name, "namespace": namespace, "labels": dict(PART_OF_LABELS)}
 
@@ -204,4 +211,19 @@ def helm_release(settings: Settings) -> dict[str, Any]:
                 }
             ],
         },
+    }
+
+
+def helm_release_reconcile_request(settings: Settings, token: Any) -> dict[str, Any] | None:
+    """A patch of the rendered HelmRelease that requests a reconcile whenever ``token`` (the Grafana
+    credentials' checksum) changes, for a Flux whose helm-controller does not watch the labelled
+    valuesFrom Secret (before 2.7: flux_monitoring/flux/release.py watches_labelled_values); None on a
+    Flux that does. Without it a rotated credential reaches the release only at its next interval."""
+    if settings.flux.release.watches_labelled_values:
+        return None
+    metadata = _metadata(RELEASE_NAME, settings.namespace)
+    return {
+        "apiVersion": HELM_RELEASE_API_VERSION,
+        "kind": "HelmRelease",
+        "metadata": {**metadata, "annotations": {RECONCILE_REQUESTED_AT: token}},
     }

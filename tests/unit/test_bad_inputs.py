@@ -99,6 +99,21 @@ CATALOGUE = [
         "source-watcher ships from Flux 2.7",
     ),
     ({"protect": "1"}, "protect", '"1"', "true or false"),
+    ({"adoptExistingObjects": "yes"}, "adoptExistingObjects", '"yes"', "true or false"),
+    ({"nodeExporterNamespace": "Node_Exporter"}, "nodeExporterNamespace", '"Node_Exporter"', DNS_LABEL),
+    (
+        {"nodeExporterNamespace": "monitoring"},
+        "nodeExporterNamespace",
+        '"monitoring"',
+        "a namespace of its own, neither the monitoring nor the Flux namespace",
+    ),
+    ({"operatorCrdsVersion": "31"}, "operatorCrdsVersion", '"31"', "an exact prometheus-operator-crds chart version"),
+    (
+        {"chartVersion": "89.0.0"},
+        "chartVersion",
+        '"89.0.0"',
+        "a kube-prometheus-stack version from 74.0.0 to 88.5.3, whose Prometheus Operator CRDs chart is known",
+    ),
     ({"dropUnusedMetrics": "on"}, "dropUnusedMetrics", '"on"', "true or false"),
     ({"requireGrafanaAdminPassword": "yes"}, "requireGrafanaAdminPassword", '"yes"', "true or false"),
     ({"kubernetes:context": ""}, "kubernetes:context", '""', "the kubeconfig context of this stack's cluster"),
@@ -106,7 +121,7 @@ CATALOGUE = [
         {"monitoringNamespace": "observability"},
         "monitoringNamespace",
         '"observability"',
-        "no such key; valid keys are namespace, fluxNamespace, delivery",
+        "no such key; valid keys are namespace, fluxNamespace, nodeExporterNamespace, delivery",
     ),
     # grafana
     ({"grafana": "big"}, "grafana", '"big"', "an object with keys adminUser, ingress, persistenceSize"),
@@ -523,8 +538,8 @@ ACCEPTED = [
     {"namespace": "1monitoring"},
     {"namespace": "m"},
     {"fluxNamespace": "flux"},
-    {"chartVersion": "88.5.3-rc.1"},
-    {"chartVersion": "88.5.3+build.7"},
+    {"chartVersion": "88.5.3-rc.1", "operatorCrdsVersion": "31.0.1"},
+    {"chartVersion": "88.5.3+build.7", "operatorCrdsVersion": "31.0.1"},
     {"grafana": {"adminUser": "ops@example.com"}},
     {
         "grafana": {

@@ -85,6 +85,8 @@ def test_render_writes_the_stack_and_config_trees(rendered):
     assert set(files(rendered["prod"])) == {
         "kube-prometheus-stack/kustomization.yaml",
         "kube-prometheus-stack/namespace-monitoring.yaml",
+        "kube-prometheus-stack/namespace-node-exporter.yaml",
+        "kube-prometheus-stack/role-kube-prometheus-stack-grafana-sidecar.yaml",
         "kube-prometheus-stack/helmrepository-prometheus-community.yaml",
         "kube-prometheus-stack/helmrelease-kube-prometheus-stack.yaml",
         "monitoring-config/kustomization.yaml",
@@ -132,7 +134,13 @@ def test_rerender_replaces_its_own_stale_files_and_keeps_others(tmp_path):
 
 def test_gitops_stack_leaves_the_namespace_to_pulumi_and_adds_the_flux_objects(rendered, gitops_project):
     out = rendered["gitops"]
-    assert [d["kind"] for d in documents(out / "kube-prometheus-stack")] == ["HelmRelease", "HelmRepository"]
+    # node-exporter's namespace and Grafana's Role hold no Secret: Flux owns them.
+    assert [(d["kind"], d["metadata"]["name"]) for d in documents(out / "kube-prometheus-stack")] == [
+        ("HelmRelease", "kube-prometheus-stack"),
+        ("HelmRepository", "prometheus-community"),
+        ("Namespace", "node-exporter"),
+        ("Role", "kube-prometheus-stack-grafana-sidecar"),
+    ]
     settings = offline_settings("gitops", gitops_project)
     assert sorted(documents(out / "flux"), key=kind_and_name) == sorted(
         flux_sync_manifests(settings), key=kind_and_name

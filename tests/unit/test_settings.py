@@ -133,7 +133,7 @@ def test_chart_version_accepts_exact_semver(version):
     assert load(chartVersion=version).chart_version == version
 
 
-@pytest.mark.parametrize("key", ["namespace", "fluxNamespace"])
+@pytest.mark.parametrize("key", ["namespace", "fluxNamespace", "nodeExporterNamespace"])
 @pytest.mark.parametrize("name", ["Monitoring", "-monitoring", "mon_itoring", "a" * 64, "", "my.ns"])
 def test_namespaces_must_be_dns_labels(key, name):
     [problem] = problems(**{key: name})
@@ -143,6 +143,12 @@ def test_namespaces_must_be_dns_labels(key, name):
 def test_the_monitoring_namespace_is_not_the_flux_namespace():
     [problem] = problems(namespace="flux-system")
     assert problem.startswith('fluxNamespace: got "flux-system"; expected a namespace other than')
+
+
+@pytest.mark.parametrize("namespace", ["monitoring", "flux-system"])
+def test_node_exporter_has_a_namespace_of_its_own(namespace):
+    [problem] = problems(nodeExporterNamespace=namespace)
+    assert problem.startswith(f'nodeExporterNamespace: got "{namespace}"; expected a namespace of its own')
 
 
 def test_delivery_is_direct_or_gitops():
