@@ -14,6 +14,7 @@ from flux_monitoring.resources.gitops import GitOpsDelivery
 from flux_monitoring.resources.grafana_admin import GrafanaAdmin
 from flux_monitoring.resources.kube_prometheus_stack import KubePrometheusStack
 from flux_monitoring.resources.namespace import MonitoringNamespace
+from flux_monitoring.resources.preflight import check_existing_release
 
 
 class FluxMonitoring(pulumi.ComponentResource):
@@ -24,6 +25,8 @@ class FluxMonitoring(pulumi.ComponentResource):
     """
 
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None):
+        # Before anything is registered: a kube-prometheus-stack someone else installed stops here.
+        check_existing_release(settings)
         super().__init__("flux-monitoring:flux_monitoring:FluxMonitoring", name, None, opts)
         # An explicit provider on the stack's own context: never the operator's current context.
         # adoptExistingObjects: update an object that already exists instead of failing with AlreadyExists,

@@ -66,7 +66,9 @@ class KubePrometheusStack(pulumi.ComponentResource):
             version=settings.crds_version,
             repository_opts={"repo": HELM_REPOSITORY},
             values=OPERATOR_CRDS_VALUES,
-            opts=pulumi.ResourceOptions(parent=self, provider=crds_provider),
+            # After the namespaces and Secrets: a first `pulumi up` that stops at an existing namespace
+            # changes no CRD either.
+            opts=pulumi.ResourceOptions(parent=self, provider=crds_provider, depends_on=after),
         )
         self.release = k8s.helm.v3.Release(
             "kube-prometheus-stack",
