@@ -498,6 +498,7 @@ def test_an_unprotected_prod_stack_fails(monkeypatch):
     run = prod({"flux-monitoring:protect": "false"})
     assert evaluate("protected-from-deletion", run, monkeypatch) == [
         "kubernetes:core/v1:Namespace monitoring is not protected: set protect: true in the production stack",
+        "kubernetes:core/v1:Namespace node-exporter is not protected: set protect: true in the production stack",
         f"{RELEASE} kube-prometheus-stack is not protected: set protect: true in the production stack",
     ]
 
