@@ -332,9 +332,14 @@ class FleetMetrics:
         self.fleet = fleet
         self.release = fleet.release
 
-    def controller(self, app: str) -> str:
+    def elapsed(self) -> float:
+        """Seconds the fleet has been running, as its counters count them (a minute already at the start)."""
+        return time.monotonic() - self.fleet.started + 60
+
+    def controller(self, app: str, elapsed: float | None = None) -> str:
+        """A controller's exposition after ``elapsed`` seconds of running (now by default)."""
         fleet = self.fleet
-        elapsed = time.monotonic() - fleet.started + 60  # as if running for a minute already
+        elapsed = self.elapsed() if elapsed is None else elapsed
         mine = [o for o in fleet.objects if fleet.controller_of(o.kind) == app]
         queues = fleet.queues(app)
         lines = [
@@ -370,6 +375,30 @@ class FleetMetrics:
             if o.kind in self.release.legacy_kinds:
                 lines += self._legacy_state(o)
         return "\n".join(lines) + "\n"
+
+    def endpoint(self, path: str, elapsed: float | None = None) -> tuple[int, str]:
+        """Status and body of ``path``: /pods/<pod>/<port name>/metrics answers like that pod port,
+        /kube-state-metrics/metrics as kube-state-metrics; controllers' counters after ``elapsed``."""
+        fleet = self.fleet
+        operator = fleet.release.operator["scrape"]
+        operator_pod = operator["pod_label"]["app.kubernetes.io/name"]
+        parts = path.strip("/").split("/")
+        if parts == [KUBE_STATE_METRICS, "metrics"]:
+            return 200, self.kube_state_metrics()
+        if len(parts) != 4 or parts[0] != "pods" or parts[3] != "metrics":
+            return 404, ""
+        pod, port = parts[1], parts[2]
+        if pod == operator_pod:
+            if port == operator["container_port_name"]:
+                return 200, self.operator()
+            if port == "http":  # the health-probe port (8081), not metrics (MATRIX §1e)
+                return 200, "ok\n"
+            return 404, ""
+        if pod not in fleet.serving or port != fleet.release.controller_port:
+            return 404, ""
+        if pod in fleet.down:
+            return 500, "internal error\n"
+        return 200, self.controller(pod, elapsed)
 
     @staticmethod
     def _histogram(name: str, labels: dict, buckets: tuple, count: float) -> list[str]:
@@ -604,8 +633,6 @@ def serve_fleet(fleet: Fleet, unreachable: set[str] | None = None) -> Iterator[i
     ``unreachable`` (the caller may change it while serving) names endpoints whose scrapes fail:
     KUBE_STATE_METRICS or a pod (a controller's app label, the operator's name)."""
     metrics = FleetMetrics(fleet)
-    operator = fleet.release.operator["scrape"]
-    operator_pod = operator["pod_label"]["app.kubernetes.io/name"]
     unreachable = unreachable if unreachable is not None else set()
 
     def body_of(path: str) -> tuple[int, str]:
@@ -613,22 +640,7 @@ def serve_fleet(fleet: Fleet, unreachable: set[str] | None = None) -> Iterator[i
         endpoint = KUBE_STATE_METRICS if parts[0] == KUBE_STATE_METRICS else parts[1] if len(parts) > 1 else ""
         if endpoint in unreachable:
             return UNAVAILABLE, "unavailable\n"
-        if parts == [KUBE_STATE_METRICS, "metrics"]:
-            return 200, metrics.kube_state_metrics()
-        if len(parts) != 4 or parts[0] != "pods" or parts[3] != "metrics":
-            return 404, ""
-        pod, port = parts[1], parts[2]
-        if pod == operator_pod:
-            if port == operator["container_port_name"]:
-                return 200, metrics.operator()
-            if port == "http":  # the health-probe port (8081), not metrics (MATRIX §1e)
-                return 200, "ok\n"
-            return 404, ""
-        if pod not in fleet.serving or port != fleet.release.controller_port:
-            return 404, ""
-        if pod in fleet.down:
-            return 500, "internal error\n"
-        return 200, metrics.controller(pod)
+        return metrics.endpoint(path)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
@@ -749,12 +761,14 @@ def start_prometheus(
     external_labels: dict[str, str] | None = None,
     remote_write: list[dict] | None = None,
     flags: tuple[str, ...] = (),
+    scrape_itself: bool = True,
 ) -> Iterator[Prometheus]:
     """A Prometheus on 127.0.0.1 at ``port`` (default: a free one) with its data in ``workdir``, ready to
     answer; stopped after.
 
     It also scrapes itself (job SELF_JOB) for its rule evaluation and ingestion metrics, and sends
-    its alerts to ``alertmanagers`` (host:port) when given.
+    its alerts to ``alertmanagers`` (host:port) when given. Without ``scrape_itself`` it appends nothing
+    of its own, so remote writes of past samples are not out of bounds.
     """
     port = port or free_port()
     itself = {"job_name": SELF_JOB, "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
@@ -765,7 +779,7 @@ def start_prometheus(
             "scrape_timeout": interval,
             **({"external_labels": external_labels} if external_labels else {}),
         },
-        "scrape_configs": [*scrape, itself],
+        "scrape_configs": [*scrape, itself] if scrape_itself else scrape,
         **({"remote_write": remote_write} if remote_write else {}),
     }
     flags = list(flags)
