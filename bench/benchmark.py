@@ -369,8 +369,14 @@ def run_size(binary: str, size: int, history: int, args, workdir: Path) -> dict:
         start = min(since for requests_ in series.values() for since, _ in requests_)
         needed = max(max(longest_windows(every_query(s)).values()) for s in SOURCES) + MARGIN
         sent = write_history(servers, series, start, now, ages)
-        # Up to the moment the scrapes start, so that no window has a gap.
-        sent += write_history(servers, series, now, int(time.time()), ages)
+        # Up to the moment the scrapes start, so that no window has a gap: each catch-up is shorter
+        # than the one before, until one takes less than a scrape interval (or a few, on a loaded machine).
+        for _ in range(5):
+            caught_up, now = now, int(time.time())
+            if now - caught_up < SCRAPE_INTERVAL:
+                break
+            sent += write_history(servers, series, caught_up, now, ages)
+        gap = int(time.time()) - now
         ingested = time.monotonic() - started
         print(
             f"  N={size:,}: {sent:,} samples, {(now - start) / 60:.0f} min of history, sent in {ingested:.0f}s",
@@ -414,6 +420,7 @@ def run_size(binary: str, size: int, history: int, args, workdir: Path) -> dict:
         "history_s": now - start,
         "full": needed <= history,
         "samples_sent": sent,
+        "gap_s": gap,
         "ingest_s": ingested,
         "seconds": time.monotonic() - started,
         "sources": runs,

@@ -64,6 +64,11 @@ def _window(run: dict, result: dict) -> str:
     )
 
 
+def _gap(run: dict) -> str:
+    gap = run.get("gap_s")
+    return "not recorded" if gap is None else f"{gap / 60:.0f} min" if gap >= 60 else f"{gap} s"
+
+
 def _number(value: float) -> str:
     return "never" if math.isinf(value) else f"{value:.2f}"
 
@@ -80,15 +85,16 @@ def markdown(result: dict) -> str:
         f"whole run {result['total_seconds'] / 60:.0f} min; {result['disk_free_bytes'] / 2**30:.0f} GiB free "
         "where the data was written.",
         "",
-        "| objects | namespaces | history | samples of history | series per Prometheus | TSDB on disk |",
-        "|---|---|---|---|---|---|",
+        "| objects | namespaces | history | samples of history | sent in | gap before the scrapes | series per "
+        "Prometheus | TSDB on disk |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for run in result["runs"]:
         series = "/".join(f"{r['series'] or 0:,.0f}" for r in run["sources"].values())
         disk = "/".join(f"{r['tsdb_bytes'] / 2**20:,.0f}" for r in run["sources"].values())
         lines.append(
             f"| {run['size']:,} | {run['namespaces']:,} | {_window(run, result)} | {run['samples_sent']:,} | "
-            f"{series} | {disk} MiB |"
+            f"{run['ingest_s'] / 60:.0f} min | {_gap(run)} | {series} | {disk} MiB |"
         )
     lines.append("")
     lines.append("(series and disk per Prometheus: " + ", ".join(result["sources"]) + ".)")

@@ -44,7 +44,7 @@ RATE = "$__rate_interval"
 # The cluster variable: every query filters on it. All is the whole fleet at a central store; a
 # cluster's own Prometheus has no cluster label, and ".*" also matches series without it.
 CLUSTERS = f"${CLUSTER}"
-# A cluster whose last heartbeat (recorded every 30s, rules.py) is older than this stopped sending.
+# A cluster whose last heartbeat (recorded every minute, rules.py) is older than this stopped sending.
 SILENT_AFTER_SECONDS = 120
 
 

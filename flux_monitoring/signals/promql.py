@@ -283,8 +283,15 @@ def object_rules(settings: Settings) -> list[dict]:
         {"record": FAILING_OBJECTS, "expr": q.held_objects("False", ALL_KINDS, detail=True)},
         {"record": SUSPENDED_OBJECTS, "expr": q.held_suspended(ALL_KINDS, detail=True)},
     ]
+    # Ready and unknown objects but the suspended ones recorded just before: the source's suspend
+    # flags are read once an evaluation (with the legacy gauges, one series per object each time).
+    unsuspended = f"\nunless on ({', '.join(OBJECT_LABELS)}) {SUSPENDED_OBJECTS}"
     rules += [
-        {"record": OBJECT_COUNT, "expr": _count_by_kind(q.objects(ready, ALL_KINDS)), "labels": {"state": state}}
+        {
+            "record": OBJECT_COUNT,
+            "expr": _count_by_kind(q.source.ready(ready, ALL_KINDS, q._object_filters(), False) + unsuspended),
+            "labels": {"state": state},
+        }
         for state, ready in STATE_READY.items()
         if state != "failing"
     ]

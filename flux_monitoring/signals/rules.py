@@ -24,8 +24,10 @@ from flux_monitoring.signals.sources import OBJECT_LABELS, FluxOperatorSource, K
 
 RULE_NAME = "flux-monitoring"
 
-# Each group has an explicit interval, chosen so that its evaluation takes well under a tenth of
-# it at 10,000 objects on two cores (make bench measures prometheus_rule_group_last_duration_seconds).
+# Each group has an explicit interval, what its readers need and no more: the rules run whatever
+# anyone watches, so at 10,000 objects all of them together must cost Prometheus less than one
+# person watching the upstream dashboards (make bench, docs/scale.md), each evaluation well under a
+# tenth of its interval.
 # An alert reads raw series, or series recorded before it in its own group: rules of a group run in
 # order at one timestamp (prometheus/prometheus rules/group.go Eval), so a late or missed evaluation
 # of another group can never leave it without data and restart its `for`.
@@ -33,12 +35,14 @@ RULE_NAME = "flux-monitoring"
 ALERT_GROUP = "flux"
 ALERT_INTERVAL = "1m"
 # - object states, which the dashboards show as they are (refresh 1m), and the object-state alerts
-#   on the failing and suspended objects recorded just before them;
+#   on the failing and suspended objects recorded just before them: a minute, as the alerts had in
+#   the alert group;
 RECORDING_GROUP = "flux-objects"
-RECORDING_INTERVAL = "30s"
-# - reconcile durations per kind, rates over 5m windows;
+RECORDING_INTERVAL = "1m"
+# - reconcile durations per kind, rates over 5m windows, each evaluation's window starting where the
+#   last one ended (every reconcile counted once): they read every duration series of the fleet;
 DURATION_GROUP = "flux-durations"
-DURATION_INTERVAL = "1m"
+DURATION_INTERVAL = "5m"
 # - each object's p99 over 30m and the slowest objects over 2h, which read every bucket series of
 #   the fleet, and FluxReconcileDurationHigh over 30m (its `for` is 30m by default): windows that
 #   long move little in five minutes.
