@@ -456,6 +456,9 @@ def main() -> int:
         "machine": report.machine(),
         "load_start": os.getloadavg(),
         "prometheus": version,
+        "commit": subprocess.run(
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True
+        ).stdout.strip(),
         "scrape_interval_s": SCRAPE_INTERVAL,
         "repeats": args.repeats,
         "sources": SOURCES,

@@ -78,7 +78,8 @@ def markdown(result: dict) -> str:
     load_start = ", ".join(f"{x:.1f}" for x in result["load_start"])
     load_end = ", ".join(f"{x:.1f}" for x in result.get("load_end", result["load_start"]))
     lines = [
-        f"Measured by `make bench` on {m['date']}: {m['arch']}, {m['cpu']}, {m['cores']} cores shared with other "
+        f"Measured by `make bench` on {m['date']}, rules and dashboards of commit `{result.get('commit', '?')}`: "
+        f"{m['arch']}, {m['cpu']}, {m['cores']} cores shared with other "
         f"work (load average {load_start} at the start, {load_end} at the end: the figures are noisy, ours and "
         f"upstream's are always measured in the same run on the same data); {result['prometheus']}; scrape "
         f"interval {result['scrape_interval_s']}s; refreshes: median of {result['repeats']} runs of each query; "
