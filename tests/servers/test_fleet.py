@@ -63,6 +63,7 @@ from tests.support.signals_tools import require_tool, upstream_file
 SETTINGS = load_settings({}, kube_context="test")
 SCRAPE_INTERVAL = "1s"
 RATE_INTERVAL = "10s"  # Grafana's $__rate_interval at a 1s scrape interval
+MAX_LAG = 5  # seconds a store may be behind the clusters: the rate windows then still hold 5 scrapes
 DEADLINE = 60.0
 VM_AUTH = ("fleet-writer", "vm-password-for-tests-only-5d1e")
 STORES = ("victoria-metrics", "central-prometheus")
@@ -236,7 +237,9 @@ class FleetRun:
             )
 
     def wait_for_samples(self, clusters: list[str], scrapes: int) -> None:
-        """Every store holds ``scrapes`` scrapes and heartbeats of every cluster in ``clusters``."""
+        """Every store holds ``scrapes`` scrapes and heartbeats of every cluster in ``clusters``, and is
+        current: its newest scrape of each is at most MAX_LAG old (remote write can fall behind, and a
+        store a rate window behind shows rate panels empty however many older scrapes it holds)."""
         deadline = time.monotonic() + DEADLINE
         for store in self.stores.values():
 
@@ -249,9 +252,13 @@ class FleetRun:
                     r["metric"][CLUSTER_LABEL]
                     for r in store.query(f'count by (cluster) (count_over_time(up{{cluster!=""}}[1m]) >= {scrapes})')
                 }
-                return all(got.get(c, 0) >= scrapes and c in up for c in clusters)
+                current = {
+                    r["metric"][CLUSTER_LABEL]
+                    for r in store.query(f'time() - max by (cluster) (timestamp(up{{cluster!=""}})) <= {MAX_LAG}')
+                }
+                return all(got.get(c, 0) >= scrapes and c in up and c in current for c in clusters)
 
-            store.wait_for(f"{scrapes} scrapes of {clusters} at {store.url}", ready, deadline)
+            store.wait_for(f"{scrapes} scrapes of {clusters}, current, at {store.url}", ready, deadline)
 
 
 @pytest.fixture(scope="module")
