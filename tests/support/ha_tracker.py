@@ -5,23 +5,32 @@ first seen is elected; another takes over after ``failover`` seconds without sam
 answers the other replicas' writes with 202 and drops them, and removes the replica label from
 what it keeps (grafana.com/docs/mimir "Configure Grafana Mimir high-availability deduplication":
 ``ha_cluster_label``, ``ha_replica_label``). This relay does that to Prometheus remote write
-requests (snappy-compressed protobuf prometheus.WriteRequest, Remote Write 1.0) and forwards the
-kept ones to a real receiver, so the test can query the result with exact PromQL.
+requests (snappy-compressed protobuf prometheus.WriteRequest, Remote Write 1.0), so the test can
+query the result with exact PromQL at a real receiver:
 
-It reads only what it needs: the labels of each series. Requests are sent on uncompressed
-("literal-only" snappy blocks are valid snappy).
+- the election, here: it reads the labels of a request's first series only (a request comes from one
+  replica), decoding just the start of the snappy block;
+- the label drop, in vmagent (Debian ``victoria-metrics``, ``-remoteWrite.relabelConfig`` with a
+  ``labeldrop``), which forwards the kept requests to the receiver. Rewriting every series in Python
+  could not keep up with the fleet's remote write on a busy machine: the receiver fell behind by more
+  than the dashboards' rate windows.
 """
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import requests
+import yaml
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+from tests.support.flux_fleet import Prometheus, free_port, stop, wait_until_answering
 
 # -- snappy block format (github.com/google/snappy format_description.txt) -------------------------
 
@@ -37,19 +46,11 @@ def _uvarint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _varint_bytes(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def snappy_decode(data: bytes) -> bytes:
+def snappy_decode(data: bytes, at_least: int | None = None) -> bytes:
+    """The decoded block, or (``at_least``) only its first bytes, at least that many if it has them."""
     length, pos = _uvarint(data, 0)
     out = bytearray()
-    while pos < len(data):
+    while pos < len(data) and (at_least is None or len(out) < at_least):
         tag = data[pos]
         pos += 1
         if tag & 3 == 0:  # literal
@@ -72,33 +73,14 @@ def snappy_decode(data: bytes) -> bytes:
         # A copy may overlap its own output: then it repeats the last ``offset`` bytes.
         start = len(out) - offset
         out += out[start : start + size] if offset >= size else (out[start:] * (size // offset + 1))[:size]
-    assert len(out) == length, "corrupt snappy block"
-    return bytes(out)
-
-
-def snappy_encode(data: bytes) -> bytes:
-    """Literals only: valid snappy, no compression."""
-    out = bytearray(_varint_bytes(len(data)))
-    for start in range(0, len(data), 65536):
-        chunk = data[start : start + 65536]
-        size = len(chunk) - 1
-        out += (
-            bytes([size << 2])
-            if size < 60
-            else bytes([60 << 2, size])
-            if size < 256
-            else bytes([61 << 2]) + size.to_bytes(2, "little")
-        )
-        out += chunk
+    assert at_least is not None or len(out) == length, "corrupt snappy block"
     return bytes(out)
 
 
 # -- prometheus.WriteRequest, as far as the relay reads it ----------------------------------------
 # prometheus/prometheus prompb/remote.proto (WriteRequest: timeseries = 1) and prompb/types.proto
-# (TimeSeries: labels = 1; Label: name = 1, value = 2), d15adb9 2026-08-21. The fields left out
-# (samples, exemplars, histograms, metadata) are kept as unknown fields and written back unchanged.
-# Parsed by protobuf's C runtime (upb): a pure-Python parser could not keep up with the fleet's
-# remote write, and the central store fell behind by more than the panels' rate windows.
+# (TimeSeries: labels = 1; Label: name = 1, value = 2), d15adb9 2026-08-21; the other fields are
+# skipped as unknown.
 
 
 _FIELD = descriptor_pb2.FieldDescriptorProto
@@ -129,25 +111,22 @@ def _write_request_class() -> type:
 WriteRequest = _write_request_class()
 
 
-def first_series_labels(request) -> dict[str, str]:
-    """The labels of the request's first series, {} if it has none."""
-    return {label.name: label.value for label in request.timeseries[0].labels} if request.timeseries else {}
-
-
-def remove_label(request, name: str) -> None:
-    """Removes label ``name`` from every series of the request."""
-    for series in request.timeseries:
-        for i, label in enumerate(series.labels):
-            if label.name == name:
-                del series.labels[i]
-                break
+def first_series_labels(body: bytes) -> dict[str, str]:
+    """The labels of the first series of a snappy-compressed WriteRequest, {} if it has none."""
+    head = snappy_decode(body, at_least=16)
+    if not head.startswith(b"\x0a"):  # not field 1 (timeseries) first: read the whole request
+        request = WriteRequest.FromString(snappy_decode(body))
+        return {label.name: label.value for label in request.timeseries[0].labels} if request.timeseries else {}
+    size, start = _uvarint(head, 1)
+    first = WriteRequest.FromString(snappy_decode(body, at_least=start + size)[: start + size])
+    return {label.name: label.value for label in first.timeseries[0].labels}
 
 
 # -- the relay -------------------------------------------------------------------------------------
 
 
 class HATracker:
-    """Elects one replica per cluster; forwards the elected replica's writes without the replica label."""
+    """Elects one replica per cluster; forwards the elected replica's writes as they are."""
 
     def __init__(self, upstream: str, cluster_label: str, replica_label: str, failover: float):
         self.upstream, self.cluster_label, self.replica_label = upstream, cluster_label, replica_label
@@ -172,23 +151,61 @@ class HATracker:
             return False
 
     def handle(self, body: bytes, headers: dict[str, str]) -> int:
-        request = WriteRequest.FromString(snappy_decode(body))
-        labels = first_series_labels(request)
+        labels = first_series_labels(body)
         if labels and not self.accepts(labels):
             return 202  # Mimir answers a deduplicated write with 202 Accepted
-        remove_label(request, self.replica_label)
-        forwarded = requests.post(
-            self.upstream, data=snappy_encode(request.SerializeToString()), headers=headers, timeout=30
+        return requests.post(self.upstream, data=body, headers=headers, timeout=30).status_code
+
+
+@contextmanager
+def dropping_label(vmagent: str, workdir: Path, upstream: str, label: str, startup: float = 30.0) -> Iterator[str]:
+    """vmagent on 127.0.0.1 forwarding what it receives to ``upstream`` without ``label``; yields its
+    remote write URL. One queue, so each series' samples arrive in order (a Prometheus receiver rejects
+    out-of-order samples); its queue on disk survives the receiver's restarts."""
+    port = free_port()
+    relabel = workdir / "relabel.yml"
+    relabel.write_text(yaml.safe_dump([{"action": "labeldrop", "regex": label}]))
+    with (workdir / "vmagent.log").open("a") as log:
+        process = subprocess.Popen(
+            [
+                vmagent,
+                f"-httpListenAddr=127.0.0.1:{port}",
+                f"-remoteWrite.url={upstream}",
+                f"-remoteWrite.relabelConfig={relabel}",
+                f"-remoteWrite.tmpDataPath={workdir / 'queue'}",
+                "-remoteWrite.queues=1",
+                "-loggerLevel=WARN",
+            ],
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
-        return forwarded.status_code
+        try:
+            wait_until_answering(Prometheus(f"http://127.0.0.1:{port}", process), "/health", startup)
+            yield f"http://127.0.0.1:{port}/api/v1/write"
+        finally:
+            stop(process)
 
 
 @contextmanager
 def serve_ha_tracker(
-    upstream: str, cluster_label: str, replica_label: str, port: int, failover: float = 30.0
+    upstream: str,
+    cluster_label: str,
+    replica_label: str,
+    port: int,
+    vmagent: str,
+    workdir: Path,
+    failover: float = 30.0,
 ) -> Iterator[HATracker]:
-    """The relay on 127.0.0.1:``port`` (its remote write URL: /api/v1/push) until the block ends."""
-    tracker = HATracker(upstream, cluster_label, replica_label, failover)
+    """The relay on 127.0.0.1:``port`` (its remote write URL: /api/v1/push), forwarding to ``upstream``
+    through vmagent (``workdir``: its files), until the block ends."""
+    with ExitStack() as stack:
+        through = stack.enter_context(dropping_label(vmagent, workdir, upstream, replica_label))
+        yield stack.enter_context(_serve(HATracker(through, cluster_label, replica_label, failover), port))
+
+
+@contextmanager
+def _serve(tracker: HATracker, port: int) -> Iterator[HATracker]:
     forwarded_headers = ("Content-Encoding", "Content-Type", "X-Prometheus-Remote-Write-Version", "User-Agent")
 
     class Handler(BaseHTTPRequestHandler):
