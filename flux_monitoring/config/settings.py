@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from flux_monitoring.config.alerting import AlertingSettings, FluxEventsSettings
+from flux_monitoring.config.alerting import NULL_RECEIVER, AlertingSettings, FluxEventsSettings
 from flux_monitoring.config.errors import SettingsError, structured_keys, translate
 from flux_monitoring.config.operator_crds import CRDS_CHART, KNOWN_RANGE, crds_chart_version
 from flux_monitoring.config.types import (
@@ -372,7 +372,7 @@ class GrafanaSettings(_Model):
         "admin",
         "adminUser",
         "Grafana admin user name; applied when Grafana creates its database "
-        "(README, Secrets: rename an existing admin in Grafana first).",
+        "(docs/secrets.md: rename an existing admin in Grafana first).",
         "admin",
     )
     ingress: Ingress | None = _field(
@@ -857,6 +857,24 @@ class Settings(_Model):
         with the warnings to show the user."""
         components = list(self.flux_components) if self.flux_components is not None else None
         return resolve_flux_target(self.flux_version, self.flux_metrics, components)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the user should hear before anything is created: what the chosen Flux cannot show, and
+        alerts that reach no one (a legal config, the dev stack's: no receiver to set up)."""
+        if self.alerting.receivers:
+            return self.flux.warnings
+        if self.alertmanager.enabled:
+            unheard = (
+                "alerting: no receiver is configured: Alertmanager delivers every alert to its receiver "
+                f"'{NULL_RECEIVER}', so alerts reach no one; add alerting.receivers and alerting.route"
+            )
+        else:
+            unheard = (
+                "alertmanager.enabled is false: Prometheus evaluates the alerts and sends them nowhere, so "
+                "alerts reach no one; enable it and add alerting.receivers and alerting.route"
+            )
+        return (*self.flux.warnings, f"{unheard} (docs/alerting.md)")
 
 
 # Every key of the stack config, in the project's namespace.

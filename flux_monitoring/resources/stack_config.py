@@ -29,6 +29,6 @@ def read_settings() -> Settings:
     # A cluster's name in the fleet defaults to its stack's.
     raw.setdefault("cluster", pulumi.get_stack())
     settings = load_settings(raw, secret_keys=secret_keys, kube_context=config.get("kubernetes:context"))
-    for warning in settings.flux.warnings:
+    for warning in settings.warnings:
         pulumi.log.warn(warning)
     return settings

@@ -17,7 +17,8 @@ GUIDE_TAG = "v2.2.3"
 GITOPS_CONFIG = {"url": GUIDE_URL, "tag": GUIDE_TAG}
 GITOPS_OVERRIDES = {"flux-monitoring:delivery": "gitops", "flux-monitoring:gitops": json.dumps(GITOPS_CONFIG)}
 
-STACKS = ("staging", "prod")
+# The shipped stacks but the spoke (tests of the fleet cover it).
+STACKS = ("dev", "staging", "prod")
 MODES = ("direct", "gitops")
 MODES_AND_STACKS = [(mode, stack) for mode in MODES for stack in STACKS]
 

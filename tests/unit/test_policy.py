@@ -524,9 +524,11 @@ def test_an_unprotected_gitops_prod_stack_fails_for_the_source_and_kustomization
 
 
 @pytest.mark.parametrize("policy_name", sorted(POLICIES))
-def test_policies_are_not_applicable_to_staging(policy_name, staging_run, monkeypatch):
-    with pytest.raises(NotApplicable, match="stack 'staging' is not one of productionStacks"):
-        evaluate(policy_name, staging_run, monkeypatch, stack="staging")
+@pytest.mark.parametrize("stack", ["staging", "dev"])
+def test_policies_are_not_applicable_to_the_stacks_that_are_not_production(policy_name, stack, monkeypatch):
+    # dev generates its password and keeps one replica without a volume: prod-only rules stay out.
+    with pytest.raises(NotApplicable, match=f"stack '{stack}' is not one of productionStacks"):
+        evaluate(policy_name, run_stack(stack), monkeypatch, stack=stack)
 
 
 def test_production_stacks_are_policy_config(staging_run, monkeypatch):

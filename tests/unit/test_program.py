@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from flux_monitoring.config.settings import SettingsError
 from flux_monitoring.manifests.helm_values import kube_prometheus_stack_values, with_admin_checksum, without_chart_crds
 from flux_monitoring.resources.grafana_admin import admin_checksum
 from tests.conftest import PROD_PASSWORD, run_stack
-from tests.support.pulumi_harness import ProgramRun, mock_random_bytes, stack_settings
+from tests.support.gitops_stacks import STACKS
+from tests.support.pulumi_harness import ProgramRun, mock_random_bytes, stack_config, stack_settings
 from tests.support.schemas import is_patch
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -77,6 +79,33 @@ def test_staging_creates_exactly_the_direct_resources_and_a_generated_password(s
     assert resource_names(staging_run) == DIRECT_RESOURCES | {(RANDOM_PASSWORD, "grafana-admin-password")}
 
 
+def test_dev_creates_exactly_the_direct_resources_and_a_generated_password_with_no_secret_set():
+    config = stack_config("dev")
+    assert not [key for key, text in config.items() if "secure" in text]  # nothing encrypted to provide
+    run = run_stack("dev")  # no password, no alerting credential
+    assert resource_names(run) == DIRECT_RESOURCES | {(RANDOM_PASSWORD, "grafana-admin-password")}
+    assert run.one(PROVIDER, "cluster").inputs["context"] == "kind-kind"  # what `kind create cluster` names it
+
+
+def test_dev_registers_no_receiver_but_the_null_one():
+    text = run_stack("dev").one(SECRET, "alertmanager-config").inputs["stringData"]["alertmanager.yaml"]
+    configuration = yaml.safe_load(text)
+    assert configuration["receivers"] == [{"name": "null"}]
+    assert configuration["route"]["receiver"] == "null"
+
+
+def test_dev_warns_that_alerts_reach_no_one(monkeypatch):
+    import pulumi
+
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
+    run_stack("dev")
+    assert warnings == [
+        "alerting: no receiver is configured: Alertmanager delivers every alert to its receiver 'null', so "
+        "alerts reach no one; add alerting.receivers and alerting.route (docs/alerting.md)"
+    ]
+
+
 def test_prod_creates_exactly_the_direct_resources_with_the_configured_password(prod_run):
     assert resource_names(prod_run) == DIRECT_RESOURCES | PROD_ONLY
 
@@ -104,11 +133,12 @@ def test_every_component_has_a_flux_monitoring_type_token(staging_run):
     )
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_every_kubernetes_resource_targets_the_stacks_own_context(stack):
     run = run_stack(stack, password=PROD_PASSWORD if stack == "prod" else None)
     providers = run.of_type(PROVIDER)
-    assert providers and all(provider.inputs["context"] == stack for provider in providers)
+    context = stack_config(stack)["kubernetes:context"]
+    assert providers and all(provider.inputs["context"] == context for provider in providers)
     kubernetes = [r for r in run.resources if r.type.startswith("kubernetes:")]
     assert kubernetes and all(any(r.provider.startswith(p.urn + "::") for p in providers) for r in kubernetes)
 
@@ -138,7 +168,7 @@ def test_release_is_atomic_bounded_and_cleans_up(staging_run):
     assert release["maxHistory"] == 10
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod", "spoke"])
+@pytest.mark.parametrize("stack", [*STACKS, "spoke"])
 def test_release_values_are_the_pure_values_of_the_stack_settings(stack):
     password = PROD_PASSWORD if stack == "prod" else None
     run = run_stack(stack, password=password)
@@ -199,7 +229,7 @@ def test_admin_secret_holds_user_and_password_in_the_monitoring_namespace(prod_r
     assert "stringData" in prod_run.one(SECRET, "grafana-admin").secret_inputs
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_exports_are_complete_and_only_the_password_is_secret(stack):
     run = run_stack(stack, password=PROD_PASSWORD if stack == "prod" else None)
     assert set(run.exports) == EXPORTS
@@ -317,7 +347,7 @@ def prometheus_spec(run) -> dict:
     return run.one("kubernetes:helm.sh/v3:Release").inputs["values"]["prometheus"]["prometheusSpec"]
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_the_cluster_label_defaults_to_the_stack_name(stack):
     run = run_stack(stack, password=PROD_PASSWORD)
     assert prometheus_spec(run)["externalLabels"] == {"cluster": stack}

@@ -101,7 +101,7 @@ def test_render_writes_the_stack_and_config_trees(rendered):
     }
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod", "gitops"])
+@pytest.mark.parametrize("stack", [*STACKS, "gitops"])
 def test_every_directory_builds_with_kubectl_kustomize_into_the_rendered_objects(rendered, stack):
     for directory in sorted(p for p in rendered[stack].iterdir() if p.is_dir()):
         assert sorted(kustomize(directory), key=kind_and_name) == sorted(documents(directory), key=kind_and_name)
@@ -182,7 +182,7 @@ def test_prod_renders_without_the_password_it_requires(rendered):
 def test_unknown_stack_exits_non_zero_naming_the_known_stacks(tmp_path):
     result = render(tmp_path, "nope")
     assert result.returncode == 1
-    assert "stack 'nope'" in result.stderr and "stacks: prod, spoke, staging" in result.stderr
+    assert "stack 'nope'" in result.stderr and "stacks: dev, prod, spoke, staging" in result.stderr
     assert not any(tmp_path.iterdir())
 
 

@@ -9,9 +9,9 @@ import pytest
 from flux_monitoring.config.settings import Ingress, SettingsError, load_settings
 
 
-def load(**raw) -> object:
+def load(secret_keys: frozenset[str] = frozenset(), **raw) -> object:
     texts = {key: value if isinstance(value, str) else json.dumps(value) for key, value in raw.items()}
-    return load_settings(texts, kube_context="test-cluster")
+    return load_settings(texts, secret_keys=secret_keys, kube_context="test-cluster")
 
 
 def problems(**raw) -> list[str]:
@@ -202,6 +202,27 @@ def test_flux_operator_before_the_releases_it_installs_warns():
     [warning] = load(fluxVersion="2.1", fluxMetrics="flux-operator").flux.warnings
     assert "the Flux Operator installs Flux 2.2.3 and later" in warning
     assert load(fluxVersion="2.2", fluxMetrics="flux-operator").flux.warnings == ()
+
+
+SLACK = {"receivers": {"platform": {"type": "slack", "apiURL": "https://hooks.slack.com/services/T/B/x"}}}
+
+
+def test_alerts_that_reach_no_one_are_a_warning_naming_the_null_receiver():
+    [warning] = load().warnings
+    assert warning.startswith("alerting: no receiver is configured:")
+    assert "receiver 'null', so alerts reach no one; add alerting.receivers" in warning
+
+
+def test_alerts_without_alertmanager_are_a_warning_too():
+    [warning] = load(alertmanager={"enabled": False}).warnings
+    assert warning.startswith("alertmanager.enabled is false:") and "alerts reach no one" in warning
+
+
+def test_a_receiver_silences_the_warning_and_the_flux_warnings_stay():
+    alerting = {**SLACK, "route": {"default": "platform"}}  # the webhook URL set with --secret
+    assert load(frozenset({"alerting"}), alerting=alerting).warnings == ()
+    [warning] = load(frozenset({"alerting"}), alerting=alerting, fluxVersion="2.12").warnings
+    assert warning == load(fluxVersion="2.12").flux.warnings[0]
 
 
 def test_legacy_on_flux_2_5_or_later_is_an_error_saying_why_and_what_to_use():
