@@ -4,7 +4,7 @@ It reaches the cluster as the Secret ``ALERTMANAGER_CONFIG_SECRET`` that the cha
 ``alertmanager.alertmanagerSpec.configSecret`` (helm_values.py); the tests run this same text
 through a real Alertmanager and ``amtool check-config``.
 
-Routing (README "Alerting"):
+Routing (docs/alerting.md):
 - Watchdog goes to the heartbeat receiver only; InfoInhibitor to nobody (the chart's pattern).
 - An alert about a Flux object in a namespace of ``route.byNamespace`` also goes to that tenant's
   receiver (``continue: true``), then on to the platform's routes below.

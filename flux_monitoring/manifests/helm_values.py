@@ -41,17 +41,10 @@ ALERTMANAGER_RESOURCE = f"{RELEASE_NAME}-alertmanager"
 GRAFANA_VOLUME_SAFE_STRATEGY = {"type": "Recreate"}
 
 
-# Grafana applies GF_SECURITY_ADMIN_PASSWORD only when it creates its database (the chart sets it
-# from admin.existingSecret); afterwards the password lives in the database and only
-# `grafana cli admin reset-admin-password` changes it offline: by design, say the chart maintainers
-# (prometheus-community/helm-charts #4755, #2710; grafana/helm-charts #3807). So an init container of
-# Grafana's own image resets it from the same Secret before every start of an existing database.
-# The CLI resets user 1, the admin Grafana created, and reads the password from stdin, so it is on no
-# command line. The chart passes extraInitContainers through tpl: the image is the Grafana container's
-# (grafana-community/helm-charts charts/grafana/templates/_pod.tpl, Grafana's volumes "config",
-# "storage" and "search", its image; 12.11.1 at 3386a11). grafana/grafana
-# pkg/cmd/grafana-cli/commands/reset_password_command.go: --password-from-stdin, --user-id (default 1)
-# (a stored copy at 01e609d: the repository is too large to fetch here).
+# The admin password reset before every start: docs/decisions/0004-grafana-password-reset-init-container.md.
+# Sources: grafana-community/helm-charts charts/grafana/templates/_pod.tpl (12.11.1 at 3386a11: tpl'd
+# extraInitContainers, volumes "config", "storage", "search"); grafana/grafana
+# pkg/cmd/grafana-cli/commands/reset_password_command.go (--password-from-stdin, --user-id default 1; 01e609d).
 GRAFANA_DATABASE = "/var/lib/grafana/grafana.db"
 _RESET_ADMIN_PASSWORD = f"""set -eu
 if [ ! -f {GRAFANA_DATABASE} ]; then

@@ -25,8 +25,7 @@ RELEASE_REVISION_ANNOTATION = "flux-monitoring/release-revision"
 class KubePrometheusStack(pulumi.ComponentResource):
     """Prometheus Operator, Prometheus, Grafana and kube-state-metrics, from a pinned chart.
 
-    A ``helm.v3.Release`` rather than ``helm.v4.Chart``: the chart relies on Helm hooks,
-    which ``helm.v4.Chart`` does not run.
+    A ``helm.v3.Release`` rather than a ``helm.v4.Chart``: docs/decisions/0003-helm-v3-release-not-helm-v4-chart.md.
     """
 
     def __init__(
