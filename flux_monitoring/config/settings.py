@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from flux_monitoring.config.alerting import NULL_RECEIVER, AlertingSettings, FluxEventsSettings
+from flux_monitoring.config.alerts import CONFIGURABLE, RUNBOOKS_PATH, Alert
 from flux_monitoring.config.errors import SettingsError, structured_keys, translate
 from flux_monitoring.config.operator_crds import CRDS_CHART, KNOWN_RANGE, crds_chart_version
 from flux_monitoring.config.types import (
@@ -48,14 +49,12 @@ from flux_monitoring.config.types import (
     Secret,
     form_error,
     one_of,
-    one_of_numbers,
-    positive_number,
     subdomain,
     text,
     url_without_credentials,
     whole_number,
 )
-from flux_monitoring.flux.release import DURATION_THRESHOLDS, MINORS, NEWEST, flux_release
+from flux_monitoring.flux.release import MINORS, NEWEST, flux_release
 from flux_monitoring.flux.target import (
     METRIC_SOURCES,
     METRICS_EXPECTED,
@@ -160,6 +159,13 @@ GitTag = text(r"^\S+$", "a git tag name without spaces")
 # Flux takes semver constraints, whose clauses are separated by spaces or commas.
 SemverRange = text(r"^[0-9A-Za-z.*^~=<>!|, +-]+$", "a semver range such as 1.x, ^1.2.0 or >=1.2.0 <2.0.0")
 GitCommit = text(r"^[0-9a-f]{40}([0-9a-f]{24})?$", "a full 40 (or 64) character lower-case hex commit SHA")
+# https only: a runbook is opened from a notification, often outside the cluster's network; the
+# alert's anchor is appended, so the URL has none.
+RunbookUrl = text(
+    r"^https://[^\s/@#]+(/[^\s#]*)?$",
+    "an https:// URL without #fragment, such as https://github.com/acme/flux-monitoring/blob/main/docs/runbooks.md",
+    max_length=2048,
+)
 SecretName = subdomain("the name of a Secret in the Flux namespace, such as monitoring-git-auth")
 
 
@@ -458,95 +464,47 @@ class AlertRule(_Model):
     severity: LabelValue
 
 
-def _alert_rule(
-    name: str, for_: str, severity: str, fires: str, threshold: tuple[str, float, Any, str] | None = None
-) -> type[AlertRule]:
-    """An AlertRule with this alert's defaults; ``threshold`` is (key, default, form, meaning)."""
+def _alert_rule(alert: Alert) -> type[AlertRule]:
+    """The model of ``alert``'s key under ``alerts``, with its catalogue defaults."""
     fields: dict[str, Any] = {
-        "for_": (PrometheusDuration, _field(for_, "for", f"How long {fires} before the alert fires.", for_)),
-        "severity": (LabelValue, _field(severity, None, "The alert's severity label.", severity)),
-    }
-    if threshold:
-        key, default, form, meaning = threshold
-        fields["threshold"] = (form, _field(default, key, meaning, default))
-    return create_model(name, __base__=AlertRule, __doc__=f"When {fires}.", **fields)
-
-
-ReconciliationFailureRule = _alert_rule("ReconciliationFailureRule", "10m", "page", "a non-source object is not Ready")
-SuspendedRule = _alert_rule("SuspendedRule", "24h", "warning", "an object stays suspended")
-ControllerDownRule = _alert_rule("ControllerDownRule", "5m", "page", "a controller is down or missing")
-# Flux's duration histogram can only say exactly what share of an object's reconciles took longer
-# than one of its bucket bounds (flux_monitoring/flux/release.py: fluxcd/pkg runtime/metrics
-# ExponentialBucketsRange(10e-3, 1800, 10)), so the threshold is a bound. 469.2 s, the first bound
-# above the former default (300 s, the default HelmRelease timeout): it fires only for objects whose
-# slowest 1% take longer than 7m49s, never for one that reconciles in 2 or 5 minutes; 30m outlasts
-# one slow upgrade.
-_THRESHOLDS = ", ".join(f"{t:g}" for t in list(DURATION_THRESHOLDS)[:-1]) + f" or {list(DURATION_THRESHOLDS)[-1]:g}"
-ReconcileDurationRule = _alert_rule(
-    "ReconcileDurationRule",
-    "30m",
-    "warning",
-    "more than 1% of an object's reconciles take longer than the threshold",
-    (
-        "p99Seconds",
-        469.2,
-        one_of_numbers(
-            tuple(DURATION_THRESHOLDS),
-            f"a bound of Flux's reconcile duration buckets, in seconds: {_THRESHOLDS} (the histogram tells "
-            "exactly whether more than 1% of reconciles took longer than a bound, not how long between two)",
+        "for_": (
+            PrometheusDuration,
+            _field(alert.for_, "for", f"How long {alert.fires} before the alert fires.", alert.for_),
         ),
-        "The p99 threshold, in seconds: one of the bounds of Flux's reconcile duration buckets "
-        f"({_THRESHOLDS}). The alert fires when more than 1% of an object's reconciles over 30m took longer.",
-    ),
-)
-SourceFailureRule = _alert_rule("SourceFailureRule", "15m", "warning", "a source cannot fetch")
-WorkqueueRule = _alert_rule(
-    "WorkqueueRule",
-    "15m",
-    "warning",
-    "a controller's work queue stays deep",
-    ("depth", 100.0, positive_number(), "Work queue depth threshold, in items."),
-)
+        "severity": (LabelValue, _field(alert.severity, None, "The alert's severity label.", alert.severity)),
+    }
+    if alert.threshold:
+        threshold = alert.threshold
+        fields["threshold"] = (
+            threshold.form,
+            _field(threshold.default, threshold.key, threshold.meaning, threshold.default),
+        )
+    name = f"{alert.key[0].upper()}{alert.key[1:]}Rule"
+    return create_model(name, __base__=AlertRule, __doc__=f"When {alert.fires}.", **fields)
 
 
-class AlertSettings(_Model):
-    """Each alert's key; an alert given in part keeps its own defaults for the rest."""
+def _alert_settings() -> type[_Model]:
+    fields: dict[str, Any] = {}
+    for alert in CONFIGURABLE:
+        model = _alert_rule(alert)
+        fields[alert.field] = (
+            model,
+            _field(
+                model(),
+                None if alert.key == alert.field else alert.key,
+                f"{alert.name}: {alert.meaning}",
+                alert.example,
+            ),
+        )
+    return create_model(
+        "AlertSettings",
+        __base__=_Model,
+        __doc__="Each alert's key; an alert given in part keeps its own defaults for the rest.",
+        **fields,
+    )
 
-    reconciliation_failure: ReconciliationFailureRule = _field(
-        ReconciliationFailureRule(),
-        "reconciliationFailure",
-        "ReconciliationFailure: a Kustomization, HelmRelease or other non-source object is not Ready.",
-        {"for": "10m", "severity": "page"},
-    )
-    suspended: SuspendedRule = _field(
-        SuspendedRule(), None, "FluxObjectSuspended: an object stays suspended.", {"for": "24h"}
-    )
-    controller_down: ControllerDownRule = _field(
-        ControllerDownRule(),
-        "controllerDown",
-        "FluxControllerDown: a controller's scrape fails, or a controller of fluxComponents (or, with the "
-        "flux-operator source, the Flux Operator) has no target.",
-        {"for": "5m"},
-    )
-    reconcile_duration: ReconcileDurationRule = _field(
-        ReconcileDurationRule(),
-        "reconcileDuration",
-        "FluxReconcileDurationHigh: more than 1% of an object's reconciles over 30m took longer than p99Seconds.",
-        {"p99Seconds": 122.3},
-    )
-    source_failure: SourceFailureRule = _field(
-        SourceFailureRule(),
-        "sourceFailure",
-        "FluxSourceFailure: a GitRepository, OCIRepository, HelmRepository, HelmChart, Bucket or ExternalArtifact "
-        "is not Ready.",
-        {"for": "15m"},
-    )
-    workqueue: WorkqueueRule = _field(
-        WorkqueueRule(),
-        None,
-        "FluxWorkqueueBacklog: a controller's work queue stays deeper than depth.",
-        {"depth": 100},
-    )
+
+AlertSettings = _alert_settings()
 
 
 # -- gitops -----------------------------------------------------------------------------------
@@ -718,6 +676,13 @@ class Settings(_Model):
         None,
         "When each Flux alert fires and its severity.",
         {"reconciliationFailure": {"for": "15m", "severity": "page"}},
+    )
+    runbook_base_url: RunbookUrl | None = _field(
+        None,
+        "runbookBaseUrl",
+        f"Where the runbooks are: every alert's runbook_url is this URL and #<alert name in lower case>. "
+        f"Unset: {RUNBOOKS_PATH}, their path in this project's repository; point it at your fork's page or your wiki.",
+        "https://github.com/acme/flux-monitoring/blob/main/docs/runbooks.md",
     )
     gitops: GitOpsSettings | None = _field(
         None,

@@ -96,12 +96,13 @@ TITLE = (
 
 def _text(dashboard: str) -> str:
     """What and where, per alert: summary, description, the Ready reason when the metric source has
-    it, and the flux-cluster dashboard filtered to the object's namespace."""
+    it, the alert's runbook, and the flux-cluster dashboard filtered to the object's namespace."""
     return (
         "{{ range .Alerts }}"
         "{{ or .Annotations.summary .Annotations.message }}\n"
         "{{ with .Annotations.description }}{{ . }}\n{{ end }}"
         "{{ with .Labels.reason }}Reason: {{ . }}\n{{ end }}"
+        "{{ with .Annotations.runbook_url }}Runbook: {{ . }}\n{{ end }}"
         "{{ with or .Labels.exported_namespace .Labels.namespace }}"
         f"Dashboard: {dashboard}?var-exported_namespace={{{{ . }}}}\n{{{{ end }}}}"
         "{{ end }}"

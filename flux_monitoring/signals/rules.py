@@ -3,6 +3,7 @@ adds one on the FluxInstance)."""
 
 from __future__ import annotations
 
+from flux_monitoring.config.alerts import ALERTS, Alert, fill, runbook_url, settings_of
 from flux_monitoring.config.names import PART_OF_LABELS, PROMETHEUS_SELECTOR_LABELS
 from flux_monitoring.config.settings import AlertRule, Settings
 from flux_monitoring.flux.release import DURATION_THRESHOLDS, bound_text, format_bound
@@ -61,13 +62,32 @@ _OBJECT = "{{ $labels.kind }} {{ $labels.exported_namespace }}/{{ $labels.name }
 _IN_CLUSTER = " in cluster {{ $externalLabels.cluster }}"
 
 
-def _alert(name: str, expr: str, rule: AlertRule, summary: str, description: str) -> dict:
+def _alert(
+    settings: Settings, alert: Alert, expr: str, description_suffix: str = "", values: dict[str, str] | None = None
+) -> dict:
+    """The rule of catalogue entry ``alert`` firing on ``expr``, with its key's for and severity;
+    ``values`` fill the alert's own placeholders."""
+    keyed = settings_of(alert)
+    rule: AlertRule = getattr(settings.alerts, keyed.field)
+    values = {
+        "object": _OBJECT,
+        "for": rule.for_,
+        "flux_namespace": settings.flux_namespace,
+        "window": OBJECT_P99_WINDOW,
+        **(values or {}),
+    }
+    if keyed.threshold:
+        values.setdefault("threshold", format_bound(rule.threshold))
     return {
-        "alert": name,
+        "alert": alert.name,
         "expr": expr,
         "for": rule.for_,
         "labels": {"severity": rule.severity},
-        "annotations": {"summary": summary + _IN_CLUSTER, "description": description},
+        "annotations": {
+            "summary": fill(alert.summary, **values) + _IN_CLUSTER,
+            "description": fill(alert.description, **values) + description_suffix,
+            "runbook_url": runbook_url(settings.runbook_base_url, alert),
+        },
     }
 
 
@@ -93,6 +113,50 @@ def _per_object(record: str, kinds: Kinds) -> str:
     return f"max {by(OBJECT_LABELS)} ({record}{selector(kinds.matcher('kind'))})"
 
 
+def _expressions(settings: Settings) -> dict[str, tuple]:
+    """Each alert's expression, the text added to its description and the values of its own
+    placeholders, by alert name: the alerts this configuration has."""
+    q = FluxQueries(settings)
+    source = q.source
+    alerts = settings.alerts
+    # Evaluated in the cluster, whose own series have no cluster label.
+    reason = _reason(source.reason_query(), "kind", "exported_namespace", "name")
+    # The share above a bucket bound is exact (FluxQueries.share_slower_than): an object whose
+    # reconciles all take less than the threshold never fires, one whose slowest 1% take longer
+    # always does. The summary says only that; how much longer, the buckets cannot tell.
+    bound = DURATION_THRESHOLDS[alerts.reconcile_duration.threshold]
+    slower = {"share": f"{SLOWER_SHARE:.0%}", "slower": f"{bound_text(bound)}s", "bound": format_bound(bound)}
+    # Sources are left to FluxSourceFailure so that each failing object raises one alert; a
+    # source that cannot fetch keeps serving its last artifact, which warrants its own threshold.
+    expressions = {
+        "ReconciliationFailure": (_per_object(FAILING_OBJECTS, NOT_SOURCES), reason),
+        "FluxSourceFailure": (_per_object(FAILING_OBJECTS, SOURCES), reason),
+        "FluxObjectSuspended": (_per_object(SUSPENDED_OBJECTS, ALL_KINDS), ""),
+        "FluxControllerDown": (q.controller_down(), ""),
+        "FluxReconcileDurationHigh": (
+            f"{q.share_slower_than(bound, OBJECT_P99_WINDOW, OBJECT_LABELS)} > {SLOWER_SHARE:g}",
+            "",
+            slower,
+        ),
+        "FluxWorkqueueBacklog": (f"{q.workqueue_depth()} > {format_bound(alerts.workqueue.threshold)}", ""),
+    }
+    if isinstance(source, FluxOperatorSource):
+        # Its state is held through missed scrapes of the operator like the objects'.
+        instance_reason = _reason(source.instance_reason_query(), "exported_namespace", "name")
+        expressions["FluxInstanceNotReady"] = (instances_not_ready(source), instance_reason)
+    return expressions
+
+
+# The group each alert is evaluated in (see the intervals above): the object-state alerts after the
+# states they read, FluxReconcileDurationHigh with the per-object durations, the others every minute.
+_ALERT_GROUPS = {
+    "ReconciliationFailure": RECORDING_GROUP,
+    "FluxSourceFailure": RECORDING_GROUP,
+    "FluxObjectSuspended": RECORDING_GROUP,
+    "FluxReconcileDurationHigh": SLOWEST_GROUP,
+}
+
+
 def flux_rule_groups(settings: Settings) -> list[dict]:
     """Prometheus rule groups (as in a rule file): alerts on Flux objects and controllers, and the
     recording rules the dashboards read.
@@ -102,93 +166,25 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
     source's scrapes (promql.FluxQueries.held_objects); FluxReconcileDurationHigh reads the raw
     buckets, in the group that computes the per-object durations.
     """
-    q = FluxQueries(settings)
-    source = q.source
-    # Evaluated in the cluster, whose own series have no cluster label.
-    reason = _reason(source.reason_query(), "kind", "exported_namespace", "name")
-    alerts = settings.alerts
-    # Sources are left to FluxSourceFailure so that each failing object raises one alert; a
-    # source that cannot fetch keeps serving its last artifact, which warrants its own threshold.
-    object_alerts = [
-        _alert(
-            "ReconciliationFailure",
-            _per_object(FAILING_OBJECTS, NOT_SOURCES),
-            alerts.reconciliation_failure,
-            f"{_OBJECT} reconciliation has been failing for more than {alerts.reconciliation_failure.for_}",
-            "Its Ready condition is False; see `flux get` and the controller's logs." + reason,
-        ),
-        _alert(
-            "FluxSourceFailure",
-            _per_object(FAILING_OBJECTS, SOURCES),
-            alerts.source_failure,
-            f"{_OBJECT} has been failing to fetch for more than {alerts.source_failure.for_}",
-            "Its Ready condition is False; objects built from it use its last artifact." + reason,
-        ),
-        _alert(
-            "FluxObjectSuspended",
-            _per_object(SUSPENDED_OBJECTS, ALL_KINDS),
-            alerts.suspended,
-            f"{_OBJECT} has been suspended for more than {alerts.suspended.for_}",
-            "Flux does not reconcile it until it is resumed (flux resume).",
-        ),
-    ]
-    controller_alerts = [
-        _alert(
-            "FluxControllerDown",
-            q.controller_down(),
-            alerts.controller_down,
-            "Flux controller {{ $labels.app }} is down or missing",
-            f"Prometheus cannot scrape {{{{ $labels.app }}}} in {settings.flux_namespace} "
-            f"(or, for a controller listed in fluxComponents, finds no target) for {alerts.controller_down.for_}.",
-        ),
-        _alert(
-            "FluxWorkqueueBacklog",
-            f"{q.workqueue_depth()} > {alerts.workqueue.threshold:g}",
-            alerts.workqueue,
-            "{{ $labels.app }} work queue {{ $labels.name }} holds {{ $value }} items",
-            f"More than {alerts.workqueue.threshold:g} objects wait for reconciliation "
-            f"for {alerts.workqueue.for_}: the controller cannot keep up.",
-        ),
-    ]
-    if isinstance(source, FluxOperatorSource):
-        # The FluxInstance is Flux's own installation: when it is not ready, an upgrade or a
-        # controller failed to apply. Same for and severity as an object that fails to reconcile;
-        # its state is held through missed scrapes of the operator like the objects'.
-        controller_alerts.append(
-            _alert(
-                "FluxInstanceNotReady",
-                instances_not_ready(source),
-                alerts.reconciliation_failure,
-                "FluxInstance {{ $labels.exported_namespace }}/{{ $labels.name }} has not been ready "
-                f"for more than {alerts.reconciliation_failure.for_}",
-                "The Flux Operator reports it not ready; see `kubectl describe fluxinstance` and the operator's logs."
-                + _reason(source.instance_reason_query(), "exported_namespace", "name"),
-            )
-        )
-    # The share above a bucket bound is exact (FluxQueries.share_slower_than): an object whose
-    # reconciles all take less than the threshold never fires, one whose slowest 1% take longer
-    # always does. The summary says only that; how much longer, the buckets cannot tell.
-    duration = alerts.reconcile_duration
-    bound = DURATION_THRESHOLDS[duration.threshold]
-    slower = f"{bound_text(bound)}s"
-    duration_alert = _alert(
-        "FluxReconcileDurationHigh",
-        f"{q.share_slower_than(bound, OBJECT_P99_WINDOW, OBJECT_LABELS)} > {SLOWER_SHARE:g}",
-        duration,
-        f"{_OBJECT}: more than {SLOWER_SHARE:.0%} of reconciles took longer than {slower} over {OBJECT_P99_WINDOW}",
-        f"{{{{ $value | humanizePercentage }}}} of its reconciles in the last {OBJECT_P99_WINDOW} took longer "
-        f"than {slower} (the bucket bound {format_bound(bound)}s of Flux's duration histogram), for "
-        f"{duration.for_}: its p99 is above {slower}.",
-    )
+    expressions = _expressions(settings)
+    alerts: dict[str, list[dict]] = {}
+    for alert in ALERTS:
+        if alert.name in expressions:
+            group = _ALERT_GROUPS.get(alert.name, ALERT_GROUP)
+            alerts.setdefault(group, []).append(_alert(settings, alert, *expressions[alert.name]))
     return [
-        {"name": ALERT_GROUP, "interval": ALERT_INTERVAL, "rules": controller_alerts},
+        {"name": ALERT_GROUP, "interval": ALERT_INTERVAL, "rules": alerts[ALERT_GROUP]},
         {
             "name": RECORDING_GROUP,
             "interval": RECORDING_INTERVAL,
-            "rules": [*object_rules(settings), heartbeat_rule(), *object_alerts],
+            "rules": [*object_rules(settings), heartbeat_rule(), *alerts[RECORDING_GROUP]],
         },
         {"name": DURATION_GROUP, "interval": DURATION_INTERVAL, "rules": duration_rules(settings)},
-        {"name": SLOWEST_GROUP, "interval": SLOWEST_INTERVAL, "rules": [*slowest_rules(settings), duration_alert]},
+        {
+            "name": SLOWEST_GROUP,
+            "interval": SLOWEST_INTERVAL,
+            "rules": [*slowest_rules(settings), *alerts[SLOWEST_GROUP]],
+        },
     ]
 
 

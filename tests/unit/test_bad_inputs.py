@@ -219,7 +219,7 @@ CATALOGUE = [
         "no such key; valid keys of alertmanager are enabled",
     ),
     # alerts
-    ({"alerts": 5}, "alerts", "5", "an object with keys reconciliationFailure, suspended"),
+    ({"alerts": 5}, "alerts", "5", "an object with keys reconciliationFailure, sourceFailure, suspended"),
     ({"alerts": {"controllerDown": {"for": "5 minutes"}}}, "alerts.controllerDown.for", '"5 minutes"', DURATION),
     (
         {"alerts": {"suspended": {"severity": ""}}},
@@ -251,6 +251,13 @@ CATALOGUE = [
         "alerts.suspended.threshold",
         "3",
         "no such key; valid keys of alerts.suspended are for, severity",
+    ),
+    # runbookBaseUrl
+    (
+        {"runbookBaseUrl": "http://wiki.example.com/flux"},
+        "runbookBaseUrl",
+        '"http://wiki.example.com/flux"',
+        "an https:// URL without #fragment",
     ),
     # gitops
     (

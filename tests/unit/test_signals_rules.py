@@ -287,6 +287,7 @@ def test_reconciliation_failure_summary_names_kind_and_namespaced_object(tmp_pat
         "summary": "Kustomization apps/podinfo reconciliation has been failing for more than 10m in cluster eu-west-1",
         "description": "Its Ready condition is False; see `flux get` and the controller's logs."
         + ("" if generation == "legacy" else " Reason: ReconciliationFailed."),
+        "runbook_url": "docs/runbooks.md#reconciliationfailure",
     }
     promtool_test(tmp_path, generation, series, "15m", "ReconciliationFailure", [alert], annotations=True)
 
@@ -728,6 +729,7 @@ def test_flux_instance_not_ready_names_the_instance_and_its_reason(tmp_path):
             "summary": "FluxInstance flux-system/flux has not been ready for more than 10m in cluster eu-west-1",
             "description": "The Flux Operator reports it not ready; see `kubectl describe fluxinstance` and "
             "the operator's logs. Reason: ReconciliationFailed.",
+            "runbook_url": "docs/runbooks.md#fluxinstancenotready",
         },
     }
     promtool_test(
