@@ -26,11 +26,13 @@ from pydantic import (
 
 from flux_monitoring.config.types import (
     DNS1123_LABEL,
+    LABEL_KEY,
     LABEL_VALUE,
     PROMETHEUS_DURATION,
     SECRET_SCHEMA,
     Boolean,
     DnsLabel,
+    LabelKey,
     LabelValue,
     form_error,
     text,
@@ -241,6 +243,14 @@ class RouteSettings(_Model):
         {"team-a": "team-a-slack"},
         **_keys_matching(DNS1123_LABEL, 63),
     )
+    by_object_label: dict[LabelKey, dict[LabelValue, ReceiverName]] = _field(
+        {},
+        "byObjectLabel",
+        "A label key of objectLabels -> the Flux object's value of it -> a receiver that also gets the object's "
+        "alerts (the platform receivers still do).",
+        {"team": {"payments": "payments-oncall"}},
+        **_keys_matching(LABEL_KEY, 317),
+    )
     # Alertmanager's own defaults (prometheus/alertmanager config/config.go DefaultRouteOpts and
     # docs/configuration.md, v0.34.0).
     group_wait: AlertmanagerDuration = _field(
@@ -287,6 +297,11 @@ class AlertingSettings(_Model):
             named += [("route.default", self.route.default)]
             named += [(f"route.bySeverity.{k}", v) for k, v in self.route.by_severity.items()]
             named += [(f"route.byNamespace.{k}", v) for k, v in self.route.by_namespace.items()]
+            named += [
+                (f"route.byObjectLabel.{key}.{value}", receiver)
+                for key, values in self.route.by_object_label.items()
+                for value, receiver in values.items()
+            ]
         if self.heartbeat is not None:
             named.append(("heartbeat.receiver", self.heartbeat.receiver))
         for key, name in named:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -36,11 +37,14 @@ from flux_monitoring.config.operator_crds import CRDS_CHART, KNOWN_RANGE, crds_c
 from flux_monitoring.config.types import (
     DNS1123_LABEL,
     EXACT_SEMVER,
+    LABEL_KEY,
+    LABEL_KEY_TEXT,
     Boolean,
     DnsLabel,
     ExactSemver,
     FluxDuration,
     GitUrl,
+    LabelKey,
     LabelValue,
     PrometheusBytes,
     PrometheusDuration,
@@ -48,6 +52,7 @@ from flux_monitoring.config.types import (
     RepositoryPath,
     Secret,
     form_error,
+    object_label_name,
     one_of,
     subdomain,
     text,
@@ -56,6 +61,8 @@ from flux_monitoring.config.types import (
 )
 from flux_monitoring.flux.release import MINORS, NEWEST, flux_release
 from flux_monitoring.flux.target import (
+    FLUX_OPERATOR,
+    LEGACY,
     METRIC_SOURCES,
     METRICS_EXPECTED,
     VERSION_EXPECTED,
@@ -146,6 +153,46 @@ FluxComponents = Annotated[
     ),
 ]
 CrdsVersion = text(EXACT_SEMVER, f"an exact {CRDS_CHART} chart version such as 31.0.1")
+_OBJECT_LABELS_TEXT = 'a list of Kubernetes label keys of the Flux objects, such as ["team"]'
+
+
+def _label_keys(value: Any) -> tuple[str, ...]:
+    # Pulumi hands a list over as JSON text.
+    if isinstance(value, str):
+        with contextlib.suppress(json.JSONDecodeError):
+            value = json.loads(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(key, str) for key in value):
+        return tuple(value)
+    raise form_error(_OBJECT_LABELS_TEXT, value=value)
+
+
+def _distinct_prometheus_names(keys: tuple[str, ...]) -> tuple[str, ...]:
+    names: dict[str, str] = {}
+    for key in keys:
+        if len(key.partition("/")[0]) > 253 and "/" in key:
+            raise form_error(f"{LABEL_KEY_TEXT} (a prefix of at most 253 characters)", value=key)
+        if (name := object_label_name(key)) in names:
+            raise form_error(
+                f"label keys whose Prometheus names differ: {names[name]} and {key} are both {name}", value=list(keys)
+            )
+        names[name] = key
+    return keys
+
+
+ObjectLabels = Annotated[
+    tuple[LabelKey, ...],
+    BeforeValidator(_label_keys),
+    AfterValidator(_distinct_prometheus_names),
+    WithJsonSchema(
+        {"type": "array", "items": {"type": "string", "pattern": LABEL_KEY, "maxLength": 317}, "uniqueItems": True}
+    ),
+]
+# Why a metric source cannot carry the objects' own labels (kube-state-metrics copies them from
+# metadata.labels; these sources' series have fixed label sets).
+WITHOUT_OBJECT_LABELS = {
+    FLUX_OPERATOR: "the Flux Operator's flux_resource_info has a fixed set of labels",
+    LEGACY: "the controllers' gotk_reconcile_condition has a fixed set of labels",
+}
 UserName = text(r"^[^\s:]+$", "a user name without spaces or ':', such as admin")
 IngressHost = subdomain(
     "a DNS name such as grafana.example.com", missing="a DNS name such as grafana.example.com (required with ingress)"
@@ -634,6 +681,14 @@ class Settings(_Model):
             "image-automation-controller",
         ],
     )
+    object_labels: ObjectLabels = _field(
+        (),
+        "objectLabels",
+        "Kubernetes label keys of the Flux objects that kube-state-metrics copies onto their state series "
+        "(as label_<key>, characters outside [a-zA-Z0-9_] as _): object alerts carry them, "
+        "alerting.route.byObjectLabel routes by them, the dashboards filter by them. resource-info only.",
+        ["team"],
+    )
     drop_unused_metrics: Boolean = _field(
         True,
         "dropUnusedMetrics",
@@ -808,6 +863,21 @@ class Settings(_Model):
                 "an object with url and one of branch, tag, semver or commit (required when delivery is gitops)",
                 key="gitops",
             )
+        if self.object_labels and (why := WITHOUT_OBJECT_LABELS.get(self.flux_metrics)):
+            raise form_error(
+                f"no objectLabels with fluxMetrics {self.flux_metrics} ({why}): objectLabels needs "
+                "fluxMetrics resource-info, whose kube-state-metrics copies the objects' labels",
+                key="objectLabels",
+                value=list(self.object_labels),
+            )
+        route = self.alerting.route
+        for key in route.by_object_label if route is not None else ():
+            if key not in self.object_labels:
+                raise form_error(
+                    f"a label key listed in objectLabels ({', '.join(self.object_labels) or 'none yet'})",
+                    key=f"alerting.route.byObjectLabel.{key}",
+                    value=key,
+                )
         try:
             _ = self.flux  # resolving the target is what checks it
         except FluxTargetError as error:

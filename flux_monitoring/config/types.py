@@ -164,6 +164,13 @@ QUANTITY = (
     r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
 LABEL_VALUE = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+# A label key: an optional DNS-1123 subdomain prefix (at most 253 characters) and '/', then a name
+# (k8s.io/apimachinery pkg/util/validation IsQualifiedName).
+LABEL_KEY = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+LABEL_KEY_TEXT = "a Kubernetes label key such as team or example.com/team"
 # Prometheus: model.ParseDuration and units.ParseBase2Bytes-style sizes of --storage.tsdb.retention.*.
 PROMETHEUS_DURATION = r"^(0|([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$"
 PROMETHEUS_BYTES = r"^(0|([0-9]*[.])?[0-9]+((K|M|G|T|E|P)i?)?B)$"
@@ -188,7 +195,22 @@ PrometheusBytes = text(PROMETHEUS_BYTES, "a Prometheus byte size such as 45GB, 5
 FluxDuration = text(FLUX_DURATION, FLUX_DURATION_TEXT)
 ExactSemver = text(EXACT_SEMVER, "an exact kube-prometheus-stack chart version such as 88.5.3 (no 'latest', no ranges)")
 LabelValue = text(LABEL_VALUE, "a label value such as page, critical, warning or info", max_length=63)
+LabelKey = text(LABEL_KEY, LABEL_KEY_TEXT, max_length=253 + 1 + 63)
 RepositoryPath = text(r"^\./\S*$", "a path inside the repository starting with ./")
+
+
+# How an object's label reaches Prometheus: kube-state-metrics writes a label named as its
+# labelsFromPath key, with every character outside [a-zA-Z0-9_] replaced by '_'
+# (kubernetes/kube-state-metrics pkg/customresourcestate/registry_factory.go addPathLabels and
+# internal/store/utils.go SanitizeLabelName, c92fe0c5, v2.20.0+11), and names its own copies of
+# Kubernetes labels label_<key> (kube_<resource>_labels, internal/store/utils.go mapToPrometheusLabels).
+# The program gives the key in that label_ form: no label the queries use starts with it.
+OBJECT_LABEL_PREFIX = "label_"
+
+
+def object_label_name(key: str) -> str:
+    """The Prometheus label name of the Flux objects' Kubernetes label ``key``."""
+    return OBJECT_LABEL_PREFIX + re.sub(r"[^a-zA-Z0-9_]", "_", key)
 
 
 def subdomain(expected: str, missing: str | None = None) -> Any:

@@ -6,8 +6,9 @@ through a real Alertmanager and ``amtool check-config``.
 
 Routing (docs/alerting.md):
 - Watchdog goes to the heartbeat receiver only; InfoInhibitor to nobody (the chart's pattern).
-- An alert about a Flux object in a namespace of ``route.byNamespace`` also goes to that tenant's
-  receiver (``continue: true``), then on to the platform's routes below.
+- An alert about a Flux object in a namespace of ``route.byNamespace``, or whose own label has a value
+  of ``route.byObjectLabel``, also goes to that tenant's receiver (``continue: true``), then on to
+  the platform's routes below.
 - ``route.bySeverity`` picks the platform receiver by the ``severity`` label, else ``route.default``.
 Each notification is about one Flux object: groups are per alert name, kind, object namespace and
 name (and ``cluster``, where external labels add it), never per controller pod.
@@ -31,6 +32,7 @@ from flux_monitoring.config.alerting import (
     WebhookReceiver,
     duration_seconds,
 )
+from flux_monitoring.config.types import object_label_name
 from flux_monitoring.flux.release import NEWEST, flux_release
 
 ALERTMANAGER_CONFIG_SECRET = "alertmanager-flux-monitoring"
@@ -196,6 +198,13 @@ def _routes(alerting: AlertingSettings) -> list[dict[str, Any]]:
                 "matchers": ['reportingcontroller =~ ".+"', f'namespace = "{namespace}"'],
             }
         )
+    # The object's own labels (objectLabels), which the object alerts carry as label_<key>; Flux's
+    # events do not carry them.
+    routes += [
+        {"receiver": receiver, "matchers": [f'{object_label_name(key)} = "{value}"'], "continue": True}
+        for key, values in sorted(route.by_object_label.items())
+        for value, receiver in sorted(values.items())
+    ]
     routes += [
         {"receiver": receiver, "matchers": [f'severity = "{severity}"']}
         for severity, receiver in sorted(route.by_severity.items())

@@ -15,6 +15,7 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from flux_monitoring.config.names import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE, PART_OF_LABELS
 from flux_monitoring.config.settings import Settings
+from flux_monitoring.config.types import object_label_name
 from flux_monitoring.signals.promql import (
     ALL_KINDS,
     CLUSTER,
@@ -268,7 +269,9 @@ def cluster_dashboard(settings: Settings) -> dict:
     failing, suspended and slowest objects only.
     """
     q = FluxQueries(settings, object_namespace="$exported_namespace", cluster=CLUSTERS)
-    recorded = RecordedQueries(settings, object_namespace="$exported_namespace", cluster=CLUSTERS)
+    recorded = RecordedQueries(
+        settings, object_namespace="$exported_namespace", cluster=CLUSTERS, by_object_labels=True
+    )
 
     def counts(group: str, kinds: Kinds) -> list[stat.Panel]:
         return [_stat(f"{group} {label}", recorded.object_count(label, kinds)) for label in STATE_READY]
@@ -309,6 +312,11 @@ def cluster_dashboard(settings: Settings) -> dict:
         _datasource_variable(),
         _cluster_variable(),
         _label_variable("exported_namespace", "Namespace", f'{q.source.state_metric}{{cluster=~"{CLUSTERS}"}}'),
+        # objectLabels: one variable each, filtering the failing and suspended objects.
+        *(
+            _label_variable(object_label_name(key), key, f'{q.source.state_metric}{{cluster=~"{CLUSTERS}"}}')
+            for key in settings.object_labels
+        ),
     ]
     board = _dashboard(CLUSTER_UID, "Flux Cluster Stats", variables)
     if settings.flux_events.grafana_annotations:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flux_monitoring.config.settings import Settings
+from flux_monitoring.config.types import object_label_name
 from flux_monitoring.flux.release import format_bound
 from flux_monitoring.signals.sources import (
     OBJECT_LABELS,
@@ -91,7 +92,7 @@ class FluxQueries:
 
     @property
     def source(self) -> MetricSource:
-        return metric_source(self.settings.flux, self.settings.namespace)
+        return metric_source(self.settings.flux, self.settings.namespace, self.settings.object_labels)
 
     # -- controllers -------------------------------------------------------------------
 
@@ -365,6 +366,9 @@ class RecordedQueries:
     object_namespace: str | None = None
     controller_namespace: str | None = None
     cluster: str | None = None
+    # Filter the failing and suspended objects on a template variable per objectLabels key, named
+    # as its Prometheus label (allValue ".*" also matches objects without the label).
+    by_object_labels: bool = False
 
     def _filters(self, *matchers: str) -> str:
         return _selector(
@@ -407,12 +411,16 @@ class RecordedQueries:
             f"or count(\n{self._selected_objects(state, kinds)}\n)\nor vector(0)"
         )
 
+    def _object_label_filters(self) -> tuple[str, ...]:
+        labels = self.settings.object_labels if self.by_object_labels else ()
+        return tuple(_matches(name, f"${name}") for name in map(object_label_name, labels))
+
     def failing_objects(self) -> str:
         """Each failing object (not suspended), with the detail labels its source knows."""
-        return f"{FAILING_OBJECTS}{self._filters()}"
+        return f"{FAILING_OBJECTS}{self._filters(*self._object_label_filters())}"
 
     def suspended_objects(self) -> str:
-        return f"{SUSPENDED_OBJECTS}{self._filters()}"
+        return f"{SUSPENDED_OBJECTS}{self._filters(*self._object_label_filters())}"
 
     def objects_per_cluster(self, state: str) -> str:
         """How many objects of each cluster are in ``state``; clusters with none are left out."""

@@ -21,7 +21,7 @@ from flux_monitoring.signals.promql import (
     object_rules,
     slowest_rules,
 )
-from flux_monitoring.signals.sources import OBJECT_LABELS, FluxOperatorSource, Kinds, by, selector
+from flux_monitoring.signals.sources import OBJECT_LABELS, FluxOperatorSource, Kinds, MetricSource, by, selector
 
 RULE_NAME = "flux-monitoring"
 
@@ -107,10 +107,11 @@ def _reason(query: str | None, *labels: str) -> str:
     )
 
 
-def _per_object(record: str, kinds: Kinds) -> str:
+def _per_object(record: str, kinds: Kinds, source: MetricSource) -> str:
     """Each object of ``kinds`` in a per-object recorded state, without its detail labels: a
-    revision or reason that changes must neither resolve the alert nor restart its ``for``."""
-    return f"max {by(OBJECT_LABELS)} ({record}{selector(kinds.matcher('kind'))})"
+    revision or reason that changes must neither resolve the alert nor restart its ``for``. The
+    objects' own labels (objectLabels) stay, for routing."""
+    return f"max {by(OBJECT_LABELS + source.object_labels)} ({record}{selector(kinds.matcher('kind'))})"
 
 
 def _expressions(settings: Settings) -> dict[str, tuple]:
@@ -129,12 +130,12 @@ def _expressions(settings: Settings) -> dict[str, tuple]:
     # Sources are left to FluxSourceFailure so that each failing object raises one alert; a
     # source that cannot fetch keeps serving its last artifact, which warrants its own threshold.
     expressions = {
-        "ReconciliationFailure": (_per_object(FAILING_OBJECTS, NOT_SOURCES), reason),
-        "FluxSourceFailure": (_per_object(FAILING_OBJECTS, SOURCES), reason),
-        "FluxObjectSuspended": (_per_object(SUSPENDED_OBJECTS, ALL_KINDS), ""),
+        "ReconciliationFailure": (_per_object(FAILING_OBJECTS, NOT_SOURCES, source), reason),
+        "FluxSourceFailure": (_per_object(FAILING_OBJECTS, SOURCES, source), reason),
+        "FluxObjectSuspended": (_per_object(SUSPENDED_OBJECTS, ALL_KINDS, source), ""),
         "FluxControllerDown": (q.controller_down(), ""),
         "FluxReconcileDurationHigh": (
-            f"{q.share_slower_than(bound, OBJECT_P99_WINDOW, OBJECT_LABELS)} > {SLOWER_SHARE:g}",
+            source.labelled(f"{q.share_slower_than(bound, OBJECT_P99_WINDOW, OBJECT_LABELS)} > {SLOWER_SHARE:g}"),
             "",
             slower,
         ),

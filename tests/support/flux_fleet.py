@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import socket
 import subprocess
 import threading
@@ -230,6 +231,16 @@ class FluxObject:
     deleted: bool = False  # deleted while failing
     suspend_set: bool = False  # spec.suspend present (true, or explicitly false)
     slow_share: float = 0.1  # the share of its reconciliations that take five times ``seconds``
+    labels: tuple = ()  # metadata.labels, as (key, value) pairs
+
+    def as_kubernetes(self) -> dict:
+        """The object as the Kubernetes API serves it to kube-state-metrics (the fields it reads)."""
+        obj: dict = {"metadata": {"name": self.name, "namespace": self.namespace, "labels": dict(self.labels)}}
+        if self.suspend_set:
+            obj["spec"] = {"suspend": self.suspended}
+        if self.ready in ("True", "False"):  # "Unknown" here: not reconciled yet, no condition
+            obj["status"] = {"conditions": [{"type": "Ready", "status": self.ready, "reason": self.reason}]}
+        return obj
 
     @property
     def reason(self) -> str:
@@ -299,6 +310,9 @@ class Fleet:
     down: frozenset = frozenset()
     missing: frozenset = frozenset()
     instance_ready: str = "True"  # the FluxInstance's Ready status, with the Flux Operator
+    # The program's kube-state-metrics custom resource state config (spec): when given,
+    # gotk_resource_info is rendered by following it, as kube-state-metrics does.
+    custom_resource_state: dict | None = None
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -319,6 +333,25 @@ class Fleet:
     @staticmethod
     def queue_depth(queue: str) -> int:
         return len(queue) % 4
+
+
+def _path_value(obj, path: list[str]):
+    """kube-state-metrics' compilePath on the steps the program uses: a map key, or [key=value]
+    picking the first list element with that field; None where the path is unset."""
+    for step in path:
+        if step.startswith("[") and step.endswith("]") and "=" in step:
+            key, value = step[1:-1].split("=", 1)
+            obj = next((e for e in obj if isinstance(e, dict) and str(e.get(key)) == value), None) if obj else None
+        else:
+            obj = obj.get(step) if isinstance(obj, dict) else None
+        if obj is None:
+            return None
+    return obj
+
+
+def _go_format(value) -> str:
+    """fmt.Sprintf("%v", value) of a JSON value."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _labels(**labels: str) -> str:
@@ -468,6 +501,8 @@ class FleetMetrics:
 
     def kube_state_metrics(self) -> str:
         """gotk_resource_info as kube-state-metrics renders it: a label whose path is unset is absent."""
+        if self.fleet.custom_resource_state is not None:
+            return self._custom_resource_state(self.fleet.custom_resource_state)
         lines = []
         for o in (o for o in self.fleet.objects if not o.deleted):
             kind = self.release.kinds[o.kind]
@@ -484,6 +519,33 @@ class FleetMetrics:
             if o.ready in ("True", "False"):  # "Unknown" here: not reconciled yet, no condition
                 labels.update(ready=o.ready, reason=o.reason)
             lines.append(f"gotk_resource_info{_labels(**labels)} 1")
+        return "\n".join(lines) + "\n"
+
+    def _custom_resource_state(self, spec: dict) -> str:
+        """Each Info metric of ``spec`` for each object of its kind, following its labelsFromPath as
+        kube-state-metrics does (kubernetes/kube-state-metrics pkg/customresourcestate/registry_factory.go,
+        c92fe0c5): the customresource_* labels, then each path's value formatted with %v, a label
+        whose path is unset left out, the name sanitized to [a-zA-Z0-9_]."""
+        lines = []
+        for resource in spec["resources"]:
+            gvk = resource["groupVersionKind"]
+            for metric in resource["metrics"]:
+                name = f"{resource['metricNamePrefix']}_{metric['name']}"
+                paths = {**metric["labelsFromPath"], **metric["each"]["info"]["labelsFromPath"]}
+                for o in self.fleet.objects:
+                    if o.deleted or o.kind != gvk["kind"]:
+                        continue
+                    obj = o.as_kubernetes()
+                    labels = {
+                        "customresource_group": gvk["group"],
+                        "customresource_kind": gvk["kind"],
+                        "customresource_version": gvk["version"],
+                    }
+                    for label, path in paths.items():
+                        value = _path_value(obj, path)
+                        if value is not None:
+                            labels[re.sub(r"[^a-zA-Z0-9_]", "_", label)] = _go_format(value)
+                    lines.append(f"{name}{_labels(**labels)} 1")
         return "\n".join(lines) + "\n"
 
     def operator(self) -> str:

@@ -127,6 +127,37 @@ OBJECT = {"kind": "Kustomization", "name": "apps"}
             {"alertname": "FluxControllerDown", "severity": "page", "namespace": "team-b", "app": "helm-controller"},
             ["oncall"],
         ),
+        # The object's own label (objectLabels team, as kube-state-metrics names it): its team too.
+        (
+            {
+                "alertname": "ReconciliationFailure",
+                "severity": "page",
+                "exported_namespace": "shop",
+                "label_team": "payments",
+                **OBJECT,
+            },
+            ["team-c", "oncall"],
+        ),
+        (
+            {
+                "alertname": "FluxSourceFailure",
+                "severity": "warning",
+                "exported_namespace": "team-b",
+                "label_team": "payments",
+                **OBJECT,
+            },
+            ["team-b", "team-c", "platform"],
+        ),
+        (
+            {
+                "alertname": "ReconciliationFailure",
+                "severity": "page",
+                "exported_namespace": "shop",
+                "label_team": "search",
+                **OBJECT,
+            },
+            ["oncall"],
+        ),
         ({"alertname": "Watchdog", "severity": "none"}, ["deadman"]),
         ({"alertname": "InfoInhibitor", "severity": "none", "namespace": "team-b"}, ["null"]),
     ],
@@ -137,6 +168,9 @@ OBJECT = {"kind": "Kustomization", "name": "apps"}
         "tenant-warning",
         "flux-event-tenant",
         "controller",
+        "team-label-page",
+        "tenant-and-team-label-warning",
+        "other-team-label",
         "watchdog",
         "info-inhibitor",
     ],

@@ -49,10 +49,12 @@ GROUPS = {
 CORE_CONTROLLERS = ("source-controller", "kustomize-controller", "helm-controller", "notification-controller")
 
 
-def settings_for(generation: str, alerts: str | None = None):
+def settings_for(generation: str, alerts: str | None = None, object_labels: tuple[str, ...] = ()):
     raw = {"fluxMetrics": generation, **({"fluxVersion": VERSIONS[generation]} if generation in VERSIONS else {})}
     if alerts:
         raw["alerts"] = alerts
+    if object_labels:
+        raw["objectLabels"] = json.dumps(list(object_labels))
     return load_settings(raw, kube_context="test")
 
 
@@ -188,13 +190,14 @@ def promtool_test(
     exp_alerts: list[dict],
     alerts: str | None = None,
     annotations: bool = False,
+    object_labels: tuple[str, ...] = (),
 ) -> None:
     """Runs one promtool alert test against the generated rules; fails with promtool's report.
 
     promtool compares annotations too; they are dropped unless the test is about them.
     """
     promtool = require_tool("promtool")
-    groups = flux_rule_groups(settings_for(generation, alerts))
+    groups = flux_rule_groups(settings_for(generation, alerts, object_labels))
     if not annotations:
         groups = [
             {**g, "rules": [{k: v for k, v in r.items() if k != "annotations"} for r in g["rules"]]} for g in groups
@@ -841,3 +844,78 @@ def test_slowest_objects_panels_show_an_object_that_reconciles_hourly(tmp_path, 
     # ...where a window of a few scrape intervals ($__rate_interval) would not.
     short = [{**g, "rules": [{**r, "expr": r["expr"].replace("[2h]", "[5m]")} for r in g["rules"]]} for g in groups]
     promtool_expr_test(tmp_path, series, shown.replace("[2h]", "[5m]"), "200m", [], short)
+
+
+# -- objectLabels: the objects' own labels on their alerts ------------------------------------------------
+#
+# kube-state-metrics copies each key of objectLabels from metadata.labels as label_<key> (sanitized),
+# and leaves it out on an object without that label (kube_state_metrics.py).
+
+
+def labelled(series: list[dict], **labels: str) -> list[dict]:
+    """gotk_resource_info ``series`` with the objects' labels as kube-state-metrics adds them."""
+    extra = ", ".join(f'{name}="{value}"' for name, value in labels.items())
+    return [{**s, "series": s["series"][:-1] + f", {extra}}}"} for s in series]
+
+
+@pytest.mark.parametrize(
+    "alertname, kind, ready, suspended, severity",
+    [
+        ("ReconciliationFailure", "Kustomization", "False", False, "page"),
+        ("FluxSourceFailure", "GitRepository", "False", False, "warning"),
+        ("FluxObjectSuspended", "HelmRelease", "True", True, "warning"),
+    ],
+)
+def test_object_alerts_carry_the_objects_labels(tmp_path, alertname, kind, ready, suspended, severity):
+    series = labelled(
+        flux_object("resource-info", kind, "shop", "checkout", values="1x30", ready=ready, suspended=suspended),
+        label_team="payments",
+        label_example_com_tier="gold",
+    )
+    alert = object_alert(severity, kind, "shop", "checkout")
+    alert["exp_labels"].update(label_team="payments", label_example_com_tier="gold")
+    promtool_test(
+        tmp_path,
+        "resource-info",
+        series,
+        "20m",
+        alertname,
+        [alert],
+        alerts=json.dumps({"suspended": {"for": "10m"}}),
+        object_labels=("team", "example.com/tier"),
+    )
+
+
+def test_an_object_without_the_label_still_alerts_without_it(tmp_path):
+    series = flux_object("resource-info", "Kustomization", "shop", "checkout", ready="False")
+    alert = object_alert("page", "Kustomization", "shop", "checkout")
+    promtool_test(tmp_path, "resource-info", series, "15m", "ReconciliationFailure", [alert], object_labels=("team",))
+
+
+def test_reconcile_duration_high_takes_the_objects_labels_from_kube_state_metrics(tmp_path):
+    state = labelled(flux_object("resource-info", "Kustomization", "apps", "infra"), label_team="platform")
+    series = durations("Kustomization", "apps", "infra", seconds=500) + state
+    # An object kube-state-metrics does not list (yet) still alerts, without the labels.
+    series += durations("Kustomization", "apps", "unlisted", seconds=500)
+    alert = object_alert("warning", "Kustomization", "apps", "infra")
+    alert["exp_labels"]["label_team"] = "platform"
+    unlisted = object_alert("warning", "Kustomization", "apps", "unlisted")
+    promtool_test(
+        tmp_path,
+        "resource-info",
+        series,
+        "40m",
+        "FluxReconcileDurationHigh",
+        [alert, unlisted],
+        object_labels=("team",),
+    )
+
+
+def test_with_no_object_labels_the_duration_alert_is_the_recorded_p99_alone():
+    [rule] = [
+        r
+        for g in flux_rule_groups(settings_for("resource-info"))
+        for r in g["rules"]
+        if r.get("alert") == "FluxReconcileDurationHigh"
+    ]
+    assert rule["expr"] == "flux:gotk_reconcile_duration_seconds:p99_rate30m >= 300"
