@@ -188,6 +188,44 @@ ALERTS: tuple[Alert, ...] = (
     ),
 )
 
+# The delivery SLO's burn-rate alerts (with slo; config/slo.py has their windows and rates).
+_BUDGET = (
+    "{{ $labels.exported_namespace }}: {{ $value | humanizePercentage }} of its Kustomizations' and "
+    "HelmReleases' time failing over {long}"
+)
+_BURN = (
+    "That burns the {window} error budget of its {objective}% objective {burn}x as fast as it allows "
+    "(over {long} and {short}): at this rate it is spent in {exhausted}."
+)
+ALERTS += (
+    Alert(
+        name="FluxDeliveryBudgetFastBurn",
+        field="delivery_fast_burn",
+        key="deliveryFastBurn",
+        for_="2m",
+        severity="page",
+        fires="a namespace's delivery error budget burns fast",
+        meaning="a namespace's delivery error budget (slo) burns 14.4x as fast as a 30d window allows, over 1h and "
+        "5m (2% of the budget in an hour).",
+        example={"severity": "page"},
+        summary=_BUDGET,
+        description=_BURN,
+    ),
+    Alert(
+        name="FluxDeliveryBudgetSlowBurn",
+        field="delivery_slow_burn",
+        key="deliverySlowBurn",
+        for_="2m",
+        severity="warning",
+        fires="a namespace's delivery error budget burns",
+        meaning="a namespace's delivery error budget (slo) burns 6x as fast as a 30d window allows, over 6h and 30m "
+        "(5% of the budget in six hours): a ticket.",
+        example={"severity": "warning"},
+        summary=_BUDGET,
+        description=_BURN,
+    ),
+)
+
 BY_NAME = {alert.name: alert for alert in ALERTS}
 _BY_FIELD = {alert.field: alert for alert in ALERTS}
 # The alerts with their own key under ``alerts``, in the order of the settings.

@@ -30,10 +30,11 @@ from pydantic import (
     model_validator,
 )
 
-from flux_monitoring.config.alerting import NULL_RECEIVER, AlertingSettings, FluxEventsSettings
+from flux_monitoring.config.alerting import NULL_RECEIVER, AlertingSettings, FluxEventsSettings, duration_seconds
 from flux_monitoring.config.alerts import CONFIGURABLE, RUNBOOKS_PATH, Alert
 from flux_monitoring.config.errors import SettingsError, structured_keys, translate
 from flux_monitoring.config.operator_crds import CRDS_CHART, KNOWN_RANGE, crds_chart_version
+from flux_monitoring.config.slo import MINIMUM_WINDOW, lowest_objective
 from flux_monitoring.config.types import (
     DNS1123_LABEL,
     EXACT_SEMVER,
@@ -554,6 +555,59 @@ def _alert_settings() -> type[_Model]:
 AlertSettings = _alert_settings()
 
 
+# -- delivery SLOs --------------------------------------------------------------------------------------
+
+
+def _objective(value: Any) -> float:
+    expected = "a percentage above 0 and below 100, such as 99.5"
+    if value is None:
+        raise form_error(f"{expected} (required)")
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 100:
+        return float(value)
+    raise form_error(expected)
+
+
+Objective = Annotated[
+    float,
+    BeforeValidator(_objective),
+    WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100}),
+]
+
+
+class SloSettings(_Model):
+    """A delivery objective for every namespace's Kustomizations and HelmReleases (config/slo.py)."""
+
+    objective: Objective = _required(
+        None,
+        "Percent of object-time each namespace's Kustomizations and HelmReleases are not failing "
+        "(reconciling is not failing).",
+        99.5,
+    )
+    window: PrometheusDuration = _field(
+        "30d", None, "The window the objective and its error budget are over; at most prometheus.retention.", "28d"
+    )
+
+    @model_validator(mode="after")
+    def _burn_rates_can_fire(self) -> SloSettings:
+        if duration_seconds(self.window) < duration_seconds(MINIMUM_WINDOW):
+            raise form_error(
+                f"a Prometheus duration of at least {MINIMUM_WINDOW}, such as 30d or 28d",
+                key="window",
+                value=self.window,
+            )
+        if self.objective <= (lowest := lowest_objective(self.window)):
+            raise form_error(
+                f"a percentage above {lowest:.2f} and below 100 with window {self.window}: a lower objective's "
+                "fast-burn threshold is above 100% failing, so it could never page",
+                key="objective",
+                value=int(self.objective) if self.objective.is_integer() else self.objective,
+            )
+        return self
+
+
 # -- gitops -----------------------------------------------------------------------------------
 
 
@@ -739,6 +793,14 @@ class Settings(_Model):
         f"Unset: {RUNBOOKS_PATH}, their path in this project's repository; point it at your fork's page or your wiki.",
         "https://github.com/acme/flux-monitoring/blob/main/docs/runbooks.md",
     )
+    slo: SloSettings | None = _field(
+        None,
+        None,
+        "Delivery SLO per namespace: recording rules of the fraction of object-time its Kustomizations and "
+        "HelmReleases are not failing, burn-rate alerts (FluxDeliveryBudgetFastBurn, FluxDeliveryBudgetSlowBurn) "
+        "routed like object alerts, the error budget left on the flux-cluster dashboard. Off when unset.",
+        {"objective": 99.5, "window": "30d"},
+    )
     gitops: GitOpsSettings | None = _field(
         None,
         None,
@@ -869,6 +931,14 @@ class Settings(_Model):
                 "fluxMetrics resource-info, whose kube-state-metrics copies the objects' labels",
                 key="objectLabels",
                 value=list(self.object_labels),
+            )
+        retention = duration_seconds(self.prometheus.retention)
+        if self.slo is not None and retention and duration_seconds(self.slo.window) > retention:
+            raise form_error(
+                f"at most prometheus.retention ({self.prometheus.retention}): the budget is computed from the "
+                "window's samples; raise prometheus.retention or shorten the window",
+                key="slo.window",
+                value=self.slo.window,
             )
         route = self.alerting.route
         for key in route.by_object_label if route is not None else ():

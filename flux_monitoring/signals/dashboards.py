@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 
-from grafana_foundation_sdk.builders import dashboard, prometheus, stat, table, timeseries
+from grafana_foundation_sdk.builders import bargauge, dashboard, prometheus, stat, table, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as models
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from flux_monitoring.config.names import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE, PART_OF_LABELS
-from flux_monitoring.config.settings import Settings
+from flux_monitoring.config.settings import Settings, SloSettings
+from flux_monitoring.config.slo import error_budget
 from flux_monitoring.config.types import object_label_name
 from flux_monitoring.signals.promql import (
     ALL_KINDS,
@@ -83,6 +84,29 @@ def _table(title: str, expr: str) -> table.Panel:
         .with_target(_query(expr).instant().format(PromQueryFormat.TABLE))
         .with_transformation(hide)
     )
+
+
+def _budget_panels(recorded: RecordedQueries, slo: SloSettings) -> list:
+    """The delivery SLO per namespace: the error budget left over the window, and the SLI."""
+    budget = error_budget(slo.objective)
+    left = (
+        bargauge.Panel()
+        .title(f"Delivery error budget left ({slo.window}, objective {slo.objective:g}%)")
+        .description(
+            "Per namespace: the part of its error budget not yet spent, from the recorded fraction of "
+            f"object-time its Kustomizations and HelmReleases were failing over {slo.window}. Below 0: the "
+            "objective is missed."
+        )
+        .datasource(DATASOURCE)
+        .span(12)
+        .height(8)
+        .unit("percentunit")
+        .min(0)
+        .max(1)
+        .with_target(_query(recorded.budget_left(slo.window, budget), "{{exported_namespace}} {{cluster}}").instant())
+    )
+    availability = _query(f"1 - {recorded.slo_error_ratio(slo.window)}", "{{exported_namespace}} {{cluster}}")
+    return [left, _timeseries(f"Delivery availability ({slo.window})", "percentunit", availability)]
 
 
 def _datasource_variable() -> dashboard.DatasourceVariable:
@@ -283,6 +307,7 @@ def cluster_dashboard(settings: Settings) -> dict:
         _stat("Suspended", recorded.object_count(SUSPENDED, ALL_KINDS), width=6),
         _table("Failing objects", recorded.failing_objects()),
         _table("Suspended objects", recorded.suspended_objects()),
+        *(_budget_panels(recorded, settings.slo) if settings.slo else ()),
         _timeseries(
             "Average reconcile duration per kind", "s", _query(recorded.duration_average(("kind",)), "{{kind}}")
         ),

@@ -450,10 +450,69 @@ class RecordedQueries:
     def slowest_average(self) -> str:
         return f"topk({SLOWEST}, {self._at_all(SLOWEST_AVERAGE)}\nor {_slowest_average(self._selected)})"
 
+    def slo_error_ratio(self, window: str) -> str:
+        """Each selected namespace's recorded error ratio over ``window``."""
+        return f"{slo_error_ratio(window)}{self._filters()}"
+
+    def budget_left(self, window: str, budget: float) -> str:
+        """The fraction of each namespace's error budget (``budget``, over ``window``) not spent yet."""
+        return f"1 - {self.slo_error_ratio(window)} / {budget!r}"
+
     def slowest_p99(self) -> str:
         """Each object's p99 is recorded (OBJECT_P99): a selection reads its namespaces' series."""
         selected = self._selected._object_filters()
         return f"topk({SLOWEST}, {self._at_all(SLOWEST_P99)}\nor {_slowest_p99(_selector(selected))})"
+
+
+# -- delivery SLO (slo) ---------------------------------------------------------------------
+#
+# Per namespace (and cluster), never per object at query time: each namespace's Kustomizations and
+# HelmReleases that exist, and those failing (Ready False, not suspended; 0 when none), recorded with
+# the object states (every 30s). The error ratio over a window is the failing object-time over the
+# object-time: sum_over_time of the failing count over sum_over_time of the count.
+SLO_BY = (CLUSTER, "exported_namespace")
+SLO_KINDS = RECONCILERS
+SLO_OBJECTS = "flux:slo_objects:count"
+SLO_FAILING = "flux:slo_objects_failing:count"
+# The SLO window is long (30d): the budget group sums each 5 minutes once, at its own 5m interval,
+# so the window's ratio reads 8,640 samples per namespace instead of 86,400.
+SLO_SUM_WINDOW = "5m"
+SLO_OBJECTS_SUM = f"flux:slo_objects:sum_over_time{SLO_SUM_WINDOW}"
+SLO_FAILING_SUM = f"flux:slo_objects_failing:sum_over_time{SLO_SUM_WINDOW}"
+
+
+def slo_error_ratio(window: str) -> str:
+    """The recorded error ratio of each namespace over ``window``."""
+    return f"flux:slo_errors:ratio_rate{window}"
+
+
+def _ratio(failing: str, objects: str, window: str) -> str:
+    return f"sum_over_time({failing}[{window}])\n/ sum_over_time({objects}[{window}])"
+
+
+def slo_count_rules(settings: Settings) -> list[dict]:
+    """SLO_OBJECTS and SLO_FAILING, after FAILING_OBJECTS in the objects group (which they read)."""
+    q = FluxQueries(settings)
+    existing = "\nor ".join([*(q.objects(ready, SLO_KINDS) for ready in STATE_READY.values()), q.suspended(SLO_KINDS)])
+    failing = f"{FAILING_OBJECTS}{_selector(SLO_KINDS.matcher('kind'))}"
+    return [
+        {"record": SLO_OBJECTS, "expr": f"count {_by(SLO_BY)} (\n{existing}\n)"},
+        {"record": SLO_FAILING, "expr": f"count {_by(SLO_BY)} ({failing})\nor 0 * {SLO_OBJECTS}"},
+    ]
+
+
+def slo_window_rules(windows: tuple[str, ...]) -> list[dict]:
+    """The error ratio over each of the burn-rate alerts' ``windows``."""
+    return [{"record": slo_error_ratio(w), "expr": _ratio(SLO_FAILING, SLO_OBJECTS, w)} for w in windows]
+
+
+def slo_budget_rules(window: str) -> list[dict]:
+    """The error ratio over the SLO ``window``, from 5-minute sums (evaluated every SLO_SUM_WINDOW)."""
+    return [
+        {"record": SLO_FAILING_SUM, "expr": f"sum_over_time({SLO_FAILING}[{SLO_SUM_WINDOW}])"},
+        {"record": SLO_OBJECTS_SUM, "expr": f"sum_over_time({SLO_OBJECTS}[{SLO_SUM_WINDOW}])"},
+        {"record": slo_error_ratio(window), "expr": _ratio(SLO_FAILING_SUM, SLO_OBJECTS_SUM, window)},
+    ]
 
 
 # Recorded every recording interval; its value is the evaluation time. A cluster whose latest

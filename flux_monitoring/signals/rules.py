@@ -3,15 +3,18 @@ adds one on the FluxInstance)."""
 
 from __future__ import annotations
 
+from flux_monitoring.config.alerting import duration_seconds
 from flux_monitoring.config.alerts import ALERTS, Alert, fill, runbook_url, settings_of
 from flux_monitoring.config.names import PART_OF_LABELS, PROMETHEUS_SELECTOR_LABELS
-from flux_monitoring.config.settings import AlertRule, Settings
+from flux_monitoring.config.settings import AlertRule, Settings, SloSettings
+from flux_monitoring.config.slo import ALERT_WINDOWS, BURN_RATES, error_budget
 from flux_monitoring.flux.release import DURATION_THRESHOLDS, bound_text, format_bound
 from flux_monitoring.signals.promql import (
     ALL_KINDS,
     FAILING_OBJECTS,
     NOT_SOURCES,
     OBJECT_P99_WINDOW,
+    SLO_SUM_WINDOW,
     SOURCES,
     SUSPENDED_OBJECTS,
     FluxQueries,
@@ -19,6 +22,10 @@ from flux_monitoring.signals.promql import (
     heartbeat_rule,
     instances_not_ready,
     object_rules,
+    slo_budget_rules,
+    slo_count_rules,
+    slo_error_ratio,
+    slo_window_rules,
     slowest_rules,
 )
 from flux_monitoring.signals.sources import OBJECT_LABELS, FluxOperatorSource, Kinds, MetricSource, by, selector
@@ -49,6 +56,11 @@ DURATION_INTERVAL = "5m"
 #   long move little in five minutes.
 SLOWEST_GROUP = "flux-slowest"
 SLOWEST_INTERVAL = "5m"
+# - with slo: each namespace's error ratio over the burn-rate windows (5m to 6h), read by the
+#   alerts every minute; and over the SLO window, from 5-minute sums that its 5m interval tiles.
+SLO_GROUP = "flux-slo"
+SLO_INTERVAL = "1m"
+SLO_BUDGET_GROUP = "flux-slo-budget"
 # FluxReconcileDurationHigh: more than this share of an object's reconciles took longer than the
 # threshold, which is to say its p99 is above it.
 SLOWER_SHARE = 0.01
@@ -114,6 +126,36 @@ def _per_object(record: str, kinds: Kinds, source: MetricSource) -> str:
     return f"max {by(OBJECT_LABELS + source.object_labels)} ({record}{selector(kinds.matcher('kind'))})"
 
 
+def _duration_text(seconds: float) -> str:
+    """A duration as Prometheus writes one, to the minute: 180000 -> 2d2h."""
+    minutes, text = round(seconds / 60), ""
+    for unit, size in (("d", 1440), ("h", 60), ("m", 1)):
+        if minutes >= size:
+            text += f"{minutes // size}{unit}"
+            minutes %= size
+    return text or "0m"
+
+
+def _burn_rate_alerts(slo: SloSettings) -> dict[str, tuple]:
+    """The delivery SLO's burn-rate alerts: both windows of each burn above its rate (SRE workbook)."""
+    budget = error_budget(slo.objective)
+    alerts = {}
+    for rate in BURN_RATES:
+        factor = rate.factor(slo.window)
+        above = f"> {format_bound(factor)} * {format_bound(budget)}"
+        expr = f"{slo_error_ratio(rate.long)} {above}\nand {slo_error_ratio(rate.short)} {above}"
+        values = {
+            "long": rate.long,
+            "short": rate.short,
+            "burn": f"{factor:g}",
+            "objective": f"{slo.objective:g}",
+            "window": slo.window,
+            "exhausted": _duration_text(duration_seconds(slo.window) / factor),
+        }
+        alerts[rate.alert] = (expr, "", values)
+    return alerts
+
+
 def _expressions(settings: Settings) -> dict[str, tuple]:
     """Each alert's expression, the text added to its description and the values of its own
     placeholders, by alert name: the alerts this configuration has."""
@@ -145,6 +187,8 @@ def _expressions(settings: Settings) -> dict[str, tuple]:
         # Its state is held through missed scrapes of the operator like the objects'.
         instance_reason = _reason(source.instance_reason_query(), "exported_namespace", "name")
         expressions["FluxInstanceNotReady"] = (instances_not_ready(source), instance_reason)
+    if settings.slo is not None:
+        expressions.update(_burn_rate_alerts(settings.slo))
     return expressions
 
 
@@ -155,6 +199,8 @@ _ALERT_GROUPS = {
     "FluxSourceFailure": RECORDING_GROUP,
     "FluxObjectSuspended": RECORDING_GROUP,
     "FluxReconcileDurationHigh": SLOWEST_GROUP,
+    # After the error ratios they read.
+    **{rate.alert: SLO_GROUP for rate in BURN_RATES},
 }
 
 
@@ -173,13 +219,11 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
         if alert.name in expressions:
             group = _ALERT_GROUPS.get(alert.name, ALERT_GROUP)
             alerts.setdefault(group, []).append(_alert(settings, alert, *expressions[alert.name]))
-    return [
+    slo = settings.slo
+    objects = [*object_rules(settings), *(slo_count_rules(settings) if slo else ()), heartbeat_rule()]
+    groups = [
         {"name": ALERT_GROUP, "interval": ALERT_INTERVAL, "rules": alerts[ALERT_GROUP]},
-        {
-            "name": RECORDING_GROUP,
-            "interval": RECORDING_INTERVAL,
-            "rules": [*object_rules(settings), heartbeat_rule(), *alerts[RECORDING_GROUP]],
-        },
+        {"name": RECORDING_GROUP, "interval": RECORDING_INTERVAL, "rules": [*objects, *alerts[RECORDING_GROUP]]},
         {"name": DURATION_GROUP, "interval": DURATION_INTERVAL, "rules": duration_rules(settings)},
         {
             "name": SLOWEST_GROUP,
@@ -187,6 +231,18 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
             "rules": [*slowest_rules(settings), *alerts[SLOWEST_GROUP]],
         },
     ]
+    if slo is not None:
+        # The burn-rate alerts read the ratios recorded just before them (instantly), which read the
+        # counts of the objects group over windows of minutes to hours.
+        groups += [
+            {
+                "name": SLO_GROUP,
+                "interval": SLO_INTERVAL,
+                "rules": [*slo_window_rules(ALERT_WINDOWS), *alerts[SLO_GROUP]],
+            },
+            {"name": SLO_BUDGET_GROUP, "interval": SLO_SUM_WINDOW, "rules": slo_budget_rules(slo.window)},
+        ]
+    return groups
 
 
 def flux_prometheus_rule(settings: Settings) -> dict:

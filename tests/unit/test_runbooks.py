@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / RUNBOOKS_PATH
 # Each section tells the person paged these, in this order.
 PARTS = ("**Meaning.**", "**Confirm.**", "**Common causes", "**Fix or silence.**")
-SOURCES = ({}, {"fluxMetrics": "legacy", "fluxVersion": "2.4"}, {"fluxMetrics": "flux-operator"})
+# Every metric source, each with a delivery SLO (whose alerts exist only then).
+_SLO = {"slo": json.dumps({"objective": 99.5}), "prometheus": json.dumps({"retention": "30d"})}
+SOURCES = ({**_SLO}, {"fluxMetrics": "legacy", "fluxVersion": "2.4", **_SLO}, {"fluxMetrics": "flux-operator", **_SLO})
 
 
 def github_anchor(heading: str) -> str:
@@ -65,7 +67,7 @@ def test_every_alert_rule_is_in_the_catalogue_and_links_its_runbook_section(raw)
         assert alert.anchor in found
 
 
-def test_every_catalogue_alert_is_a_rule_of_some_metric_source():
+def test_every_catalogue_alert_is_a_rule_of_some_configuration():
     ruled = {rule["alert"] for raw in SOURCES for rule in alerts_of(raw)}
     assert ruled == set(BY_NAME)
 
