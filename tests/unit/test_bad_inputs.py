@@ -252,6 +252,10 @@ CATALOGUE = [
         "3",
         "no such key; valid keys of alerts.suspended are for, severity",
     ),
+    # objectLabels
+    ({"objectLabels": ["a.b", "a_b"]}, "objectLabels", '["a.b", "a_b"]', "label keys whose Prometheus names differ"),
+    # slo
+    ({"slo": {"objective": 101}}, "slo.objective", "101", "a percentage above 0 and below 100"),
     # runbookBaseUrl
     (
         {"runbookBaseUrl": "http://wiki.example.com/flux"},
