@@ -636,6 +636,7 @@ def test_reconcile_duration_summary_states_only_what_the_buckets_know(tmp_path):
         "in cluster eu-west-1",
         "description": "4% of its reconciles in the last 30m took longer than 469.2s (the bucket bound "
         "469.19495946736544s of Flux's duration histogram), for 30m: its p99 is above 469.2s.",
+        "runbook_url": "docs/runbooks.md#fluxreconciledurationhigh",
     }
     promtool_test(tmp_path, "resource-info", series, "40m", "FluxReconcileDurationHigh", [alert], annotations=True)
 
@@ -909,13 +910,3 @@ def test_reconcile_duration_high_takes_the_objects_labels_from_kube_state_metric
         [alert, unlisted],
         object_labels=("team",),
     )
-
-
-def test_with_no_object_labels_the_duration_alert_is_the_recorded_p99_alone():
-    [rule] = [
-        r
-        for g in flux_rule_groups(settings_for("resource-info"))
-        for r in g["rules"]
-        if r.get("alert") == "FluxReconcileDurationHigh"
-    ]
-    assert rule["expr"] == "flux:gotk_reconcile_duration_seconds:p99_rate30m >= 300"

@@ -34,6 +34,7 @@ PROGRAM_ONLY_RULES = {
     "remote write targets with distinct names": "unique by one key of each item",
     "data sources with distinct names": "unique by one key of each item",
     "at most one data source with default: true": "a count across items",
+    "label keys whose Prometheus names differ": "a rewrite of each item compared across items",
 }
 
 
