@@ -18,9 +18,10 @@ from flux_monitoring.signals.promql import (
     heartbeat_rule,
     instances_not_ready,
     object_rules,
+    per_object,
     slowest_rules,
 )
-from flux_monitoring.signals.sources import OBJECT_LABELS, FluxOperatorSource, Kinds, by, selector
+from flux_monitoring.signals.sources import FluxOperatorSource
 
 RULE_NAME = "flux-monitoring"
 
@@ -87,12 +88,6 @@ def _reason(query: str | None, *labels: str) -> str:
     )
 
 
-def _per_object(record: str, kinds: Kinds) -> str:
-    """Each object of ``kinds`` in a per-object recorded state, without its detail labels: a
-    revision or reason that changes must neither resolve the alert nor restart its ``for``."""
-    return f"max {by(OBJECT_LABELS)} ({record}{selector(kinds.matcher('kind'))})"
-
-
 def flux_rule_groups(settings: Settings) -> list[dict]:
     """Prometheus rule groups (as in a rule file): alerts on Flux objects and controllers, and the
     recording rules the dashboards read.
@@ -112,21 +107,21 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
     object_alerts = [
         _alert(
             "ReconciliationFailure",
-            _per_object(FAILING_OBJECTS, NOT_SOURCES),
+            per_object(FAILING_OBJECTS, NOT_SOURCES),
             alerts.reconciliation_failure,
             f"{_OBJECT} reconciliation has been failing for more than {alerts.reconciliation_failure.for_}",
             "Its Ready condition is False; see `flux get` and the controller's logs." + reason,
         ),
         _alert(
             "FluxSourceFailure",
-            _per_object(FAILING_OBJECTS, SOURCES),
+            per_object(FAILING_OBJECTS, SOURCES),
             alerts.source_failure,
             f"{_OBJECT} has been failing to fetch for more than {alerts.source_failure.for_}",
             "Its Ready condition is False; objects built from it use its last artifact." + reason,
         ),
         _alert(
             "FluxObjectSuspended",
-            _per_object(SUSPENDED_OBJECTS, ALL_KINDS),
+            per_object(SUSPENDED_OBJECTS, ALL_KINDS),
             alerts.suspended,
             f"{_OBJECT} has been suspended for more than {alerts.suspended.for_}",
             "Flux does not reconcile it until it is resumed (flux resume).",
@@ -143,7 +138,7 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
         ),
         _alert(
             "FluxWorkqueueBacklog",
-            f"{q.workqueue_depth()} > {alerts.workqueue.threshold:g}",
+            q.workqueue_backlog(alerts.workqueue.threshold),
             alerts.workqueue,
             "{{ $labels.app }} work queue {{ $labels.name }} holds {{ $value }} items",
             f"More than {alerts.workqueue.threshold:g} objects wait for reconciliation "
@@ -173,7 +168,7 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
     slower = f"{bound_text(bound)}s"
     duration_alert = _alert(
         "FluxReconcileDurationHigh",
-        f"{q.share_slower_than(bound, OBJECT_P99_WINDOW, OBJECT_LABELS)} > {SLOWER_SHARE:g}",
+        q.mostly_slower_than(bound, OBJECT_P99_WINDOW, SLOWER_SHARE),
         duration,
         f"{_OBJECT}: more than {SLOWER_SHARE:.0%} of reconciles took longer than {slower} over {OBJECT_P99_WINDOW}",
         f"{{{{ $value | humanizePercentage }}}} of its reconciles in the last {OBJECT_P99_WINDOW} took longer "
