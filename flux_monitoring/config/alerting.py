@@ -27,7 +27,6 @@ from pydantic import (
 from flux_monitoring.config.types import (
     DNS1123_LABEL,
     LABEL_VALUE,
-    PROMETHEUS_DURATION,
     SECRET_SCHEMA,
     Boolean,
     DnsLabel,
@@ -35,6 +34,7 @@ from flux_monitoring.config.types import (
     form_error,
     text,
 )
+from flux_monitoring.contract import PROMETHEUS_DURATION, duration_seconds
 
 ALERTING_KEY = "alerting"
 # The chart's own name for the receiver that discards (kube-prometheus-stack values.yaml
@@ -43,16 +43,10 @@ NULL_RECEIVER = "null"
 
 ALERTMANAGER_DURATION_TEXT = "an Alertmanager duration above 0 such as 30s, 5m, 4h or 1h30m"
 RECEIVER_NAME_TEXT = "a receiver name: lower-case letters, digits and '-', such as oncall (not null)"
-_DURATION_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
-
-
-def duration_seconds(value: str) -> float:
-    """Seconds in a Prometheus/Alertmanager duration such as 1h30m."""
-    return sum(int(amount) * _DURATION_UNITS[unit] for amount, unit in re.findall(r"([0-9]+)(ms|[ywdhms])", value))
 
 
 def _above_zero(value: str) -> str:
-    if duration_seconds(value) <= 0:
+    if not duration_seconds(value):
         raise form_error(ALERTMANAGER_DURATION_TEXT)
     return value
 

@@ -55,6 +55,11 @@ from flux_monitoring.config.types import (
     url_without_credentials,
     whole_number,
 )
+from flux_monitoring.contract import (
+    GIT_COMMIT,
+    MINIMUM_PASSWORD_LENGTH,
+    is_known_default_password,
+)
 from flux_monitoring.flux.release import DURATION_THRESHOLDS, MINORS, NEWEST, flux_release
 from flux_monitoring.flux.target import (
     METRIC_SOURCES,
@@ -66,8 +71,6 @@ from flux_monitoring.flux.target import (
     resolve_flux_target,
 )
 
-PROJECT = "flux-monitoring"
-
 DEFAULT_CHART_VERSION = "88.5.3"
 HELM_REPOSITORY = "https://prometheus-community.github.io/helm-charts"
 RELEASE_NAME = "kube-prometheus-stack"
@@ -75,29 +78,6 @@ RELEASE_NAME = "kube-prometheus-stack"
 DELIVERY_MODES = ("direct", "gitops")
 # Never echoed in an error, whether or not the stack holds them as secrets.
 SECRET_KEYS = frozenset({"grafanaAdminPassword"})
-# The chart's old default (prom-operator) and the usual suspects; compared case-insensitively.
-KNOWN_DEFAULT_PASSWORDS = frozenset(
-    {
-        "admin",
-        "prom-operator",
-        "password",
-        "changeme",
-        "grafana",
-        "secret",
-        "123456",
-        "12345678",
-        "123456789",
-        "1234567890",
-        "admin123",
-        "password123",
-        "letmein",
-        "qwerty",
-        "administrator",
-        "changeme123",
-        "default",
-    }
-)
-MINIMUM_PASSWORD_LENGTH = 12
 
 GIT_REF_KEYS = ("branch", "tag", "semver", "commit")
 
@@ -159,7 +139,7 @@ GitBranch = text(r"^\S+$", "a git branch name without spaces")
 GitTag = text(r"^\S+$", "a git tag name without spaces")
 # Flux takes semver constraints, whose clauses are separated by spaces or commas.
 SemverRange = text(r"^[0-9A-Za-z.*^~=<>!|, +-]+$", "a semver range such as 1.x, ^1.2.0 or >=1.2.0 <2.0.0")
-GitCommit = text(r"^[0-9a-f]{40}([0-9a-f]{24})?$", "a full 40 (or 64) character lower-case hex commit SHA")
+GitCommit = text(GIT_COMMIT, "a full 40 (or 64) character lower-case hex commit SHA")
 SecretName = subdomain("the name of a Secret in the Flux namespace, such as monitoring-git-auth")
 
 
@@ -771,11 +751,7 @@ class Settings(_Model):
             return None
         if "grafanaAdminPassword" not in (info.context or {}).get("secret_keys", ()):
             raise form_error("a secret: set it with pulumi config set --secret grafanaAdminPassword")
-        if (
-            not isinstance(value, str)
-            or len(value) < MINIMUM_PASSWORD_LENGTH
-            or value.lower() in KNOWN_DEFAULT_PASSWORDS
-        ):
+        if not isinstance(value, str) or len(value) < MINIMUM_PASSWORD_LENGTH or is_known_default_password(value):
             raise form_error(f"at least {MINIMUM_PASSWORD_LENGTH} characters and not a well-known default password")
         return value
 

@@ -16,6 +16,8 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, SecretStr, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from flux_monitoring.contract import EXACT_SEMVER, FLUX_DURATION, PROMETHEUS_DURATION
+
 # pydantic's error type for a value that is not of its form; its context holds the expected text.
 FORM_ERROR = "form"
 
@@ -164,15 +166,8 @@ QUANTITY = (
     r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
 LABEL_VALUE = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
-# Prometheus: model.ParseDuration and units.ParseBase2Bytes-style sizes of --storage.tsdb.retention.*.
-PROMETHEUS_DURATION = r"^(0|([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$"
+# Prometheus: units.ParseBase2Bytes-style sizes of --storage.tsdb.retention.size (durations: the contract).
 PROMETHEUS_BYTES = r"^(0|([0-9]*[.])?[0-9]+((K|M|G|T|E|P)i?)?B)$"
-# Flux: Go's time.ParseDuration units up to hours (the CRDs' duration pattern).
-FLUX_DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
-EXACT_SEMVER = (
-    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
-    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
-)
 # https without user info (credentials belong in the secretRef Secret, not in state or git);
 # ssh with an optional user name such as git@.
 GIT_URL = r"^(https://|ssh://([^\s/@:]+@)?)[^\s/@:]+(:[0-9]+)?/\S+$"

@@ -4,9 +4,10 @@ name alerts, so a panel and the alert beside it cannot count differently."""
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
+
+from tests.support.source_strings import string_literals
 
 ROOT = Path(__file__).resolve().parents[2]
 QUERY_MODULES = {"flux_monitoring/signals/promql.py", "flux_monitoring/signals/sources.py"}
@@ -25,26 +26,9 @@ def _modules() -> list[Path]:
     return sorted(p for path in paths for p in ([path] if path.is_file() else path.rglob("*.py")))
 
 
-def _strings(tree: ast.AST) -> list[ast.Constant]:
-    """The string literals of a module (f-strings' literal parts too), without docstrings."""
-    docstrings = {
-        id(node.body[0].value)
-        for node in ast.walk(tree)
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-        and node.body
-        and isinstance(node.body[0], ast.Expr)
-        and isinstance(node.body[0].value, ast.Constant)
-    }
-    return [
-        node
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
-    ]
-
-
 def _queries(source: str) -> list[str]:
     """The string literals of ``source`` that hold PromQL, by line."""
-    return [f"{node.lineno}: {node.value!r}" for node in _strings(ast.parse(source)) if PROMQL.search(node.value)]
+    return [f"{node.lineno}: {node.value!r}" for node in string_literals(source) if PROMQL.search(node.value)]
 
 
 def test_no_module_but_promql_and_sources_writes_a_query():
