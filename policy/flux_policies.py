@@ -421,14 +421,27 @@ def ingress_tls_problems(ingress: IngressValues) -> list[str]:
 # the gitops Kustomization; None reads as an empty config.
 
 
-def prometheus_storage_violations(
-    resource_type: str,
-    props: Mapping[str, Any],
-    stack_config: Mapping[str, Any] | None = None,
-    secret_keys: Iterable[str] = (),
-) -> list[str]:
-    prometheus = prometheus_values(resource_type, props, stack_config, secret_keys)
-    return prometheus_storage_problems(prometheus) if prometheus else []
+def _on_what_prometheus_runs(
+    problems: Callable[[PrometheusValues], list[str]],
+) -> Callable[[str, Mapping[str, Any], Mapping[str, Any] | None, Iterable[str]], list[str]]:
+    """``problems`` as a policy applies it to one resource: to what Prometheus will run, as that
+    resource delivers it (nothing for other resources)."""
+
+    def violations(
+        resource_type: str,
+        props: Mapping[str, Any],
+        stack_config: Mapping[str, Any] | None = None,
+        secret_keys: Iterable[str] = (),
+    ) -> list[str]:
+        prometheus = prometheus_values(resource_type, props, stack_config, secret_keys)
+        return problems(prometheus) if prometheus else []
+
+    return violations
+
+
+prometheus_storage_violations = _on_what_prometheus_runs(prometheus_storage_problems)
+prometheus_replica_violations = _on_what_prometheus_runs(prometheus_replica_problems)
+prometheus_request_violations = _on_what_prometheus_runs(prometheus_request_problems)
 
 
 def prometheus_retention_violations(
@@ -438,28 +451,8 @@ def prometheus_retention_violations(
     stack_config: Mapping[str, Any] | None = None,
     secret_keys: Iterable[str] = (),
 ) -> list[str]:
-    prometheus = prometheus_values(resource_type, props, stack_config, secret_keys)
-    return prometheus_retention_problems(prometheus, minimum) if prometheus else []
-
-
-def prometheus_replica_violations(
-    resource_type: str,
-    props: Mapping[str, Any],
-    stack_config: Mapping[str, Any] | None = None,
-    secret_keys: Iterable[str] = (),
-) -> list[str]:
-    prometheus = prometheus_values(resource_type, props, stack_config, secret_keys)
-    return prometheus_replica_problems(prometheus) if prometheus else []
-
-
-def prometheus_request_violations(
-    resource_type: str,
-    props: Mapping[str, Any],
-    stack_config: Mapping[str, Any] | None = None,
-    secret_keys: Iterable[str] = (),
-) -> list[str]:
-    prometheus = prometheus_values(resource_type, props, stack_config, secret_keys)
-    return prometheus_request_problems(prometheus) if prometheus else []
+    check = _on_what_prometheus_runs(lambda prometheus: prometheus_retention_problems(prometheus, minimum))
+    return check(resource_type, props, stack_config, secret_keys)
 
 
 def chart_version_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:

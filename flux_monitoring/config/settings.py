@@ -18,8 +18,6 @@ from typing import Annotated, Any
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
-    Field,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -31,6 +29,9 @@ from pydantic import (
 
 from flux_monitoring.config.alerting import NULL_RECEIVER, AlertingSettings, FluxEventsSettings
 from flux_monitoring.config.errors import SettingsError, structured_keys, translate
+from flux_monitoring.config.fields import Model as _Model
+from flux_monitoring.config.fields import field as _field
+from flux_monitoring.config.fields import required as _required
 from flux_monitoring.config.operator_crds import CRDS_CHART, KNOWN_RANGE, crds_chart_version
 from flux_monitoring.config.types import (
     DNS1123_LABEL,
@@ -47,12 +48,12 @@ from flux_monitoring.config.types import (
     RepositoryPath,
     Secret,
     form_error,
+    http_url,
     one_of,
     one_of_numbers,
     positive_number,
     subdomain,
     text,
-    url_without_credentials,
     whole_number,
 )
 from flux_monitoring.contract import (
@@ -80,16 +81,6 @@ DELIVERY_MODES = ("direct", "gitops")
 SECRET_KEYS = frozenset({"grafanaAdminPassword"})
 
 GIT_REF_KEYS = ("branch", "tag", "semver", "commit")
-
-
-def _field(default: Any, alias: str | None, description: str, *examples: Any, **options: Any) -> Any:
-    """A config key: its default, its name in the stack file, what it means and examples of it."""
-    return Field(default, alias=alias, description=description, examples=list(examples), **options)
-
-
-def _required(alias: str | None, description: str, *examples: Any) -> Any:
-    """A key that must be given: its form's ``missing`` text says so when it is not."""
-    return _field(None, alias, description, *examples, validate_default=True)
 
 
 # The forms of this program's keys (flux_monitoring.config.types has the shared ones).
@@ -143,14 +134,8 @@ GitCommit = text(GIT_COMMIT, "a full 40 (or 64) character lower-case hex commit 
 SecretName = subdomain("the name of a Secret in the Flux namespace, such as monitoring-git-auth")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
 # -- fleet: remote write targets and Grafana data sources -------------------------------------
 
-# No user info: credentials go in basicAuth or bearerToken (a Secret), never in the URL (Helm values).
-HTTP_URL = r"^https?://[^\s/@]+(/\S*)?$"
 # Go's time.ParseDuration as Prometheus' remote write queue takes it.
 QUEUE_DURATION = r"^([0-9]+(ms|s|m|h))+$"
 # Prometheus sets these itself on remote write (prometheus storage/remote/client.go); credentials in
@@ -165,17 +150,7 @@ RESERVED_HEADERS = (
 )
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"  # an HTTP token (RFC 9110)
 
-HttpUrl = Annotated[
-    text(
-        HTTP_URL,
-        "an http:// or https:// URL such as https://mimir.example.com/api/v1/push",
-        max_length=2048,
-        missing="an http:// or https:// URL (required)",
-    ),
-    url_without_credentials(
-        ("http://", "https://"), "a URL without credentials: put them in basicAuth or bearerToken (secrets)"
-    ),
-]
+HttpUrl = http_url("https://mimir.example.com/api/v1/push", "basicAuth or bearerToken (secrets)")
 ClusterName = text(
     DNS1123_LABEL,
     "a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters, such as eu-west-prod",

@@ -225,7 +225,9 @@ SECRET_SCHEMA = {
 Secret = Annotated[SecretStr, *_validated(_secret, SECRET_SCHEMA)]
 
 
-_URL_USER_INFO = re.compile(r"(?<=://)[^\s/@]*@")
+# User info in a URL: what follows the scheme up to an @ before the first /.
+_USER_INFO = r"(?<=://)[^\s/@]*@"
+_URL_USER_INFO = re.compile(_USER_INFO)
 _GIT_URL_TEXT = "an https:// or ssh:// git URL such as https://github.com/fluxcd/flux2 or ssh://git@github.com/org/repo"
 
 
@@ -238,6 +240,26 @@ def url_without_credentials(schemes: tuple[str, ...], expected: str) -> BeforeVa
         return value
 
     return BeforeValidator(check)
+
+
+# An http:// or https:// URL: a host, then an optional path; one form for every http(s) URL of the
+# stack config. Where the URL is written in plain text (stack file, Helm values, Pulumi state) it
+# carries no credentials: ``http_url`` refuses user info and shows it redacted. A URL that is itself
+# a secret (a webhook's, checked with HTTP_URL alone) may carry them: it is never in plain text.
+HTTP_URL = r"^https?://[^\s/]+(/\S*)?$"
+HTTP_URL_TEXT = "an http:// or https:// URL"
+_URL_LENGTH = 2048
+
+
+def http_url(example: str, credentials: str) -> Any:
+    """A plain-text http(s) URL such as ``example``, without credentials (``credentials`` says where
+    they go instead)."""
+    schema = {"type": "string", "pattern": HTTP_URL, "maxLength": _URL_LENGTH, "not": {"pattern": _USER_INFO}}
+    return Annotated[
+        text(HTTP_URL, f"{HTTP_URL_TEXT} such as {example}", _URL_LENGTH, missing=f"{HTTP_URL_TEXT} (required)"),
+        url_without_credentials(("http://", "https://"), f"a URL without credentials: put them in {credentials}"),
+        WithJsonSchema(schema),
+    ]
 
 
 # A git URL Flux can fetch, without credentials (they belong in a Secret, not in state or git).
