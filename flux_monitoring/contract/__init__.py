@@ -72,8 +72,9 @@ GIT_COMMIT = r"^[0-9a-f]{40}([0-9a-f]{24})?$"
 
 # -- durations ------------------------------------------------------------------------------------
 
-# Prometheus and Alertmanager: prometheus/common model.ParseDuration, units from years to
-# milliseconds, each at most once and in that order, whole amounts; "0" alone needs no unit.
+# Prometheus and Alertmanager: prometheus/common model.ParseDuration (model/time.go durationRE,
+# 06628cd): units from years to milliseconds, each at most once and in that order, whole amounts;
+# "0" alone needs no unit. (Its regex also takes "", read as 0: refused here, as no duration.)
 PROMETHEUS_DURATION = r"^(0|([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$"
 # Flux: Go's time.ParseDuration units up to hours (the CRDs' duration pattern), fractions allowed.
 FLUX_DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
