@@ -20,8 +20,9 @@ from typing import Any
 import yaml
 
 from flux_monitoring.config.alerting import ALERTING_KEY
-from flux_monitoring.config.settings import PROJECT, Settings, SettingsError, load_settings
+from flux_monitoring.config.settings import Settings, SettingsError, load_settings
 from flux_monitoring.config.stack_files import ROOT, UnknownStackError, stack_config
+from flux_monitoring.contract import PROJECT, REQUIRE_GRAFANA_ADMIN_PASSWORD
 from flux_monitoring.manifests.flux_events import flux_event_manifests
 from flux_monitoring.manifests.gitops import flux_sync_manifests, helm_release, helm_repository
 from flux_monitoring.manifests.grafana_rbac import grafana_sidecar_roles
@@ -113,7 +114,7 @@ def offline_settings(stack: str, root: Path = ROOT) -> Settings:
         for key, value in raw.items()
         if key not in encrypted or key in credentials
     }
-    raw.pop("requireGrafanaAdminPassword", None)
+    raw.pop(REQUIRE_GRAFANA_ADMIN_PASSWORD, None)
     raw.setdefault("cluster", stack)
     return load_settings(
         raw, secret_keys=credentials, kube_context=config.get("kubernetes:context"), without_credentials=True

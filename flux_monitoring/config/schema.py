@@ -23,7 +23,8 @@ from pydantic.json_schema import GenerateJsonSchema
 
 from flux_monitoring.config.alerts import with_catalogue_table
 from flux_monitoring.config.errors import items_model_of, model_of
-from flux_monitoring.config.settings import KUBE_CONTEXT, PROJECT, Settings
+from flux_monitoring.config.settings import KUBE_CONTEXT, Settings
+from flux_monitoring.contract import PROJECT
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = ROOT / "schema" / "stack-config.schema.json"

@@ -19,8 +19,6 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
-    Field,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -33,6 +31,9 @@ from pydantic import (
 from flux_monitoring.config.alerting import NULL_RECEIVER, AlertingSettings, FluxEventsSettings, duration_seconds
 from flux_monitoring.config.alerts import CONFIGURABLE, RUNBOOKS_PATH, Alert
 from flux_monitoring.config.errors import SettingsError, structured_keys, translate
+from flux_monitoring.config.fields import Model as _Model
+from flux_monitoring.config.fields import field as _field
+from flux_monitoring.config.fields import required as _required
 from flux_monitoring.config.operator_crds import CRDS_CHART, KNOWN_RANGE, crds_chart_version
 from flux_monitoring.config.slo import MINIMUM_WINDOW, lowest_objective
 from flux_monitoring.config.types import (
@@ -53,12 +54,17 @@ from flux_monitoring.config.types import (
     RepositoryPath,
     Secret,
     form_error,
+    http_url,
     object_label_name,
     one_of,
     subdomain,
     text,
-    url_without_credentials,
     whole_number,
+)
+from flux_monitoring.contract import (
+    GIT_COMMIT,
+    MINIMUM_PASSWORD_LENGTH,
+    is_known_default_password,
 )
 from flux_monitoring.flux.release import MINORS, NEWEST, flux_release
 from flux_monitoring.flux.target import (
@@ -73,8 +79,6 @@ from flux_monitoring.flux.target import (
     resolve_flux_target,
 )
 
-PROJECT = "flux-monitoring"
-
 DEFAULT_CHART_VERSION = "88.5.3"
 HELM_REPOSITORY = "https://prometheus-community.github.io/helm-charts"
 RELEASE_NAME = "kube-prometheus-stack"
@@ -82,41 +86,8 @@ RELEASE_NAME = "kube-prometheus-stack"
 DELIVERY_MODES = ("direct", "gitops")
 # Never echoed in an error, whether or not the stack holds them as secrets.
 SECRET_KEYS = frozenset({"grafanaAdminPassword"})
-# The chart's old default (prom-operator) and the usual suspects; compared case-insensitively.
-KNOWN_DEFAULT_PASSWORDS = frozenset(
-    {
-        "admin",
-        "prom-operator",
-        "password",
-        "changeme",
-        "grafana",
-        "secret",
-        "123456",
-        "12345678",
-        "123456789",
-        "1234567890",
-        "admin123",
-        "password123",
-        "letmein",
-        "qwerty",
-        "administrator",
-        "changeme123",
-        "default",
-    }
-)
-MINIMUM_PASSWORD_LENGTH = 12
 
 GIT_REF_KEYS = ("branch", "tag", "semver", "commit")
-
-
-def _field(default: Any, alias: str | None, description: str, *examples: Any, **options: Any) -> Any:
-    """A config key: its default, its name in the stack file, what it means and examples of it."""
-    return Field(default, alias=alias, description=description, examples=list(examples), **options)
-
-
-def _required(alias: str | None, description: str, *examples: Any) -> Any:
-    """A key that must be given: its form's ``missing`` text says so when it is not."""
-    return _field(None, alias, description, *examples, validate_default=True)
 
 
 # The forms of this program's keys (flux_monitoring.config.types has the shared ones).
@@ -206,7 +177,7 @@ GitBranch = text(r"^\S+$", "a git branch name without spaces")
 GitTag = text(r"^\S+$", "a git tag name without spaces")
 # Flux takes semver constraints, whose clauses are separated by spaces or commas.
 SemverRange = text(r"^[0-9A-Za-z.*^~=<>!|, +-]+$", "a semver range such as 1.x, ^1.2.0 or >=1.2.0 <2.0.0")
-GitCommit = text(r"^[0-9a-f]{40}([0-9a-f]{24})?$", "a full 40 (or 64) character lower-case hex commit SHA")
+GitCommit = text(GIT_COMMIT, "a full 40 (or 64) character lower-case hex commit SHA")
 # https only: a runbook is opened from a notification, often outside the cluster's network; the
 # alert's anchor is appended, so the URL has none.
 RunbookUrl = text(
@@ -217,14 +188,8 @@ RunbookUrl = text(
 SecretName = subdomain("the name of a Secret in the Flux namespace, such as monitoring-git-auth")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
 # -- fleet: remote write targets and Grafana data sources -------------------------------------
 
-# No user info: credentials go in basicAuth or bearerToken (a Secret), never in the URL (Helm values).
-HTTP_URL = r"^https?://[^\s/@]+(/\S*)?$"
 # Go's time.ParseDuration as Prometheus' remote write queue takes it.
 QUEUE_DURATION = r"^([0-9]+(ms|s|m|h))+$"
 # Prometheus sets these itself on remote write (prometheus storage/remote/client.go); credentials in
@@ -239,17 +204,7 @@ RESERVED_HEADERS = (
 )
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"  # an HTTP token (RFC 9110)
 
-HttpUrl = Annotated[
-    text(
-        HTTP_URL,
-        "an http:// or https:// URL such as https://mimir.example.com/api/v1/push",
-        max_length=2048,
-        missing="an http:// or https:// URL (required)",
-    ),
-    url_without_credentials(
-        ("http://", "https://"), "a URL without credentials: put them in basicAuth or bearerToken (secrets)"
-    ),
-]
+HttpUrl = http_url("https://mimir.example.com/api/v1/push", "basicAuth or bearerToken (secrets)")
 ClusterName = text(
     DNS1123_LABEL,
     "a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters, such as eu-west-prod",
@@ -853,11 +808,7 @@ class Settings(_Model):
             return None
         if "grafanaAdminPassword" not in (info.context or {}).get("secret_keys", ()):
             raise form_error("a secret: set it with pulumi config set --secret grafanaAdminPassword")
-        if (
-            not isinstance(value, str)
-            or len(value) < MINIMUM_PASSWORD_LENGTH
-            or value.lower() in KNOWN_DEFAULT_PASSWORDS
-        ):
+        if not isinstance(value, str) or len(value) < MINIMUM_PASSWORD_LENGTH or is_known_default_password(value):
             raise form_error(f"at least {MINIMUM_PASSWORD_LENGTH} characters and not a well-known default password")
         return value
 

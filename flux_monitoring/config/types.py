@@ -16,6 +16,8 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, SecretStr, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from flux_monitoring.contract import EXACT_SEMVER, FLUX_DURATION, PROMETHEUS_DURATION
+
 # pydantic's error type for a value that is not of its form; its context holds the expected text.
 FORM_ERROR = "form"
 
@@ -171,15 +173,8 @@ LABEL_KEY = (
     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
 LABEL_KEY_TEXT = "a Kubernetes label key such as team or example.com/team"
-# Prometheus: model.ParseDuration and units.ParseBase2Bytes-style sizes of --storage.tsdb.retention.*.
-PROMETHEUS_DURATION = r"^(0|([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$"
+# Prometheus: units.ParseBase2Bytes-style sizes of --storage.tsdb.retention.size (durations: the contract).
 PROMETHEUS_BYTES = r"^(0|([0-9]*[.])?[0-9]+((K|M|G|T|E|P)i?)?B)$"
-# Flux: Go's time.ParseDuration units up to hours (the CRDs' duration pattern).
-FLUX_DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
-EXACT_SEMVER = (
-    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
-    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
-)
 # https without user info (credentials belong in the secretRef Secret, not in state or git);
 # ssh with an optional user name such as git@.
 GIT_URL = r"^(https://|ssh://([^\s/@:]+@)?)[^\s/@:]+(:[0-9]+)?/\S+$"
@@ -252,7 +247,9 @@ SECRET_SCHEMA = {
 Secret = Annotated[SecretStr, *_validated(_secret, SECRET_SCHEMA)]
 
 
-_URL_USER_INFO = re.compile(r"(?<=://)[^\s/@]*@")
+# User info in a URL: what follows the scheme up to an @ before the first /.
+_USER_INFO = r"(?<=://)[^\s/@]*@"
+_URL_USER_INFO = re.compile(_USER_INFO)
 _GIT_URL_TEXT = "an https:// or ssh:// git URL such as https://github.com/fluxcd/flux2 or ssh://git@github.com/org/repo"
 
 
@@ -265,6 +262,26 @@ def url_without_credentials(schemes: tuple[str, ...], expected: str) -> BeforeVa
         return value
 
     return BeforeValidator(check)
+
+
+# An http:// or https:// URL: a host, then an optional path; one form for every http(s) URL of the
+# stack config. Where the URL is written in plain text (stack file, Helm values, Pulumi state) it
+# carries no credentials: ``http_url`` refuses user info and shows it redacted. A URL that is itself
+# a secret (a webhook's, checked with HTTP_URL alone) may carry them: it is never in plain text.
+HTTP_URL = r"^https?://[^\s/]+(/\S*)?$"
+HTTP_URL_TEXT = "an http:// or https:// URL"
+_URL_LENGTH = 2048
+
+
+def http_url(example: str, credentials: str) -> Any:
+    """A plain-text http(s) URL such as ``example``, without credentials (``credentials`` says where
+    they go instead)."""
+    schema = {"type": "string", "pattern": HTTP_URL, "maxLength": _URL_LENGTH, "not": {"pattern": _USER_INFO}}
+    return Annotated[
+        text(HTTP_URL, f"{HTTP_URL_TEXT} such as {example}", _URL_LENGTH, missing=f"{HTTP_URL_TEXT} (required)"),
+        url_without_credentials(("http://", "https://"), f"a URL without credentials: put them in {credentials}"),
+        WithJsonSchema(schema),
+    ]
 
 
 # A git URL Flux can fetch, without credentials (they belong in a Secret, not in state or git).

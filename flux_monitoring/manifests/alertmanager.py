@@ -30,9 +30,9 @@ from flux_monitoring.config.alerting import (
     RouteSettings,
     SlackReceiver,
     WebhookReceiver,
-    duration_seconds,
 )
 from flux_monitoring.config.types import object_label_name
+from flux_monitoring.contract import duration_seconds
 from flux_monitoring.flux.release import NEWEST, flux_release
 
 ALERTMANAGER_CONFIG_SECRET = "alertmanager-flux-monitoring"

@@ -19,6 +19,7 @@ from typing import Any
 
 from flux_monitoring.config.names import PART_OF_LABELS
 from flux_monitoring.config.settings import RELEASE_NAME, Settings
+from flux_monitoring.contract import FLUX_GRAFANA_SECRET
 from flux_monitoring.manifests.helm_values import GRAFANA_SERVICE
 
 # Alert and Provider have no v1: v1beta3 is the newest, served and stored from Flux 2.1 to 2.9.4
@@ -26,9 +27,6 @@ from flux_monitoring.manifests.helm_values import GRAFANA_SERVICE
 NOTIFICATION_API_VERSION = "notification.toolkit.fluxcd.io/v1beta3"
 GRAFANA_PROVIDER = "flux-monitoring-grafana"
 ALERTMANAGER_PROVIDER = "flux-monitoring-alertmanager"
-# The Grafana provider's Secret keys (basic auth): providers.md "Grafana".
-GRAFANA_CREDENTIALS_SECRET = "flux-monitoring-grafana"
-GRAFANA_USERNAME_KEY, GRAFANA_PASSWORD_KEY = "username", "password"
 # The chart's Alertmanager service and port (kube-prometheus-stack templates/alertmanager/service.yaml,
 # alertmanager.service.port 9093), and the alerts API the alertmanager provider posts to.
 ALERTMANAGER_SERVICE = f"{RELEASE_NAME}-alertmanager"
@@ -91,7 +89,7 @@ def _alert(name: str, settings: Settings, severity: str) -> dict[str, Any]:
 
 
 def flux_event_manifests(settings: Settings) -> list[dict[str, Any]]:
-    """The Providers and Alerts ``fluxEvents`` asks for (no Secret: see GRAFANA_CREDENTIALS_SECRET)."""
+    """The Providers and Alerts ``fluxEvents`` asks for (no Secret: see FLUX_GRAFANA_SECRET)."""
     events = settings.flux_events
     manifests = []
     if events.grafana_annotations:
@@ -102,7 +100,7 @@ def flux_event_manifests(settings: Settings) -> list[dict[str, Any]]:
                 {
                     "type": "grafana",
                     "address": grafana_annotations_url(settings),
-                    "secretRef": {"name": GRAFANA_CREDENTIALS_SECRET},
+                    "secretRef": {"name": FLUX_GRAFANA_SECRET},
                 },
             ),
             _alert(GRAFANA_PROVIDER, settings, "info"),

@@ -7,21 +7,20 @@ the render writes into the synced tree, carrying the same values direct delivery
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from flux_monitoring import contract
 from flux_monitoring.config.names import MAX_HISTORY, PART_OF_LABELS, RELEASE_TIMEOUT_SECONDS
 from flux_monitoring.config.settings import HELM_REPOSITORY, RELEASE_NAME, Settings
+from flux_monitoring.contract import FLUX_DURATION, GRAFANA_ADMIN_SECRET, STACK_KUSTOMIZATION
 from flux_monitoring.manifests.helm_values import (
     GRAFANA_ADMIN_CHECKSUM_ANNOTATION,
     GRAFANA_ADMIN_CHECKSUM_KEY,
-    GRAFANA_ADMIN_SECRET,
     kube_prometheus_stack_values,
 )
 from flux_monitoring.manifests.readiness import operator_health_checks
 
 GIT_REPOSITORY = "monitoring"
-STACK_KUSTOMIZATION = "monitoring-stack"
 CONFIG_KUSTOMIZATION = "monitoring-config"
 HELM_REPOSITORY_NAME = "prometheus-community"
 
@@ -80,13 +79,9 @@ def git_repository(settings: Settings) -> dict[str, Any]:
     }
 
 
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-
-
 def duration_seconds(duration: str) -> int:
     """Whole seconds of a Flux duration such as 10m or 1h30m (already validated)."""
-    return int(sum(float(amount) * _UNIT_SECONDS[unit] for amount, unit in _DURATION_PART.findall(duration)))
+    return int(contract.duration_seconds(duration, FLUX_DURATION))
 
 
 def _duration(seconds: int) -> str:

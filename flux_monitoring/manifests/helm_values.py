@@ -10,14 +10,12 @@ from typing import Any
 
 from flux_monitoring.config.names import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE, PROMETHEUS_SELECTOR_LABELS
 from flux_monitoring.config.settings import RELEASE_NAME, Settings
+from flux_monitoring.contract import GRAFANA_ADMIN_PASSWORD_KEY, GRAFANA_ADMIN_SECRET, GRAFANA_ADMIN_USER_KEY
 from flux_monitoring.manifests.alertmanager import alertmanager_values
 from flux_monitoring.manifests.fleet import fleet_prometheus_spec, grafana_fleet_values
 from flux_monitoring.manifests.grafana_rbac import grafana_rbac_values, sidecar_values
 from flux_monitoring.signals.kube_state_metrics import kube_state_metrics_values
 
-GRAFANA_ADMIN_SECRET = "grafana-admin"
-GRAFANA_ADMIN_USER_KEY = "admin-user"
-GRAFANA_ADMIN_PASSWORD_KEY = "admin-password"
 # A keyed hash of the credentials (flux_monitoring/resources/grafana_admin.py), also kept in the Secret for gitops.
 GRAFANA_ADMIN_CHECKSUM_KEY = "admin-checksum"
 # On Grafana's pod template: a new value on rotation restarts the pod, whose init container

@@ -12,13 +12,9 @@ import pulumi_random as random
 
 from flux_monitoring.config.names import PART_OF_LABELS
 from flux_monitoring.config.settings import Settings
+from flux_monitoring.contract import GRAFANA_ADMIN_PASSWORD_KEY, GRAFANA_ADMIN_SECRET, GRAFANA_ADMIN_USER_KEY
 from flux_monitoring.manifests.fleet import grafana_datasource_secret_data
-from flux_monitoring.manifests.helm_values import (
-    GRAFANA_ADMIN_CHECKSUM_KEY,
-    GRAFANA_ADMIN_PASSWORD_KEY,
-    GRAFANA_ADMIN_SECRET,
-    GRAFANA_ADMIN_USER_KEY,
-)
+from flux_monitoring.manifests.helm_values import GRAFANA_ADMIN_CHECKSUM_KEY
 
 # helm-controller reconciles a HelmRelease as soon as a valuesFrom Secret with this label changes,
 # instead of at its next interval (fluxcd/helm-controller docs/spec/v2/helmreleases.md, v1.6.0).

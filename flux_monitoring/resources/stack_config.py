@@ -5,7 +5,8 @@ from __future__ import annotations
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from flux_monitoring.config.settings import PROJECT, Settings, load_settings
+from flux_monitoring.config.settings import Settings, load_settings
+from flux_monitoring.contract import PROJECT
 
 _PREFIX = f"{PROJECT}:"
 

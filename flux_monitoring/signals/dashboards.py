@@ -1,7 +1,8 @@
 """The Flux dashboards, as code with Grafana's foundation SDK, and the ConfigMaps that ship them.
 
 The uids match the Flux monitoring guide, so links to /d/flux-control-plane and /d/flux-cluster
-work. Queries come from promql.FluxQueries, the same builders the alert rules use.
+work. This module lays out panels; every query comes from promql (FluxQueries, RecordedQueries),
+the same builders the alert and recording rules use.
 """
 
 from __future__ import annotations
@@ -20,23 +21,19 @@ from flux_monitoring.config.types import object_label_name
 from flux_monitoring.signals.promql import (
     ALL_KINDS,
     CLUSTER,
-    HEARTBEAT,
     OBJECT_P99_WINDOW,
     PER_OBJECT_WINDOW,
-    RECONCILE_ERROR_RATE,
-    RECONCILE_RATE,
     RECONCILERS,
+    RECORDED_QUANTILES,
     SLOWEST,
     SOURCES,
     STATE_READY,
     SUSPENDED,
-    WORKQUEUE_DEPTH,
     FluxQueries,
     Kinds,
     RecordedQueries,
-    duration_quantile_record,
+    clusters,
 )
-from flux_monitoring.signals.sources import FluxOperatorSource
 
 CONTROL_PLANE_UID = "flux-control-plane"
 CLUSTER_UID = "flux-cluster"
@@ -113,12 +110,13 @@ def _datasource_variable() -> dashboard.DatasourceVariable:
     return dashboard.DatasourceVariable("datasource").label("Data source").type("prometheus")
 
 
-def _label_variable(name: str, label: str, source: str) -> dashboard.QueryVariable:
+def _label_variable(name: str, label: str, query: str) -> dashboard.QueryVariable:
+    """A variable holding values of the label ``name``, which ``query`` lists."""
     return (
         dashboard.QueryVariable(name)
         .label(label)
         .datasource(DATASOURCE)
-        .query(f"label_values({source}, {name})")
+        .query(query)
         .refresh(models.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .sort(models.VariableSort.ALPHABETICAL_ASC)
         .multi(True)
@@ -130,7 +128,7 @@ def _label_variable(name: str, label: str, source: str) -> dashboard.QueryVariab
 
 def _cluster_variable() -> dashboard.QueryVariable:
     """The fleet's clusters: those with a heartbeat in the time range (multi-value, All = the fleet)."""
-    return _label_variable(CLUSTER, "Cluster", HEARTBEAT)
+    return _label_variable(CLUSTER, "Cluster", clusters())
 
 
 def _fleet_overview(q: FluxQueries, recorded: RecordedQueries) -> list[stat.Panel]:
@@ -138,12 +136,10 @@ def _fleet_overview(q: FluxQueries, recorded: RecordedQueries) -> list[stat.Pane
 
     Every cluster that sent a heartbeat in the last hour shows, with 0 where it has none.
     """
-    every_cluster = f'0 * group by (cluster) ({HEARTBEAT}{{cluster=~"{CLUSTERS}"}})'
 
     def per_cluster(title: str, expr: str, width: int = 8) -> stat.Panel:
-        return _stat(title, f"{expr}\nor {every_cluster}", width, legend="{{cluster}}")
+        return _stat(title, recorded.with_every_cluster(expr), width, legend="{{cluster}}")
 
-    silence = f'time() - max by (cluster) (max_over_time({HEARTBEAT}{{cluster=~"{CLUSTERS}"}}[1h]))'
     silent = (
         dashboard.ThresholdsConfig()
         .mode(models.ThresholdsMode.ABSOLUTE)
@@ -154,8 +150,10 @@ def _fleet_overview(q: FluxQueries, recorded: RecordedQueries) -> list[stat.Pane
             per_cluster(f"{state.capitalize()} objects per cluster", recorded.objects_per_cluster(state))
             for state in ("failing", "unknown", SUSPENDED)
         ],
-        per_cluster("Controllers down per cluster", f"count by (cluster) (up{q.controllers()} == 0)", width=12),
-        _stat("Seconds since the last heartbeat", silence, 12, legend="{{cluster}}").unit("s").thresholds(silent),
+        per_cluster("Controllers down per cluster", q.controllers_down_per_cluster(), width=12),
+        _stat("Seconds since the last heartbeat", recorded.heartbeat_age(), 12, legend="{{cluster}}")
+        .unit("s")
+        .thresholds(silent),
     ]
 
 
@@ -183,76 +181,34 @@ def control_plane_dashboard(settings: Settings) -> dict:
     # Work queues, reconciliation and error rates are recorded per controller (rules.py), over
     # the recording window; they keep the controllers' namespace, which the variable filters.
     recorded = RecordedQueries(settings, controller_namespace="$namespace", cluster=CLUSTERS)
-
-    def controllers(metric: str, *matchers: str) -> str:
-        return f"{metric}{q.controllers(*matchers)}"
-
-    api = controllers("rest_client_requests_total")
-    api_errors = controllers("rest_client_requests_total", 'code=~"5..|429"')
-    # One value per installed controller (fluxComponents), 0 for one without a target.
-    missing = [f'label_replace(vector(0), "app", "{app}", "", "")' for app in settings.flux.components]
-    # "or on (app)": a zero only for a controller no cluster has a target of (All), or the chosen one has not.
-    up = "\nor on (app) ".join([f"sum by (cluster, app) ({controllers('up')})", *missing])
     panels = [
         # Per controller of each cluster: controllers are named alike in every cluster of a fleet.
-        _stat("Controllers up", up, width=24, legend="{{app}} {{cluster}}"),
+        _stat("Controllers up", q.controllers_up(), width=24, legend="{{app}} {{cluster}}"),
+        _timeseries("CPU per controller", "short", _query(q.controller_cpu(RATE), "{{app}} {{cluster}}")),
+        _timeseries("Memory per controller", "bytes", _query(q.controller_memory(), "{{app}} {{cluster}}")),
+        _timeseries("Work queue depth", "short", _query(recorded.workqueue_depth(), "{{app}} {{name}} {{cluster}}")),
         _timeseries(
-            "CPU per controller",
-            "short",
-            _query(
-                f"sum by (cluster, app) (rate({controllers('process_cpu_seconds_total')}[{RATE}]))",
-                "{{app}} {{cluster}}",
-            ),
-        ),
-        # The controller's own resident memory: it needs no cAdvisor series.
-        _timeseries(
-            "Memory per controller",
-            "bytes",
-            _query(f"sum by (cluster, app) ({controllers('process_resident_memory_bytes')})", "{{app}} {{cluster}}"),
-        ),
-        _timeseries(
-            "Work queue depth",
-            "short",
-            _query(
-                recorded.per_controller(WORKQUEUE_DEPTH, ("cluster", "app", "name")), "{{app}} {{name}} {{cluster}}"
-            ),
-        ),
-        _timeseries(
-            "Longest running processor",
-            "s",
-            _query(
-                f"max by (cluster, app, name) ({controllers('workqueue_longest_running_processor_seconds')})",
-                "{{app}} {{name}} {{cluster}}",
-            ),
+            "Longest running processor", "s", _query(q.longest_running_processor(), "{{app}} {{name}} {{cluster}}")
         ),
         _timeseries(
             "Reconciliations per minute",
             "short",
-            _query(
-                f"{recorded.per_controller(RECONCILE_RATE, ('cluster', 'controller'))} * 60",
-                "{{controller}} {{cluster}}",
-            ),
+            _query(recorded.reconciliations_per_minute(), "{{controller}} {{cluster}}"),
         ),
         _timeseries(
             "Reconciliation errors per minute",
             "short",
-            _query(
-                f"{recorded.per_controller(RECONCILE_ERROR_RATE, ('cluster', 'controller'))} * 60",
-                "{{controller}} {{cluster}}",
-            ),
+            _query(recorded.reconciliation_errors_per_minute(), "{{controller}} {{cluster}}"),
         ),
         _timeseries(
             "Kubernetes API requests per second",
             "reqps",
-            _query(f"sum by (cluster, app, method) (rate({api}[{RATE}]))", "{{app}} {{method}} {{cluster}}"),
+            _query(q.api_requests(RATE), "{{app}} {{method}} {{cluster}}"),
         ),
         _timeseries(
             "Kubernetes API error rate (5xx, 429)",
             "percentunit",
-            _query(
-                f"sum by (cluster, app) (rate({api_errors}[{RATE}]))\n/ sum by (cluster, app) (rate({api}[{RATE}]))",
-                "{{app}} {{cluster}}",
-            ),
+            _query(q.api_error_ratio(RATE), "{{app}} {{cluster}}"),
         ),
         # Recorded per controller namespace and kind (rules.py), over the recording window.
         _timeseries(
@@ -260,27 +216,21 @@ def control_plane_dashboard(settings: Settings) -> dict:
             "s",
             *[
                 _query(
-                    f"max by (cluster, kind) ({duration_quantile_record(quantile)}"
-                    f'{{namespace=~"$namespace", cluster=~"{CLUSTERS}"}})',
+                    recorded.kind_duration_quantile(quantile),
                     f"{{{{kind}}}} p{int(quantile * 100)} {{{{cluster}}}}",
                     ref,
                 )
-                for quantile, ref in ((0.5, "A"), (0.9, "B"), (0.99, "C"))
+                for quantile, ref in zip(RECORDED_QUANTILES, "ABC", strict=True)
             ],
         ),
     ]
-    if isinstance(source := q.source, FluxOperatorSource):
+    if (instances := q.flux_instances()) is not None:
         # Only the Flux Operator knows the FluxInstance: Flux's own health and the version applied.
-        panels.insert(
-            1,
-            _table(
-                "Flux instance (Flux Operator)", source.instances(f'namespace=~"$namespace", cluster=~"{CLUSTERS}"')
-            ),
-        )
+        panels.insert(1, _table("Flux instance (Flux Operator)", instances))
     variables = [
         _datasource_variable(),
         _cluster_variable(),
-        _label_variable("namespace", "Flux namespace", f"up{FluxQueries(settings, cluster=CLUSTERS).controllers()}"),
+        _label_variable("namespace", "Flux namespace", q.controller_namespaces()),
     ]
     return _build(_dashboard(CONTROL_PLANE_UID, "Flux Control Plane", variables), panels)
 
@@ -336,10 +286,10 @@ def cluster_dashboard(settings: Settings) -> dict:
     variables = [
         _datasource_variable(),
         _cluster_variable(),
-        _label_variable("exported_namespace", "Namespace", f'{q.source.state_metric}{{cluster=~"{CLUSTERS}"}}'),
+        _label_variable("exported_namespace", "Namespace", q.object_namespaces()),
         # objectLabels: one variable each, filtering the failing and suspended objects.
         *(
-            _label_variable(object_label_name(key), key, f'{q.source.state_metric}{{cluster=~"{CLUSTERS}"}}')
+            _label_variable(object_label_name(key), key, q.object_label_values(object_label_name(key)))
             for key in settings.object_labels
         ),
     ]

@@ -1,10 +1,11 @@
 """PromQL for Flux objects and controllers, in one place for every metric source.
 
 Dashboards and alert rules take their queries from here, so a panel and the alert beside it
-always count the same objects. Object states come from the stack's metric source
-(sources.py: the controllers' legacy gauges, kube-state-metrics' gotk_resource_info or the Flux
-Operator's flux_resource_info); controller series (durations, work queues, up) from the
-controllers' PodMonitor.
+always count the same objects; what varies by metric source is written in that source's object
+(sources.py). No other module writes PromQL (tests/unit/test_promql_in_one_place.py).
+Object states come from the stack's metric source (sources.py: the controllers' legacy gauges,
+kube-state-metrics' gotk_resource_info or the Flux Operator's flux_resource_info); controller
+series (durations, work queues, up) from the controllers' PodMonitor.
 
 Every object query returns one series per Flux object labelled ``kind``, ``exported_namespace``
 and ``name``. ``exported_namespace`` is the object's namespace in every source:
@@ -20,7 +21,7 @@ and ``name``. ``exported_namespace`` is the object's namespace in every source:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flux_monitoring.config.settings import Settings
 from flux_monitoring.config.types import object_label_name
@@ -74,6 +75,11 @@ def _matches(label: str, regex: str | None) -> str:
     return f'{label}=~"{regex}"' if regex is not None else ""
 
 
+def label_values(series: str, label: str) -> str:
+    """A Grafana template variable's query: the values of ``label`` among ``series``."""
+    return f"label_values({series}, {label})"
+
+
 @dataclass(frozen=True)
 class FluxQueries:
     """Queries for one metric generation.
@@ -116,6 +122,14 @@ class FluxQueries:
         """The matchers on the objects' namespace and cluster, for the metric source ("" for any)."""
         return ", ".join(m for m in (self._objects_namespace(), _matches(CLUSTER, self.cluster)) if m)
 
+    def object_namespaces(self) -> str:
+        """The namespaces of the objects (a template variable's values: not filtered on itself)."""
+        return self.object_label_values("exported_namespace")
+
+    def object_label_values(self, label: str) -> str:
+        """The values of one label of the objects' state series (a template variable's values)."""
+        return label_values(f"{self.source.state_metric}{_selector(_matches(CLUSTER, self.cluster))}", label)
+
     def durations(self, series: str, *matchers: str) -> str:
         """A gotk_reconcile_duration_seconds series (bucket, sum or count) with its selector."""
         return f"gotk_reconcile_duration_seconds_{series}{self.controllers(self._objects_namespace(), *matchers)}"
@@ -135,6 +149,52 @@ class FluxQueries:
         """The deepest of each controller's work queues (max over its pods)."""
         return f"max {_by(WORKQUEUE_BY)} (workqueue_depth{self.controllers()})"
 
+    def workqueue_backlog(self, threshold: float) -> str:
+        """Work queues holding more than ``threshold`` items."""
+        return f"{self.workqueue_depth()} > {threshold:g}"
+
+    def controllers_up(self) -> str:
+        """Targets up per controller of each cluster, and a 0 for each installed controller
+        (fluxComponents) without a target: "or on (app)" adds it only for a controller no chosen
+        cluster has a target of."""
+        missing = [f'label_replace(vector(0), "app", "{app}", "", "")' for app in self.settings.flux.components]
+        return "\nor on (app) ".join([f"sum {_by((CLUSTER, 'app'))} (up{self.controllers()})", *missing])
+
+    def controllers_down_per_cluster(self) -> str:
+        """How many controller targets of each cluster fail their scrape."""
+        return f"count {_by((CLUSTER,))} (up{self.controllers()} == 0)"
+
+    def controller_cpu(self, window: str) -> str:
+        return f"sum {_by((CLUSTER, 'app'))} (rate(process_cpu_seconds_total{self.controllers()}[{window}]))"
+
+    def controller_memory(self) -> str:
+        """The controllers' own resident memory: it needs no cAdvisor series."""
+        return f"sum {_by((CLUSTER, 'app'))} (process_resident_memory_bytes{self.controllers()})"
+
+    def longest_running_processor(self) -> str:
+        return f"max {_by((CLUSTER, 'app', 'name'))} (workqueue_longest_running_processor_seconds{self.controllers()})"
+
+    def api_requests(self, window: str) -> str:
+        """Kubernetes API requests per second, per controller and method."""
+        return f"sum {_by((CLUSTER, 'app', 'method'))} (rate(rest_client_requests_total{self.controllers()}[{window}]))"
+
+    def api_error_ratio(self, window: str) -> str:
+        """The share of Kubernetes API requests answered 5xx or 429, per controller."""
+        requests = f"rate(rest_client_requests_total{self.controllers()}[{window}])"
+        failed = 'code=~"5..|429"'
+        errors = f"rate(rest_client_requests_total{self.controllers(failed)}[{window}])"
+        return f"sum {_by((CLUSTER, 'app'))} ({errors})\n/ sum {_by((CLUSTER, 'app'))} ({requests})"
+
+    def controller_namespaces(self) -> str:
+        """The namespaces of the controllers (a template variable's values: not filtered on itself)."""
+        return label_values(f"up{replace(self, controller_namespace=None).controllers()}", "namespace")
+
+    def flux_instances(self) -> str | None:
+        """Each Flux installation in the controller namespaces and clusters chosen, where the source
+        reports them (the Flux Operator's FluxInstance); None otherwise."""
+        filters = (_matches("namespace", self.controller_namespace), _matches(CLUSTER, self.cluster))
+        return self.source.instances(", ".join(m for m in filters if m))
+
     def duration_quantile(self, quantile: float, window: str, by: tuple[str, ...]) -> str:
         return f"histogram_quantile({quantile}, sum {_by((*by, 'le'))} (rate({self.durations('bucket')}[{window}])))"
 
@@ -149,6 +209,10 @@ class FluxQueries:
             f"1 - (\nsum {_by(by)} (rate({self.durations('bucket', faster)}[{window}]))\n"
             f"/ sum {_by(by)} (rate({self.durations('count')}[{window}]))\n)"
         )
+
+    def mostly_slower_than(self, bound: float, window: str, share: float) -> str:
+        """Objects more than ``share`` of whose reconciles in ``window`` took longer than ``bound``."""
+        return f"{self.share_slower_than(bound, window, OBJECT_LABELS)} > {share:g}"
 
     def duration_average(self, window: str, by: tuple[str, ...]) -> str:
         return (
@@ -260,6 +324,13 @@ OBJECT_P99 = f"flux:gotk_reconcile_duration_seconds:p99_rate{OBJECT_P99_WINDOW}"
 # worst OBJECT_P99 in PER_OBJECT_WINDOW (an object reconciling hourly has one in that time).
 SLOWEST_AVERAGE = f"flux:gotk_reconcile_duration_seconds:avg_rate{PER_OBJECT_WINDOW}_top{SLOWEST}"
 SLOWEST_P99 = f"flux:gotk_reconcile_duration_seconds:p99_rate{OBJECT_P99_WINDOW}_max{PER_OBJECT_WINDOW}_top{SLOWEST}"
+
+
+def per_object(record: str, kinds: Kinds, object_labels: tuple[str, ...] = ()) -> str:
+    """Each object of ``kinds`` in a per-object recorded state, without its detail labels: a
+    revision or reason that changes must neither resolve the alert nor restart its ``for``. The
+    objects' own labels (objectLabels) stay, for routing."""
+    return f"max {_by(OBJECT_LABELS + object_labels)} ({record}{_selector(kinds.matcher('kind'))})"
 
 
 def _slowest_average(q: FluxQueries) -> str:
@@ -429,9 +500,32 @@ class RecordedQueries:
             f"or count by ({CLUSTER}) (\n{self._selected_objects(state, ALL_KINDS)}\n)"
         )
 
-    def per_controller(self, record: str, by: tuple[str, ...]) -> str:
+    def _per_controller(self, record: str, by: tuple[str, ...]) -> str:
         """A per-controller recorded series (RECONCILE_RATE, RECONCILE_ERROR_RATE, WORKQUEUE_DEPTH) summed ``by``."""
         return f"sum {_by(by)} ({record}{self._filters()})"
+
+    def workqueue_depth(self) -> str:
+        return self._per_controller(WORKQUEUE_DEPTH, (CLUSTER, "app", "name"))
+
+    def reconciliations_per_minute(self) -> str:
+        return f"{self._per_controller(RECONCILE_RATE, (CLUSTER, 'controller'))} * 60"
+
+    def reconciliation_errors_per_minute(self) -> str:
+        return f"{self._per_controller(RECONCILE_ERROR_RATE, (CLUSTER, 'controller'))} * 60"
+
+    def kind_duration_quantile(self, quantile: float) -> str:
+        """The recorded ``quantile`` (one of RECORDED_QUANTILES) of reconcile durations per kind, in the
+        controller namespaces chosen."""
+        return f"max {_by((CLUSTER, 'kind'))} ({duration_quantile_record(quantile)}{self._filters()})"
+
+    def with_every_cluster(self, expr: str) -> str:
+        """``expr`` per cluster, with a 0 for each cluster that sends a heartbeat and has no value."""
+        return f"{expr}\nor 0 * group {_by((CLUSTER,))} ({HEARTBEAT}{_selector(_matches(CLUSTER, self.cluster))})"
+
+    def heartbeat_age(self) -> str:
+        """Seconds since each cluster's last heartbeat within HEARTBEAT_LOOKBACK."""
+        heartbeats = f"{HEARTBEAT}{_selector(_matches(CLUSTER, self.cluster))}"
+        return f"time() - max {_by((CLUSTER,))} (max_over_time({heartbeats}[{HEARTBEAT_LOOKBACK}]))"
 
     def duration_quantile(self, quantile: float, by: tuple[str, ...]) -> str:
         buckets = (
@@ -518,6 +612,13 @@ def slo_budget_rules(window: str) -> list[dict]:
 # Recorded every recording interval; its value is the evaluation time. A cluster whose latest
 # heartbeat at the central store is old has stopped sending data.
 HEARTBEAT = "flux:heartbeat:timestamp"
+# How far back the age of a cluster's heartbeat is looked for: a cluster silent for longer drops out.
+HEARTBEAT_LOOKBACK = "1h"
+
+
+def clusters() -> str:
+    """The fleet's clusters (a template variable's values): those with a heartbeat."""
+    return label_values(HEARTBEAT, CLUSTER)
 
 
 def heartbeat_rule() -> dict[str, str]:

@@ -22,13 +22,14 @@ from flux_monitoring.signals.promql import (
     heartbeat_rule,
     instances_not_ready,
     object_rules,
+    per_object,
     slo_budget_rules,
     slo_count_rules,
     slo_error_ratio,
     slo_window_rules,
     slowest_rules,
 )
-from flux_monitoring.signals.sources import OBJECT_LABELS, FluxOperatorSource, Kinds, MetricSource, by, selector
+from flux_monitoring.signals.sources import FluxOperatorSource
 
 RULE_NAME = "flux-monitoring"
 
@@ -119,13 +120,6 @@ def _reason(query: str | None, *labels: str) -> str:
     )
 
 
-def _per_object(record: str, kinds: Kinds, source: MetricSource) -> str:
-    """Each object of ``kinds`` in a per-object recorded state, without its detail labels: a
-    revision or reason that changes must neither resolve the alert nor restart its ``for``. The
-    objects' own labels (objectLabels) stay, for routing."""
-    return f"max {by(OBJECT_LABELS + source.object_labels)} ({record}{selector(kinds.matcher('kind'))})"
-
-
 def _duration_text(seconds: float) -> str:
     """A duration as Prometheus writes one, to the minute: 180000 -> 2d2h."""
     minutes, text = round(seconds / 60), ""
@@ -172,16 +166,16 @@ def _expressions(settings: Settings) -> dict[str, tuple]:
     # Sources are left to FluxSourceFailure so that each failing object raises one alert; a
     # source that cannot fetch keeps serving its last artifact, which warrants its own threshold.
     expressions = {
-        "ReconciliationFailure": (_per_object(FAILING_OBJECTS, NOT_SOURCES, source), reason),
-        "FluxSourceFailure": (_per_object(FAILING_OBJECTS, SOURCES, source), reason),
-        "FluxObjectSuspended": (_per_object(SUSPENDED_OBJECTS, ALL_KINDS, source), ""),
+        "ReconciliationFailure": (per_object(FAILING_OBJECTS, NOT_SOURCES, source.object_labels), reason),
+        "FluxSourceFailure": (per_object(FAILING_OBJECTS, SOURCES, source.object_labels), reason),
+        "FluxObjectSuspended": (per_object(SUSPENDED_OBJECTS, ALL_KINDS, source.object_labels), ""),
         "FluxControllerDown": (q.controller_down(), ""),
         "FluxReconcileDurationHigh": (
-            source.labelled(f"{q.share_slower_than(bound, OBJECT_P99_WINDOW, OBJECT_LABELS)} > {SLOWER_SHARE:g}"),
+            source.labelled(q.mostly_slower_than(bound, OBJECT_P99_WINDOW, SLOWER_SHARE)),
             "",
             slower,
         ),
-        "FluxWorkqueueBacklog": (f"{q.workqueue_depth()} > {format_bound(alerts.workqueue.threshold)}", ""),
+        "FluxWorkqueueBacklog": (q.workqueue_backlog(alerts.workqueue.threshold), ""),
     }
     if isinstance(source, FluxOperatorSource):
         # Its state is held through missed scrapes of the operator like the objects'.

@@ -101,6 +101,10 @@ class MetricSource(ABC):
         reason as its ``reason`` label, for alert annotations; None if the source has no reason."""
         return None
 
+    def instances(self, namespace: str) -> str | None:
+        """Each Flux installation as the source reports it, where it does (None otherwise)."""
+        return None
+
     def _by_object(self, detail: bool) -> str:
         return by(OBJECT_LABELS + self.object_labels + (self.detail_labels if detail else ()))
 
@@ -237,10 +241,10 @@ class FluxOperatorSource(MetricSource):
             "kind=%q, exported_namespace=%q, name=%q})"
         )
 
-    def instances(self, namespace: str = "") -> str:
+    def instances(self, namespace: str) -> str:
         """Each FluxInstance: Flux's own health as the operator reports it, with the reason and the
         revision applied (the Flux version, such as v2.9.4@sha256:...). ``namespace`` matches the
-        operator pod's namespace."""
+        operator pod's namespace and cluster ("" for any)."""
         return (
             f"max by (cluster, exported_namespace, name, ready, reason, suspended, revision) "
             f"(flux_instance_info{selector(equals('job', self.operator_job), namespace)})"

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from flux_monitoring.config import schema
-from flux_monitoring.config.settings import CONFIG_KEYS, PROJECT, Settings
+from flux_monitoring.config.settings import CONFIG_KEYS, Settings
+from flux_monitoring.contract import PROJECT
 from tests.support.pulumi_harness import ROOT
 from tests.unit.test_bad_inputs import ACCEPTED, CATALOGUE, catalogue_id
 
