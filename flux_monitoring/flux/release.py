@@ -85,8 +85,9 @@ class FluxKind:
     revision: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Recorded in gotk_reconcile_duration_seconds (MATRIX §1d): never for the 2.7 kinds.
     records_duration: bool = True
-    # Suspended by spec.suspend (ArtifactGenerator by an annotation, ExternalArtifact not at all).
-    has_suspend: bool = True
+    # The first minor whose watched version has spec.suspend (None: never; ArtifactGenerator is
+    # suspended by an annotation, ExternalArtifact not at all).
+    suspend_from: str | None = "2.0"
 
     def storage_version(self, minor: str) -> str | None:
         """The version the release stores (and serves); None if the kind does not exist in it."""
@@ -197,7 +198,7 @@ KINDS = (
         None,
         revision=_ARTIFACT_REVISION,
         records_duration=False,
-        has_suspend=False,
+        suspend_from=None,
     ),
     # source-watcher's kind, in its own group; suspended by annotation, no gotk_* metrics (MATRIX §1c, §1e).
     FluxKind(
@@ -208,7 +209,7 @@ KINDS = (
         (("2.7", "v1beta1"),),
         None,
         records_duration=False,
-        has_suspend=False,
+        suspend_from=None,
     ),
     FluxKind(
         "Alert",
@@ -238,7 +239,15 @@ KINDS = (
         "2.4",
     ),
     FluxKind(
-        "ImagePolicy", _IMAGE, "imagepolicies", IMAGE_REFLECTOR_CONTROLLER, (("2.0", "v1beta2"), ("2.7", "v1")), "2.4"
+        "ImagePolicy",
+        _IMAGE,
+        "imagepolicies",
+        IMAGE_REFLECTOR_CONTROLLER,
+        (("2.0", "v1beta2"), ("2.7", "v1")),
+        "2.4",
+        # v1beta2 has no spec.suspend (crds/flux/2.0 to 2.6, image-reflector-controller v0.29.1 to
+        # v0.35.2); v1 has (crds/flux/2.7, v1.0.4).
+        suspend_from="2.7",
     ),
     FluxKind(
         "ImageUpdateAutomation",
@@ -385,7 +394,7 @@ def flux_release(minor: str) -> FluxRelease:
             legacy_gauges=_until(minor, k.legacy_gauges_until),
             has_ready=k.ready_until is None or _until(minor, k.ready_until),
             records_duration=k.records_duration,
-            has_suspend=k.has_suspend,
+            has_suspend=k.suspend_from is not None and _since(minor, k.suspend_from),
             revision=k.revision_path(minor),
         )
         for k in KINDS
