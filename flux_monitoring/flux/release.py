@@ -3,7 +3,9 @@
 One table, per Flux minor release 2.0 to 2.9: the controllers (installed by default or extra),
 the kinds that exist with the API version kube-state-metrics must watch (the storage version the
 release serves), which kinds the controllers still export the legacy state gauges for, whether a
-deleted object keeps a ``status="Deleted"`` series, and the reconcile duration histogram's bounds.
+deleted object keeps a ``status="Deleted"`` series, and the reconcile duration histogram's bounds;
+and what the program writes for it: each kind's apiVersion (the same storage version) and which
+fields of the objects it writes that release's CRDs have.
 
 Every fact was read from the upstream repositories; the comments cite the sections of the checked
 release matrix (``../shared/upstream/flux/MATRIX.md``) that name the commit or tag it comes from.
