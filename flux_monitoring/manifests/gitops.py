@@ -220,7 +220,7 @@ def helm_release_reconcile_request(settings: Settings, token: Any) -> dict[str, 
         return None
     metadata = _metadata(RELEASE_NAME, settings.namespace)
     return {
-        "apiVersion": HELM_RELEASE_API_VERSION,
+        "apiVersion": settings.flux.release.api_version("HelmRelease"),
         "kind": "HelmRelease",
         "metadata": {**metadata, "annotations": {RECONCILE_REQUESTED_AT: token}},
     }
