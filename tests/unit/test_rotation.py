@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from flux_monitoring.flux.release import MINORS, WATCHED_VALUES_SINCE, minor_key
+from flux_monitoring.flux.release import MINORS, WATCHED_VALUES_SINCE, flux_release, minor_key
 from tests.conftest import run_stack
 from tests.support.gitops_stacks import GITOPS_OVERRIDES
 from tests.support.pulumi_harness import ProgramRun
@@ -15,6 +15,13 @@ from tests.support.pulumi_harness import ProgramRun
 SECRET = "kubernetes:core/v1:Secret"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 HELM_RELEASE_PATCH = "kubernetes:helm.toolkit.fluxcd.io/v2:HelmReleasePatch"
+
+
+def helm_release_patch(minor: str) -> str:
+    """The patch's type: the HelmRelease at the version Flux ``minor`` serves (v2beta1 on 2.0 and 2.1)."""
+    return f"kubernetes:{flux_release(minor).api_version('HelmRelease')}:HelmReleasePatch"
+
+
 KUSTOMIZATION = "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization"
 GRAFANA_KEY = "flux-monitoring:grafana"
 WATCH_LABEL = "reconcile.fluxcd.io/watch"
@@ -85,7 +92,7 @@ def test_from_flux_2_7_helm_controller_watches_the_labelled_secret_and_nothing_i
 @pytest.mark.parametrize("minor", [m for m in MINORS if minor_key(m) < minor_key(WATCHED_VALUES_SINCE)])
 def test_before_flux_2_7_pulumi_requests_a_reconcile_of_the_helm_release_carrying_the_checksum(minor):
     run_ = run(BASIC, "gitops", minor)
-    patch = run_.one(HELM_RELEASE_PATCH, "kube-prometheus-stack-reconcile-request")
+    patch = run_.one(helm_release_patch(minor), "kube-prometheus-stack-reconcile-request")
     metadata = patch.inputs["metadata"]
     assert (metadata["name"], metadata["namespace"]) == ("kube-prometheus-stack", "monitoring")
     assert metadata["annotations"] == {
