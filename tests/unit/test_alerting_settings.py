@@ -123,10 +123,8 @@ def test_each_mistake_is_one_problem_naming_the_key(change, problem):
 
 def test_a_webhook_url_held_as_a_secret_may_carry_user_info():
     raw = broken(lambda r: r["receivers"]["deadman"].update(url="https://hook:s3cret@deadman.example.com/ping"))
-    settings = load_settings({"alerting": json.dumps(raw)}, {"alerting"}, kube_context="test")
-    assert (
-        settings.alerting.receivers["deadman"].url.get_secret_value() == "https://hook:s3cret@deadman.example.com/ping"
-    )
+    alerting = alerting_settings(raw)
+    assert alerting.receivers["deadman"].url.get_secret_value() == "https://hook:s3cret@deadman.example.com/ping"
 
 
 def test_unknown_receiver_names_in_routes_are_errors():
