@@ -36,9 +36,10 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-## bench: cost of one flux-cluster refresh vs the upstream dashboards at 10,000 objects, three metric sources, 100 and 2,000 namespaces (real prometheus on 127.0.0.1, ~11 min)
+## bench [SIZES="1000 10000 50000"]: hourly cost of the rules and of dashboard refreshes vs the upstream dashboards, on full windows, three metric sources (real prometheus on 127.0.0.1; writes docs/scale.md; SIZES=1000 for a quick run)
+SIZES ?= 1000 10000 50000
 bench: $(VENV)/.installed
-	$(VENV)/bin/python -m bench.benchmark
+	$(VENV)/bin/python -m bench.benchmark --sizes $(SIZES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -20,11 +20,13 @@ from typing import Any
 import yaml
 
 from flux_monitoring.config.alerting import ALERTING_KEY
-from flux_monitoring.config.settings import PROJECT, Settings, SettingsError, load_settings
+from flux_monitoring.config.settings import Settings, SettingsError, load_settings
 from flux_monitoring.config.stack_files import ROOT, UnknownStackError, stack_config
+from flux_monitoring.contract import PROJECT, REQUIRE_GRAFANA_ADMIN_PASSWORD
 from flux_monitoring.manifests.flux_events import flux_event_manifests
 from flux_monitoring.manifests.gitops import flux_sync_manifests, helm_release, helm_repository
-from flux_monitoring.manifests.namespace import namespace_manifest
+from flux_monitoring.manifests.grafana_rbac import grafana_sidecar_roles
+from flux_monitoring.manifests.namespace import namespace_manifest, node_exporter_namespace_manifest
 from flux_monitoring.signals.dashboards import dashboard_config_maps
 from flux_monitoring.signals.podmonitor import flux_pod_monitors
 from flux_monitoring.signals.rules import flux_prometheus_rule
@@ -112,7 +114,7 @@ def offline_settings(stack: str, root: Path = ROOT) -> Settings:
         for key, value in raw.items()
         if key not in encrypted or key in credentials
     }
-    raw.pop("requireGrafanaAdminPassword", None)
+    raw.pop(REQUIRE_GRAFANA_ADMIN_PASSWORD, None)
     raw.setdefault("cluster", stack)
     return load_settings(
         raw, secret_keys=credentials, kube_context=config.get("kubernetes:context"), without_credentials=True
@@ -121,10 +123,16 @@ def offline_settings(stack: str, root: Path = ROOT) -> Settings:
 
 def rendered_tree(settings: Settings) -> dict[str, list[dict[str, Any]]]:
     """Directory name -> the objects it holds, in a fixed order."""
-    # In gitops mode Pulumi creates the Namespace (the Grafana Secret lives in it): not Flux too.
+    # In gitops mode Pulumi creates the monitoring Namespace (the Grafana Secret lives in it): not Flux too.
     namespace = [namespace_manifest(settings)] if settings.delivery == "direct" else []
     tree = {
-        STACK_DIR: [*namespace, helm_repository(settings), helm_release(settings)],
+        STACK_DIR: [
+            *namespace,
+            node_exporter_namespace_manifest(settings),
+            *grafana_sidecar_roles(settings),
+            helm_repository(settings),
+            helm_release(settings),
+        ],
         CONFIG_DIR: [
             *flux_pod_monitors(settings),
             *dashboard_config_maps(settings),

@@ -1,29 +1,27 @@
-"""Query cost of the flux-cluster dashboard against the upstream Flux dashboards, at scale.
+"""What flux-monitoring costs Prometheus, rules and dashboards, against the upstream Flux dashboards,
+on full windows.
 
-For each fleet size N and each namespace shape (100 namespaces, and 2,000: one per tenant
-application) this serves two synthetic fleets on 127.0.0.1 (tests/flux_fleet.py, modelled on the
-shared Flux release matrix: 5% failing, 2% suspended, Flux's real reconcile-duration buckets, ten
-from 10 ms to 1800 s): a Flux 2.4 one, the newest release with the controllers' legacy gauges,
-and a Flux 2.9 one. Real Prometheus servers scrape them through the program's PodMonitors and
-hold its rule groups, one per metric source:
+For each fleet size N this serves two synthetic fleets on 127.0.0.1 (tests/support/flux_fleet.py,
+modelled on the shared Flux release matrix: 5% failing, 2% suspended, Flux's real reconcile-duration
+buckets, five objects per namespace): a Flux 2.4 one, the newest release with the controllers'
+legacy gauges, and a Flux 2.9 one. One real Prometheus per metric source:
 - legacy (Flux 2.4): the controllers' gotk_reconcile_condition / gotk_suspend_status;
 - resource-info (Flux 2.9): kube-state-metrics' gotk_resource_info;
 - flux-operator (Flux 2.9): the Flux Operator's flux_resource_info.
-In the first shape, two more servers scrape both fleets without metric relabelings, to count the
-series per Flux object with and without them.
 
-Once the rate windows hold data and every rule group has evaluated, every flux-cluster panel
-query (namespace variable at All) and every query of the upstream dashboards that show the same
-things are evaluated in turn, ``--repeats`` times each (interleaved). The cost is Prometheus' own
-evaluation time (query stats, execTotalTime), median of the repeats; the whole-dashboard figure
-is the sum of the panels' medians against the sum of the upstream dashboard's queries' medians.
-Rule groups report their last evaluation time (prometheus_rule_group_last_duration_seconds)
-against the interval they ship with, and their missed iterations.
+Each Prometheus first receives the history the longest window needs (bench/backfill.py: every
+series its scrape would store, every 30 s, the operator's scrape interval, oldest first), then
+loads the program's rule groups at their own intervals and scrapes the live fleet through the
+program's PodMonitors every 30 s. While every group evaluates several times, the bench reads each
+evaluation's time from /api/v1/rules; meanwhile it refreshes both dashboards, ours and upstream's,
+on the same data (every panel query as an instant query, namespace variables at All, interleaved,
+the median of the repeats of Prometheus' own execution time, query stats execTotalTime). It then
+reads prometheus_rule_group_iterations_missed_total and prometheus_rule_group_last_duration_seconds.
 
-It prints tables and one summary line checking the targets, writes the results as JSON, and stops
+It prints tables, writes the results as JSON and into docs/scale.md (bench/report.py), and stops
 every process it starts. It needs ../shared/upstream/flux/matrix.yaml beside the checkout.
 
-Run: venv/bin/python -m bench.benchmark (or make bench).
+Run: venv/bin/python -m bench.benchmark (make bench; make bench SIZES=1000 for a quick run).
 """
 
 from __future__ import annotations
@@ -33,33 +31,38 @@ import functools
 import json
 import math
 import os
-import platform
 import re
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import report  # noqa: E402
+from bench.backfill import WriteRequest, longest_windows, metric_name, scraped_series, snappy_block  # noqa: E402
+from bench.costs import GroupCost  # noqa: E402
+from bench.upstream import EQUIVALENTS, UPSTREAM, UPSTREAM_CONTROL_PLANE  # noqa: E402
 from flux_monitoring.config.settings import load_settings  # noqa: E402
-from flux_monitoring.signals.dashboards import cluster_dashboard  # noqa: E402
+from flux_monitoring.signals.dashboards import cluster_dashboard, control_plane_dashboard  # noqa: E402
 from flux_monitoring.signals.podmonitor import flux_pod_monitors  # noqa: E402
 from flux_monitoring.signals.rules import flux_rule_groups  # noqa: E402
-from flux_monitoring.signals.sources import POD_MONITOR_NAME  # noqa: E402
 from tests.support.flux_fleet import (  # noqa: E402
-    FLUX_NAMESPACE,
-    MONITORING_NAMESPACE,
+    SELF_JOB,
     Fleet,
+    FleetMetrics,
     MatrixRelease,
+    Prometheus,
     build_fleet,
     load_matrix,
     scrape_configs,
@@ -70,122 +73,21 @@ from tests.support.flux_fleet import (  # noqa: E402
 
 # Metric source -> the Flux release its fleet runs: the legacy gauges exist up to Flux 2.4.
 SOURCES = {"legacy": "2.4", "resource-info": "2.9", "flux-operator": "2.9"}
-SHAPES = (100, 2000)
-CONTROLLER_JOB = f"{MONITORING_NAMESPACE}/{POD_MONITOR_NAME}"
-# The targets of the issue, checked at the largest N.
-DASHBOARD_RATIO = 10
-RULE_GROUP_SHARE = 0.10
-RUN_SECONDS = 15 * 60
-# Rule groups run at most this far apart in the bench, so each has evaluated soon after the fill;
-# their cost is judged against the interval they ship with.
-BENCH_RULE_INTERVAL = 60
-
-# -- the upstream dashboards ---------------------------------------------------------------------
-#
-# Their queries, verbatim but for the variables: with a variable at All, Grafana sends the
-# regex of every value when the variable has no allValue (these have none); ".*" is used instead,
-# the cheapest form, so the upstream figures are lower bounds. The operator's dashboard selects
-# its namespace ("$namespace", one value): the Flux namespace.
-#
-# flux2-monitoring-example (resource-info): fluxcd/flux2-monitoring-example
-#   monitoring/configs/dashboards/cluster.json @ 14129216b7e43db91c49bf0cd6b588360e4aa953 (2025-03-18).
-# legacy: the Flux guide's dashboard while the controllers exported the legacy gauges, fluxcd/flux2
-#   manifests/monitoring/monitoring-config/dashboards/cluster.json @ 2716ca449e14e9be3eb8e52cae3bfe27f7a14081
-#   (2023-08-09; removed in 36adfff9, 2023-12-13, when the example repository took over).
-# flux-operator: controlplaneio-fluxcd/flux-operator config/monitoring/dashboards/flux-performance.json
-#   @ 5219e46477088b433291843bad668becdebfca61 (2025-08-05): its one object-state panel; the operator's
-#   dashboards have no duration or object tables, so the durations are the example's (the same
-#   controller metrics), and the tables have no upstream equivalent.
-UPSTREAM_NS = 'namespace=~".*",exported_namespace=~".*"'
-RECONCILER_KINDS = 'kind=~"Kustomization|HelmRelease"'
-FAILING = 'ready="False"'
-SOURCE_KINDS = {
-    "resource-info": 'kind=~"GitRepository|HelmRepository|Bucket|OCIRepository"',
-    "legacy": 'kind=~"GitRepository|OCIRepository|HelmRepository|Bucket"',
-}
-
-
-def _durations(kinds: str, by: str) -> str:
-    return (
-        f"sum(rate(gotk_reconcile_duration_seconds_sum{{{UPSTREAM_NS},{kinds}}}[5m])) by ({by}) /   "
-        f"sum(rate(gotk_reconcile_duration_seconds_count{{{UPSTREAM_NS},{kinds}}}[5m])) by ({by})"
-    )
-
-
-def _example_durations(sources: str) -> dict[str, str]:
-    return {
-        "Reconciler ops avg. duration": _durations(RECONCILER_KINDS, "kind"),
-        "Source ops avg. duration": _durations(sources, "kind"),
-        "Cluster reconciliation duration": _durations(RECONCILER_KINDS, "kind, name"),
-        "Source acquisition duration": _durations(sources, "kind, name"),
-    }
-
-
-def _info(kinds: str, *matchers: str) -> str:
-    return "gotk_resource_info{" + ", ".join(('exported_namespace=~".*"', f"customresource_{kinds}", *matchers)) + "}"
-
-
-def _condition(kinds: str, status: str) -> str:
-    return f'gotk_reconcile_condition{{{UPSTREAM_NS},type="Ready",status="{status}",{kinds}}}'
-
-
-UPSTREAM = {
-    "resource-info": {
-        "Cluster Reconcilers": f"count({_info(RECONCILER_KINDS)})",
-        "Failing Reconcilers": f"count({_info(RECONCILER_KINDS, FAILING)})",
-        "Kubernetes Manifests Sources": f"count({_info(SOURCE_KINDS['resource-info'])})",
-        "Failing Sources": f"count({_info(SOURCE_KINDS['resource-info'], FAILING)})",
-        "Cluster reconciliation readiness": _info(RECONCILER_KINDS),
-        "Source acquisition readiness": _info(SOURCE_KINDS["resource-info"]),
-        "Suspended Objects": 'gotk_resource_info{exported_namespace=~".*", suspended="true"}',
-        **_example_durations(SOURCE_KINDS["resource-info"]),
-    },
-    "legacy": {
-        "Cluster Reconcilers": f"count({_condition(RECONCILER_KINDS, 'True')}) - "
-        f"sum({_condition(RECONCILER_KINDS, 'Deleted')})",
-        "Failing Reconcilers": f"sum({_condition(RECONCILER_KINDS, 'False')})",
-        "Kubernetes Manifests Sources": f"count({_condition(SOURCE_KINDS['legacy'], 'True')}) - "
-        f"sum({_condition(SOURCE_KINDS['legacy'], 'Deleted')})",
-        "Failing Sources": f"sum({_condition(SOURCE_KINDS['legacy'], 'False')})",
-        "Cluster reconciliation readiness": _condition(RECONCILER_KINDS, "False"),
-        "Source acquisition readiness": _condition(SOURCE_KINDS["legacy"], "False"),
-        **_example_durations(SOURCE_KINDS["legacy"]),
-    },
-    "flux-operator": {
-        "Scheduled Reconciliations": f'count(flux_resource_info{{namespace="{FLUX_NAMESPACE}"}}) by (kind,ready)',
-        **_example_durations(SOURCE_KINDS["resource-info"]),
-    },
-}
-# flux-cluster panel -> the upstream panels showing the same, per source (none: no equivalent).
-_COUNTS = {
-    "Reconcilers ready": ("Cluster Reconcilers",),
-    "Reconcilers failing": ("Failing Reconcilers",),
-    "Reconcilers unknown": ("Cluster Reconcilers",),
-    "Sources ready": ("Kubernetes Manifests Sources",),
-    "Sources failing": ("Failing Sources",),
-    "Sources unknown": ("Kubernetes Manifests Sources",),
-}
-_DURATIONS = {
-    "Average reconcile duration per kind": ("Reconciler ops avg. duration", "Source ops avg. duration"),
-    "p99 reconcile duration per kind": ("Reconciler ops avg. duration", "Source ops avg. duration"),
-    "Slowest 10 objects, average reconcile duration": (
-        "Cluster reconciliation duration",
-        "Source acquisition duration",
-    ),
-    "Slowest 10 objects, p99 reconcile duration": ("Cluster reconciliation duration", "Source acquisition duration"),
-}
-_TABLES = {"Failing objects": ("Cluster reconciliation readiness", "Source acquisition readiness")}
-EQUIVALENTS = {
-    "resource-info": {
-        **_COUNTS,
-        **_TABLES,
-        "Suspended": ("Suspended Objects",),
-        "Suspended objects": ("Suspended Objects",),
-        **_DURATIONS,
-    },
-    "legacy": {**_COUNTS, **_TABLES, **_DURATIONS},
-    "flux-operator": {**dict.fromkeys((*_COUNTS, "Suspended"), ("Scheduled Reconciliations",)), **_DURATIONS},
-}
+# kube-prometheus-stack's default scrape interval, which the program's PodMonitors keep.
+SCRAPE_INTERVAL = 30
+# Each series gets the history of the longest range any rule or panel (ours or upstream's) reads it
+# over (Prometheus' 5m lookback for one read without a range), and this margin: every window is full
+# from the first evaluation on. (Prometheus cuts its head into a block only once it spans 3h.)
+LOOKBACK = 5 * 60
+MARGIN = 5 * 60
+FULL_HISTORY_CAP = 3 * 3600 - 30 * 60
+# Grafana's $__rate_interval: at least four scrape intervals.
+RATE_INTERVAL = f"{4 * 30}s"
+OBJECTS_PER_NAMESPACE = 5
+# History sent per remote-write request: at most this span and this many series.
+REQUEST_SECONDS = 15 * 60
+REQUEST_SERIES = 20_000
+CLUSTER, CONTROL_PLANE = "flux-cluster", "flux-control-plane"
 
 
 @functools.cache
@@ -206,379 +108,392 @@ def settings_for(source: str):
     )
 
 
-def panel_queries(source: str) -> dict[str, str]:
-    """flux-cluster panel title -> the query Grafana sends with the variables at All."""
-    model = cluster_dashboard(settings_for(source))
-    queries = {}
-    for panel in model["panels"]:
-        (target,) = panel["targets"]
-        expr = target["expr"]
-        for variable in model["templating"]["list"]:
-            if variable["type"] == "query":
-                expr = re.sub(rf"\$\{{?{variable['name']}\}}?\b", variable["allValue"], expr)
-        queries[panel["title"]] = expr
-    return queries
-
-
-def bench_rule_groups(source: str) -> list[dict]:
-    """The shipped rule groups, none further apart than BENCH_RULE_INTERVAL."""
-    return [
-        {**group, "interval": f"{min(seconds(group['interval']), BENCH_RULE_INTERVAL)}s"}
-        for group in flux_rule_groups(settings_for(source))
-    ]
-
-
 def seconds(duration: str) -> int:
     return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
 
 
-def timed(session: requests.Session, url: str, expr: str) -> tuple[float, float, list]:
-    """Prometheus' own execution time (query stats), client-side wall time and the result."""
-    start = time.perf_counter()
-    response = session.get(f"{url}/api/v1/query", params={"query": expr, "stats": "all"}, timeout=120)
-    elapsed = time.perf_counter() - start
+def panel_queries(model: dict, namespace: str | None = None) -> dict[str, str]:
+    """Panel title (and refId when a panel has several) -> the query Grafana sends with the variables at
+    All (``namespace``: the value of a variable without All, as upstream's)."""
+    queries = {}
+    for panel in model["panels"]:
+        for target in panel["targets"]:
+            expr = target["expr"]
+            for variable in model["templating"]["list"]:
+                if variable["type"] == "query":
+                    expr = re.sub(rf"\$\{{?{variable['name']}\}}?\b", variable["allValue"], expr)
+            expr = expr.replace("$__rate_interval", RATE_INTERVAL)
+            title = panel["title"] if len(panel["targets"]) == 1 else f"{panel['title']} ({target['refId']})"
+            queries[title] = expr
+    return queries
+
+
+def every_query(source: str) -> list[str]:
+    """Every query the bench makes Prometheus evaluate for ``source``: rules, and both dashboards' panels."""
+    settings = settings_for(source)
+    rules = [r["expr"] for g in flux_rule_groups(settings) for r in g["rules"]]
+    boards = [
+        *panel_queries(cluster_dashboard(settings)).values(),
+        *panel_queries(control_plane_dashboard(settings)).values(),
+    ]
+    return rules + boards + list(UPSTREAM[source].values()) + list(UPSTREAM_CONTROL_PLANE.values())
+
+
+def history_requests(series: list, source: str, longest: int, now: int) -> list[tuple[int, WriteRequest]]:
+    """The series in remote-write requests, each with the time its history starts (at most ``longest`` ago)."""
+    windows = longest_windows(every_query(source))
+    by_start: dict[int, list] = {}
+    for s in series:
+        history = min(longest, max(windows.get(metric_name(s.key), 0), LOOKBACK) + MARGIN)
+        by_start.setdefault(now - history, []).append(s)
+    return [
+        (since, WriteRequest(group[i : i + REQUEST_SERIES]))
+        for since, group in sorted(by_start.items())
+        for i in range(0, len(group), REQUEST_SERIES)
+    ]
+
+
+def timed(session: requests.Session, url: str, expr: str) -> tuple[float, list]:
+    """Prometheus' own execution time (query stats, seconds) and the result."""
+    response = session.get(f"{url}/api/v1/query", params={"query": expr, "stats": "all"}, timeout=300)
     body = response.json()
     if body.get("status") != "success":
         raise RuntimeError(f"{expr}: {body}")
-    return body["data"]["stats"]["timings"]["execTotalTime"], elapsed, body["data"]["result"]
+    return body["data"]["stats"]["timings"]["execTotalTime"], body["data"]["result"]
 
 
 def has_data(result: list) -> bool:
     return bool(result) and not all(math.isnan(float(r["value"][1])) for r in result)
 
 
-def measure(prometheus, source: str, repeats: int) -> dict:
-    """Median server and wall times of every panel query and every upstream query, interleaved."""
-    session = requests.Session()
-    queries = {("ours", title): expr for title, expr in panel_queries(source).items()}
-    queries.update({("upstream", title): expr for title, expr in UPSTREAM[source].items()})
-    times = {key: ([], []) for key in queries}
-    data = {}
-    for key, expr in queries.items():  # warm-up, and whether it answers
-        data[key] = has_data(timed(session, prometheus.url, expr)[2])
-    for _ in range(repeats):
-        for key, expr in queries.items():
-            server, wall, _ = timed(session, prometheus.url, expr)
-            times[key][0].append(1000 * server)
-            times[key][1].append(1000 * wall)
-    median = {key: (statistics.median(server), statistics.median(wall)) for key, (server, wall) in times.items()}
-    panels = []
-    for title, expr in panel_queries(source).items():
-        equivalents = EQUIVALENTS[source].get(title, ())
-        row = {
-            "panel": title,
-            "query": expr,
-            "has_data": data[("ours", title)],
-            "server_ms": median[("ours", title)][0],
-            "wall_ms": median[("ours", title)][1],
-            "upstream_panels": list(equivalents),
-        }
-        if equivalents:
-            row["upstream_server_ms"] = sum(median[("upstream", u)][0] for u in equivalents)
-        panels.append(row)
-    upstream = [
-        {
-            "panel": title,
-            "query": expr,
-            "has_data": data[("upstream", title)],
-            "server_ms": median[("upstream", title)][0],
-            "wall_ms": median[("upstream", title)][1],
-        }
-        for title, expr in UPSTREAM[source].items()
-    ]
-    ours_total = sum(p["server_ms"] for p in panels)
-    upstream_total = sum(u["server_ms"] for u in upstream)
-    return {
-        "panels": panels,
-        "upstream": upstream,
-        "ours_total_ms": ours_total,
-        "upstream_total_ms": upstream_total,
-        "ratio": upstream_total / ours_total,
+def measure_dashboards(prometheus: Prometheus, source: str, repeats: int) -> dict:
+    """Median server times (ms) of every panel query of both dashboards, ours and upstream's, interleaved."""
+    settings = settings_for(source)
+    queries = {
+        (CLUSTER, "ours"): panel_queries(cluster_dashboard(settings)),
+        (CLUSTER, "upstream"): UPSTREAM[source],
+        (CONTROL_PLANE, "ours"): panel_queries(control_plane_dashboard(settings)),
+        (CONTROL_PLANE, "upstream"): UPSTREAM_CONTROL_PLANE,
     }
+    flat = {(board, side, title): expr for (board, side), qs in queries.items() for title, expr in qs.items()}
+    session = requests.Session()
+    data = {key: has_data(timed(session, prometheus.url, expr)[1]) for key, expr in flat.items()}  # warm-up
+    times: dict[tuple, list[float]] = {key: [] for key in flat}
+    for _ in range(repeats):
+        for key, expr in flat.items():
+            times[key].append(1000 * timed(session, prometheus.url, expr)[0])
+    median = {key: statistics.median(t) for key, t in times.items()}
+    boards = {}
+    for board in (CLUSTER, CONTROL_PLANE):
+        panels = []
+        for title, expr in queries[(board, "ours")].items():
+            row = {"panel": title, "query": expr, "has_data": data[(board, "ours", title)]}
+            row["server_ms"] = median[(board, "ours", title)]
+            equivalents = EQUIVALENTS[source].get(title, ()) if board == CLUSTER else ()
+            if equivalents:
+                row["upstream_panels"] = list(equivalents)
+                row["upstream_server_ms"] = sum(median[(board, "upstream", u)] for u in equivalents)
+            panels.append(row)
+        upstream = [
+            {
+                "panel": t,
+                "query": e,
+                "has_data": data[(board, "upstream", t)],
+                "server_ms": median[(board, "upstream", t)],
+            }
+            for t, e in queries[(board, "upstream")].items()
+        ]
+        boards[board] = {
+            "panels": panels,
+            "upstream": upstream,
+            "ours_ms": sum(p["server_ms"] for p in panels),
+            "upstream_ms": sum(u["server_ms"] for u in upstream),
+        }
+    return boards
 
 
-def rule_groups(prometheus, source: str) -> list[dict]:
-    """Each group's last evaluation time, taken after a quiet interval without bench queries, and its
-    worst during the run (the bench's back-to-back queries compete for the same two cores), with
-    its missed iterations, against the interval it ships with."""
-    shipped = {g["name"]: seconds(g["interval"]) for g in flux_rule_groups(settings_for(source))}
+class RuleWatch:
+    """Polls /api/v1/rules in a thread, keeping each group evaluation's time and its rules' times once."""
+
+    def __init__(self, prometheus: Prometheus, poll: float = 5.0):
+        self.prometheus, self.poll = prometheus, poll
+        self.evaluations: dict[str, dict[str, dict]] = {}  # group -> lastEvaluation -> {time, rules}
+        self.intervals: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RuleWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        session = requests.Session()
+        while not self._stop.wait(self.poll):
+            try:
+                groups = session.get(f"{self.prometheus.url}/api/v1/rules", timeout=30).json()["data"]["groups"]
+            except (requests.RequestException, ValueError, KeyError):
+                continue
+            for g in groups:
+                if g["lastEvaluation"].startswith("0001"):  # not evaluated yet
+                    continue
+                self.intervals[g["name"]] = g["interval"]
+                self.evaluations.setdefault(g["name"], {})[g["lastEvaluation"]] = {
+                    "seconds": g["evaluationTime"],
+                    "rules": {r["name"] + "|" + str(i): r["evaluationTime"] for i, r in enumerate(g["rules"])},
+                }
+
+    def count(self, group: str) -> int:
+        return len(self.evaluations.get(group, {}))
+
+
+def write_history(servers: dict[str, Prometheus], series: dict[str, list], start: int, end: int, ages) -> int:
+    """Sends every source's series from ``start`` (or where its history starts) to ``end`` (unix seconds,
+    every SCRAPE_INTERVAL), oldest first; returns the samples sent."""
+    session, sent = requests.Session(), 0
+    headers = {
+        "Content-Encoding": "snappy",
+        "Content-Type": "application/x-protobuf",
+        "X-Prometheus-Remote-Write-Version": "0.1.0",
+    }
+    for window_start in range(start, end, REQUEST_SECONDS):
+        window = range(window_start, min(end, window_start + REQUEST_SECONDS), SCRAPE_INTERVAL)
+        for source, requests_ in series.items():
+            for since, request in requests_:
+                stamps = [t for t in window if t >= since]
+                if not stamps:
+                    continue
+                body = snappy_block(request.encode(stamps, ages[source]))
+                response = session.post(f"{servers[source].url}/api/v1/write", data=body, headers=headers, timeout=600)
+                if response.status_code != 204:
+                    raise RuntimeError(f"remote write to {source}: {response.status_code} {response.text[:500]}")
+                sent += len(request.series) * len(stamps)
+    return sent
+
+
+def empty_prometheus(binary: str, workdir: Path):
+    """A Prometheus on 127.0.0.1 that scrapes nothing yet (not even itself) and accepts remote writes and reloads."""
+    workdir.mkdir(parents=True)
+    flags = ("--web.enable-remote-write-receiver", "--web.enable-lifecycle")
+    return start_prometheus(binary, workdir, [], f"{SCRAPE_INTERVAL}s", startup=60, flags=flags, scrape_itself=False)
+
+
+def start_rules_and_scrapes(prometheus: Prometheus, workdir: Path, scrape: list[dict], groups: list[dict]) -> None:
+    """Loads the rule groups (their own intervals) and the scrapes (and a scrape of itself), by reload."""
+    (workdir / "rules.yml").write_text(yaml.safe_dump({"groups": groups}))
+    itself = {"job_name": SELF_JOB, "static_configs": [{"targets": [prometheus.url.removeprefix("http://")]}]}
+    config = {
+        "global": {
+            "scrape_interval": f"{SCRAPE_INTERVAL}s",
+            "scrape_timeout": f"{SCRAPE_INTERVAL}s",
+            "evaluation_interval": f"{SCRAPE_INTERVAL}s",
+        },
+        "scrape_configs": [*scrape, itself],
+        "rule_files": [str(workdir / "rules.yml")],
+    }
+    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+    response = requests.post(f"{prometheus.url}/-/reload", timeout=120)
+    response.raise_for_status()
+
+
+def directory_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def group_costs(prometheus: Prometheus, watch: RuleWatch, source: str) -> list[dict]:
+    """Each group's evaluations (all seen), missed iterations and last duration, against its interval."""
 
     def by_group(expr: str) -> dict[str, float]:
         return {r["metric"]["rule_group"].split(";")[-1]: float(r["value"][1]) for r in prometheus.query(expr)}
 
-    last = by_group("prometheus_rule_group_last_duration_seconds")
-    worst = by_group("max_over_time(prometheus_rule_group_last_duration_seconds[1h])")
     missed = by_group("prometheus_rule_group_iterations_missed_total")
-    evaluated = by_group("prometheus_rule_group_interval_seconds")
-    return [
-        {
-            "group": name,
-            "interval_s": interval,
-            "bench_interval_s": evaluated[name],
-            "last_duration_ms": 1000 * last[name],
-            "share": last[name] / interval,
-            "worst_duration_ms": 1000 * worst[name],
-            "missed": missed[name],
-        }
-        for name, interval in shipped.items()
-    ]
+    last = by_group("prometheus_rule_group_last_duration_seconds")
+    rows = []
+    for group in flux_rule_groups(settings_for(source)):
+        evaluations = watch.evaluations.get(group["name"], {})
+        cost = GroupCost(group["name"], seconds(group["interval"]), tuple(e["seconds"] for e in evaluations.values()))
+        rules: dict[str, list[float]] = {}
+        for e in evaluations.values():
+            for rule, t in e["rules"].items():
+                rules.setdefault(rule, []).append(t)
+        rows.append(
+            {
+                "group": group["name"],
+                "interval_s": cost.interval_s,
+                "evaluations": len(cost.durations_s),
+                "durations_s": list(cost.durations_s),
+                "median_ms": 1000 * cost.median_s,
+                "max_ms": 1000 * max(cost.durations_s),
+                "share": cost.share,
+                "per_hour_s": cost.per_hour_s,
+                "missed": missed.get(group["name"], 0.0),
+                "last_duration_ms": 1000 * last.get(group["name"], math.nan),
+                "rules_ms": {rule: 1000 * statistics.median(t) for rule, t in rules.items()},
+            }
+        )
+    return rows
 
 
-def object_series(prometheus, source: str, size: int) -> float:
-    """Series per Flux object: the controllers' per-object series and the source's state series."""
-
-    def value(expr: str) -> float:
-        result = prometheus.query(expr)
-        return float(result[0]["value"][1]) if result else 0.0
-
-    controllers = value(f'count({{job="{CONTROLLER_JOB}", exported_namespace!=""}})')
-    state = {
-        "resource-info": value("count(gotk_resource_info)"),
-        "flux-operator": value("count(flux_resource_info)"),
-        "legacy": 0.0,
-    }[source]
-    return (controllers + state) / size
-
-
-def controller_series(prometheus, controllers: int) -> float:
-    """Series per controller that belong to no Flux object (runtime, work queues, API client)."""
-    result = prometheus.query(f'count({{job="{CONTROLLER_JOB}", exported_namespace="", __name__!~"up|scrape_.+"}})')
-    return (float(result[0]["value"][1]) if result else 0.0) / controllers
-
-
-def bucket_series(prometheus, size: int) -> float:
-    result = prometheus.query(f'count(gotk_reconcile_duration_seconds_bucket{{job="{CONTROLLER_JOB}"}})')
-    return (float(result[0]["value"][1]) if result else 0.0) / size
-
-
-def run_shape(binary: str, size: int, namespaces: int, args, workdir: Path, count_series: bool) -> dict:
+def run_size(binary: str, size: int, history: int, args, workdir: Path) -> dict:
     started = time.monotonic()
+    namespaces = max(1, size // OBJECTS_PER_NAMESPACE)
     fleets = {
         minor: Fleet(
             release=release(minor),
             controllers=installed(minor),
             objects=build_fleet(size, namespaces, release(minor), seed=size),
+            started=time.monotonic() - history,  # as if running for the whole history already
         )
         for minor in sorted(set(SOURCES.values()))
     }
     with ExitStack() as stack:
         ports = {minor: stack.enter_context(serve_fleet(fleet)) for minor, fleet in fleets.items()}
-        servers, scrapes = {}, {}
+        scrapes, series, ages = {}, {}, {}
+        now = int(time.time())
         for source, minor in SOURCES.items():
-            settings = settings_for(source)
             scrapes[source] = scrape_configs(
-                ports[minor], fleets[minor], flux_pod_monitors(settings), kube_state_metrics=source == "resource-info"
+                ports[minor],
+                fleets[minor],
+                flux_pod_monitors(settings_for(source)),
+                kube_state_metrics=source == "resource-info",
             )
-        unrelabeled = {}
-        if count_series:
-            # The Flux 2.4 fleet's controllers, and the Flux 2.9 fleet's with kube-state-metrics and the operator.
-            for source in ("legacy", "flux-operator"):
-                minor = SOURCES[source]
-                unrelabeled[minor] = scrape_configs(
-                    ports[minor],
-                    fleets[minor],
-                    flux_pod_monitors(settings_for(source)),
-                    kube_state_metrics=source != "legacy",
-                    relabel=False,
-                )
-        for name, scrape in {**scrapes, **{f"unrelabeled-{m}": s for m, s in unrelabeled.items()}}.items():
-            directory = workdir / f"{size}-{namespaces}-{name}"
-            directory.mkdir()
-            groups = bench_rule_groups(name) if name in SOURCES else None
-            servers[name] = stack.enter_context(
-                start_prometheus(binary, directory, scrape, args.scrape_interval, groups, startup=60)
-            )
-        deadline = time.monotonic() + args.fill + 360
-        scrapes_needed = max(5, round(args.fill / seconds(args.scrape_interval)))
-        for name, prometheus in servers.items():
-            configs = scrapes.get(name) or unrelabeled[name.split("-")[-1]]
-            prometheus.wait_until_scraped(targets(configs), scrapes_needed, deadline)
-        for source in SOURCES:
-            servers[source].wait_for_rule_evaluation(deadline)
-        ready = time.monotonic() - started
-        print(f"  N={size:,}, {namespaces:,} namespaces: data ready after {ready:.0f}s", flush=True)
-        runs = {source: measure(servers[source], source, args.repeats) for source in SOURCES}
-        time.sleep(BENCH_RULE_INTERVAL)  # quiet: every group evaluates once without bench queries
-        for source in SOURCES:
-            controllers = len(installed(SOURCES[source]))
-            runs[source]["rule_groups"] = rule_groups(servers[source], source)
-            runs[source]["series_per_object"] = {"with": object_series(servers[source], source, size)}
-            runs[source]["bucket_series_per_object"] = {"with": bucket_series(servers[source], size)}
-            runs[source]["series_per_controller"] = {"with": controller_series(servers[source], controllers)}
-            if count_series:
-                raw = servers[f"unrelabeled-{SOURCES[source]}"]
-                runs[source]["series_per_object"]["without"] = object_series(raw, source, size)
-                runs[source]["bucket_series_per_object"]["without"] = bucket_series(raw, size)
-                runs[source]["series_per_controller"]["without"] = controller_series(raw, controllers)
-    return {"size": size, "namespaces": namespaces, "sources": runs, "seconds": time.monotonic() - started}
-
-
-def machine() -> dict:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
+            metrics = FleetMetrics(fleets[minor])
+            every = scraped_series(scrapes[source], lambda path, age, m=metrics: m.endpoint(path, age)[1])
+            series[source] = history_requests(every, source, history, now)
+            origin = time.time() - metrics.elapsed()  # the wall time at which the fleet's counters were at 0
+            ages[source] = lambda t, origin=origin: t - origin
+        servers = {s: stack.enter_context(empty_prometheus(binary, workdir / f"{size}-{s}")) for s in SOURCES}
+        start = min(since for requests_ in series.values() for since, _ in requests_)
+        needed = max(max(longest_windows(every_query(s)).values()) for s in SOURCES) + MARGIN
+        sent = write_history(servers, series, start, now, ages)
+        # Up to the moment the scrapes start, so that no window has a gap: each catch-up is shorter
+        # than the one before, until one takes less than a scrape interval (or a few, on a loaded machine).
+        for _ in range(5):
+            caught_up, now = now, int(time.time())
+            if now - caught_up < SCRAPE_INTERVAL:
                 break
-    except OSError:
-        pass
+            sent += write_history(servers, series, caught_up, now, ages)
+        gap = int(time.time()) - now
+        ingested = time.monotonic() - started
+        print(
+            f"  N={size:,}: {sent:,} samples, {(now - start) / 60:.0f} min of history, sent in {ingested:.0f}s",
+            flush=True,
+        )
+        watches = {}
+        for source, prometheus in servers.items():
+            start_rules_and_scrapes(
+                prometheus, workdir / f"{size}-{source}", scrapes[source], flux_rule_groups(settings_for(source))
+            )
+            watches[source] = stack.enter_context(RuleWatch(prometheus))
+        deadline = time.monotonic() + 600
+        for source, prometheus in servers.items():
+            prometheus.wait_until_scraped(targets(scrapes[source]), 1, deadline)
+        group_names = {s: [g["name"] for g in flux_rule_groups(settings_for(s))] for s in SOURCES}
+
+        def evaluated(n: int) -> bool:
+            return all(watches[s].count(g) >= n for s in SOURCES for g in group_names[s])
+
+        while not evaluated(1):
+            time.sleep(5)
+        boards = {source: measure_dashboards(servers[source], source, args.repeats) for source in SOURCES}
+        limit = time.monotonic() + args.max_wait
+        while not evaluated(args.evaluations) and time.monotonic() < limit:
+            time.sleep(5)
+        runs = {}
+        for source, prometheus in servers.items():
+            failures = prometheus.value("sum(prometheus_rule_evaluation_failures_total)")
+            runs[source] = {
+                "dashboards": boards[source],
+                "groups": group_costs(prometheus, watches[source], source),
+                "rule_failures": failures or 0.0,
+                "series": prometheus.value("prometheus_tsdb_head_series"),
+                "tsdb_bytes": directory_bytes(workdir / f"{size}-{source}" / "data"),
+            }
+    for source in SOURCES:
+        shutil.rmtree(workdir / f"{size}-{source}", ignore_errors=True)
     return {
-        "arch": platform.machine(),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "size": size,
+        "namespaces": namespaces,
+        "history_s": now - start,
+        "full": needed <= history,
+        "samples_sent": sent,
+        "gap_s": gap,
+        "ingest_s": ingested,
+        "seconds": time.monotonic() - started,
+        "sources": runs,
     }
-
-
-def table(result: dict) -> str:
-    lines = [
-        "| N | namespaces | source | flux-cluster refresh (ms) | upstream refresh (ms) | ratio |"
-        " panels slower than upstream | panels without data |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for run in result["runs"]:
-        for source, r in run["sources"].items():
-            slower = [p["panel"] for p in r["panels"] if p["server_ms"] > p.get("upstream_server_ms", math.inf)]
-            empty = [p["panel"] for p in r["panels"] if not p["has_data"]]
-            lines.append(
-                f"| {run['size']:,} | {run['namespaces']:,} | {source} | {r['ours_total_ms']:.1f} | "
-                f"{r['upstream_total_ms']:.1f} | {r['ratio']:.1f}x | {', '.join(slower) or 'none'} | "
-                f"{', '.join(empty) or 'none'} |"
-            )
-    largest = max(run["size"] for run in result["runs"])
-    for run in (r for r in result["runs"] if r["size"] == largest):
-        lines += [
-            "",
-            f"Per panel, N = {run['size']:,}, {run['namespaces']:,} namespaces (server ms, median):",
-            "",
-            "| panel | " + " | ".join(f"{s} ours / upstream" for s in run["sources"]) + " |",
-            "|---|" + "---|" * len(run["sources"]),
-        ]
-        for i, panel in enumerate(next(iter(run["sources"].values()))["panels"]):
-            cells = []
-            for r in run["sources"].values():
-                p = r["panels"][i]
-                upstream = f"{p['upstream_server_ms']:.2f}" if "upstream_server_ms" in p else "-"
-                cells.append(f"{p['server_ms']:.2f} / {upstream}{'' if p['has_data'] else ' (NO DATA)'}")
-            lines.append(f"| {panel['panel']} | " + " | ".join(cells) + " |")
-        lines += [
-            "",
-            "| source | rule group | interval | evaluation (ms) | share of interval | worst during the "
-            "queries (ms) | missed |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for source, r in run["sources"].items():
-            for g in r["rule_groups"]:
-                lines.append(
-                    f"| {source} | {g['group']} | {g['interval_s']}s (bench {g['bench_interval_s']:.0f}s) | "
-                    f"{g['last_duration_ms']:.0f} | {100 * g['share']:.2f}% | {g['worst_duration_ms']:.0f} | "
-                    f"{g['missed']:.0f} |"
-                )
-    series_runs = [
-        run for run in result["runs"] if "without" in next(iter(run["sources"].values()))["series_per_object"]
-    ]
-    if series_runs:
-        run = series_runs[-1]
-        lines += [
-            "",
-            "| source | series per Flux object, without / with relabeling | of which duration buckets "
-            "| series per controller, without / with |",
-            "|---|---|---|---|",
-        ]
-        for source, r in run["sources"].items():
-            s, b, c = r["series_per_object"], r["bucket_series_per_object"], r["series_per_controller"]
-            lines.append(
-                f"| {source} (Flux {SOURCES[source]}) | {s['without']:.2f} / {s['with']:.2f} | "
-                f"{b['without']:.2f} / {b['with']:.2f} | {c['without']:.0f} / {c['with']:.0f} |"
-            )
-    return "\n".join(lines)
-
-
-def check_targets(result: dict) -> list[str]:
-    """The issue's targets at the largest N; what missed them."""
-    largest = max(run["size"] for run in result["runs"])
-    misses = []
-    for run in (r for r in result["runs"] if r["size"] == largest):
-        where = f"N={run['size']:,}, {run['namespaces']:,} namespaces"
-        for source, r in run["sources"].items():
-            if r["ratio"] < DASHBOARD_RATIO:
-                misses.append(f"{where}, {source}: refresh {r['ratio']:.1f}x cheaper < {DASHBOARD_RATIO}x")
-            for p in r["panels"]:
-                if p["server_ms"] > p.get("upstream_server_ms", math.inf):
-                    misses.append(
-                        f"{where}, {source}, {p['panel']}: {p['server_ms']:.1f} ms > upstream "
-                        f"{p['upstream_server_ms']:.1f} ms"
-                    )
-                if not p["has_data"]:
-                    misses.append(f"{where}, {source}, {p['panel']}: no data")
-            for g in r["rule_groups"]:
-                if g["share"] > RULE_GROUP_SHARE:
-                    misses.append(
-                        f"{where}, {source}, rule group {g['group']}: {g['last_duration_ms']:.0f} ms > "
-                        f"{100 * RULE_GROUP_SHARE:.0f}% of {g['interval_s']}s"
-                    )
-                if g["missed"]:
-                    misses.append(f"{where}, {source}, rule group {g['group']}: {g['missed']:.0f} missed iterations")
-    if result["total_seconds"] > RUN_SECONDS:
-        misses.append(f"run took {result['total_seconds']:.0f}s > {RUN_SECONDS}s")
-    return misses
-
-
-def summary(result: dict) -> str:
-    largest = max(run["size"] for run in result["runs"])
-    ratios = ", ".join(
-        f"{source} {run['namespaces']}ns {r['ratio']:.1f}x"
-        for run in result["runs"]
-        if run["size"] == largest
-        for source, r in run["sources"].items()
-    )
-    verdict = "targets met" if not result["target_misses"] else f"{len(result['target_misses'])} targets missed"
-    return f"SUMMARY N={largest:,}: {verdict}; refresh ratio {ratios}; run {result['total_seconds']:.0f}s"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10000])
-    parser.add_argument("--shapes", type=int, nargs="+", default=list(SHAPES), help="namespaces per fleet")
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--scrape-interval", default="15s")
-    parser.add_argument("--fill", type=float, default=60, help="seconds of scrapes before measuring")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 50000])
+    parser.add_argument(
+        "--full-up-to", type=int, default=10000, help="larger sizes get --short-history instead of full windows"
+    )
+    parser.add_argument("--short-history", type=int, default=40 * 60, help="seconds of history above --full-up-to")
+    parser.add_argument("--evaluations", type=int, default=2, help="evaluations of every group to wait for")
+    parser.add_argument("--max-wait", type=float, default=660, help="seconds to wait for them at most")
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "results.json")
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "scale.md")
+    parser.add_argument("--no-docs", action="store_true", help="do not write the results into --docs")
+    parser.add_argument("--from-results", type=Path, help="report the results of an earlier run (its JSON) again")
     args = parser.parse_args()
+    if args.from_results:
+        return publish(json.loads(args.from_results.read_text()), args)
     # A terminated run unwinds like an interrupted one, so every Prometheus it started is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     binary = shutil.which("prometheus")
     if not binary:
         print("prometheus is not installed (Debian package: prometheus)", file=sys.stderr)
         return 2
-    version = os.popen(f"{binary} --version 2>&1").read().split("\n")[0]
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     started = time.monotonic()
     result = {
-        "machine": machine(),
+        "machine": report.machine(),
+        "load_start": os.getloadavg(),
         "prometheus": version,
-        "scrape_interval": args.scrape_interval,
-        "fill_seconds": args.fill,
+        "commit": subprocess.run(
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True
+        ).stdout.strip(),
+        "scrape_interval_s": SCRAPE_INTERVAL,
         "repeats": args.repeats,
         "sources": SOURCES,
-        "timing": "Prometheus' execTotalTime (query stats), median of the repeats",
+        "full_up_to": args.full_up_to,
         "runs": [],
     }
     with tempfile.TemporaryDirectory(prefix="flux-bench-") as tmp:
+        result["disk_free_bytes"] = shutil.disk_usage(tmp).free
         for size in args.sizes:
-            for i, namespaces in enumerate(args.shapes):
-                print(f"N={size:,}, {namespaces:,} namespaces: starting", flush=True)
-                result["runs"].append(run_shape(binary, size, namespaces, args, Path(tmp), count_series=i == 0))
+            history = FULL_HISTORY_CAP if size <= args.full_up_to else args.short_history
+            print(f"N={size:,}: starting (at most {history / 60:.0f} min of history)", flush=True)
+            result["runs"].append(run_size(binary, size, history, args, Path(tmp)))
+            result["load_end"] = os.getloadavg()
     result["total_seconds"] = time.monotonic() - started
-    result["target_misses"] = check_targets(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
-    m = result["machine"]
-    print(f"\n{m['arch']}, {m['cpu']}, {m['cores']} cores, {m['date']}, {version}\n")
-    print(table(result))
-    print(f"\nResults in {args.out}")
-    if result["target_misses"]:
-        print("Targets missed:\n  " + "\n  ".join(result["target_misses"]))
-    print(summary(result))
+    print(f"Results in {args.out}")
+    return publish(result, args)
+
+
+def publish(result: dict, args) -> int:
+    """Prints the results and writes them into the docs page (unless --no-docs)."""
+    result["target_misses"] = report.target_misses(result)
+    for run in result["runs"]:  # where each group's time goes, for whoever makes the rules cheaper
+        for source, r in run["sources"].items():
+            for g in r["groups"]:
+                costly = sorted(g["rules_ms"].items(), key=lambda item: -item[1])[:4]
+                rules = ", ".join(f"{rule.split('|')[0]} {ms:.0f}" for rule, ms in costly)
+                print(f"N={run['size']:,} {source} {g['group']}: {g['median_ms']:.0f} ms ({rules})")
+    text = report.markdown(result)
+    print("\n" + text)
+    if not args.no_docs:
+        report.write_into(args.docs, text)
+        print(f"\nWritten into {args.docs}")
+    print(report.summary(result))
     return 0
 
 

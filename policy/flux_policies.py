@@ -17,6 +17,10 @@ Which stacks are production: a policy applies when the stack's name (``PULUMI_ST
 the CLI for the pack) is listed in the policy's ``productionStacks`` config (default
 ``["prod"]``); on any other stack it reports itself not applicable.
 
+What the pack shares with the program (names, limits, patterns, the duration parser and the
+config paths it reads) comes from flux_contract.py, a generated copy of flux_monitoring/contract:
+the pack runs in its own environment, without flux_monitoring.
+
 Secrets: policies receive secret values decrypted and unmarked (pulumi-policy#241), so no
 policy can ask "is this value a Pulumi secret?". The pack therefore checks what makes the
 password a secret instead: the stack sets ``requireGrafanaAdminPassword`` (with it, the program
@@ -38,6 +42,35 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flux_contract import (
+    CHART_VERSION,
+    EXACT_SEMVER,
+    FLUX_GRAFANA_PASSWORD_KEY,
+    FLUX_GRAFANA_SECRET,
+    GIT_COMMIT,
+    GITOPS,
+    GRAFANA,
+    GRAFANA_ADMIN_PASSWORD,
+    GRAFANA_ADMIN_PASSWORD_KEY,
+    GRAFANA_ADMIN_SECRET,
+    GRAFANA_INGRESS,
+    GRAFANA_INGRESS_HOST,
+    GRAFANA_INGRESS_TLS_SECRET,
+    MINIMUM_PASSWORD_LENGTH,
+    PROJECT,
+    PROMETHEUS,
+    PROMETHEUS_REPLICAS,
+    PROMETHEUS_REQUESTED,
+    PROMETHEUS_REQUESTS,
+    PROMETHEUS_RETENTION,
+    PROMETHEUS_STORAGE_SIZE,
+    PROTECT,
+    REQUIRE_GRAFANA_ADMIN_PASSWORD,
+    STACK_KUSTOMIZATION,
+    config_key,
+    duration_seconds,
+    is_known_default_password,
+)
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -48,7 +81,6 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-PROJECT = "flux-monitoring"
 PACK_NAME = "flux-monitoring-production"
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -56,52 +88,20 @@ SECRET = "kubernetes:core/v1:Secret"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
-# gitops delivery: the Flux Kustomization that syncs kube-prometheus-stack (no Helm Release exists).
-STACK_KUSTOMIZATION = "monitoring-stack"
-PROMETHEUS_CONFIG = f"{PROJECT}:prometheus"
-GRAFANA_CONFIG = f"{PROJECT}:grafana"
-
-GRAFANA_ADMIN_SECRET = "grafana-admin"
-GRAFANA_ADMIN_PASSWORD_KEY = "admin-password"
-# The one other Secret the program puts the password in: the basic-auth Secret of Flux's Grafana
-# annotations Provider, in the Flux namespace (flux_monitoring/manifests/flux_events.py, fluxEvents.grafanaAnnotations).
-FLUX_GRAFANA_SECRET = "flux-monitoring-grafana"
-FLUX_GRAFANA_PASSWORD_PATH = "stringData.password"
-MINIMUM_PASSWORD_LENGTH = 12
-# The chart's own default (prom-operator) and the usual suspects; compared case-insensitively.
-KNOWN_DEFAULT_PASSWORDS = frozenset(
-    {
-        "admin",
-        "prom-operator",
-        "password",
-        "changeme",
-        "grafana",
-        "secret",
-        "123456",
-        "12345678",
-        "123456789",
-        "1234567890",
-        "admin123",
-        "password123",
-        "letmein",
-        "qwerty",
-        "administrator",
-        "changeme123",
-        "default",
-    }
-)
+PROMETHEUS_CONFIG = config_key(PROMETHEUS)
+GRAFANA_CONFIG = config_key(GRAFANA)
+# Where the basic-auth Secret of Flux's Grafana Provider, the one other Secret the program puts the
+# password in, holds it.
+FLUX_GRAFANA_PASSWORD_PATH = f"stringData.{FLUX_GRAFANA_PASSWORD_KEY}"
 
 DEFAULT_PRODUCTION_STACKS = ("prod",)
 DEFAULT_MINIMUM_RETENTION = "15d"
 MINIMUM_PROMETHEUS_REPLICAS = 2
 
-_EXACT_SEMVER = re.compile(
-    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
-    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
-)
-_DURATION_PART = re.compile(r"([0-9]+)(ms|y|w|d|h|m|s)")
-_DURATION_SECONDS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
-_GIT_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_EXACT_SEMVER = re.compile(EXACT_SEMVER)
+_GIT_COMMIT = re.compile(GIT_COMMIT)
+# How a message tells the user to set the password as the stack's secret.
+_SET_PASSWORD = f"pulumi config set --secret {GRAFANA_ADMIN_PASSWORD}"
 
 
 # -- reading props -----------------------------------------------------------------------
@@ -148,18 +148,6 @@ def is_helm_release(resource_type: str) -> bool:
     return _is_flux(resource_type, "helm.toolkit.fluxcd.io", "HelmRelease")
 
 
-def prometheus_duration_seconds(text: Any) -> float | None:
-    """Seconds in a Prometheus duration such as 30d or 12h30m; None when it is not one."""
-    if not isinstance(text, str) or not text:
-        return None
-    if text == "0":
-        return 0.0
-    parts = _DURATION_PART.findall(text)
-    if "".join(number + unit for number, unit in parts) != text:
-        return None
-    return sum(int(number) * _DURATION_SECONDS[unit] for number, unit in parts)
-
-
 def is_production(stack: str, config: Mapping[str, Any]) -> bool:
     """Whether ``stack`` (a plain or org/project/stack name) is listed as production."""
     production = config.get("productionStacks") or list(DEFAULT_PRODUCTION_STACKS)
@@ -193,19 +181,13 @@ def grafana_admin_password_violations(resource_type: str, props: Mapping[str, An
         return []
     password = grafana_admin_password(props)
     if password is None:
-        return [
-            f"the {GRAFANA_ADMIN_SECRET} Secret has no {GRAFANA_ADMIN_PASSWORD_KEY}: "
-            "set one with pulumi config set --secret grafanaAdminPassword"
-        ]
-    if password.lower() in KNOWN_DEFAULT_PASSWORDS:
-        return [
-            "the Grafana admin password is a well-known default: "
-            "set another with pulumi config set --secret grafanaAdminPassword"
-        ]
+        return [f"the {GRAFANA_ADMIN_SECRET} Secret has no {GRAFANA_ADMIN_PASSWORD_KEY}: set one with {_SET_PASSWORD}"]
+    if is_known_default_password(password):
+        return [f"the Grafana admin password is a well-known default: set another with {_SET_PASSWORD}"]
     if len(password) < MINIMUM_PASSWORD_LENGTH:
         return [
             f"the Grafana admin password is shorter than {MINIMUM_PASSWORD_LENGTH} characters: "
-            "set a longer one with pulumi config set --secret grafanaAdminPassword"
+            f"set a longer one with {_SET_PASSWORD}"
         ]
     return []
 
@@ -219,16 +201,15 @@ def grafana_admin_password_configuration_violations(
     """
     resources = list(resources)
     problems = []
-    if str(stack_config.get(f"{PROJECT}:requireGrafanaAdminPassword", "")).lower() != "true":
+    if str(stack_config.get(config_key(REQUIRE_GRAFANA_ADMIN_PASSWORD), "")).lower() != "true":
         problems.append(
-            f"{PROJECT}:requireGrafanaAdminPassword is not true: without it the program may "
+            f"{config_key(REQUIRE_GRAFANA_ADMIN_PASSWORD)} is not true: without it the program may "
             "generate the Grafana admin password instead of refusing to run without a secret one"
         )
     for resource_type, name, _ in resources:
         if resource_type == RANDOM_PASSWORD:
             problems.append(
-                f"the Grafana admin password is generated by {RANDOM_PASSWORD} {name}: "
-                "set it with pulumi config set --secret grafanaAdminPassword"
+                f"the Grafana admin password is generated by {RANDOM_PASSWORD} {name}: set it with {_SET_PASSWORD}"
             )
     passwords = {p for t, _, props in resources if _is_admin_secret(t, props) and (p := grafana_admin_password(props))}
     if not any(_is_admin_secret(t, props) for t, _, props in resources):
@@ -303,16 +284,20 @@ def config_object(stack_config: Mapping[str, Any] | None, key: str) -> Mapping[s
     return value if isinstance(value, Mapping) else {}
 
 
+def config_value(stack_config: Mapping[str, Any] | None, path: str) -> Any:
+    """The value at ``path`` (below a structured key, such as prometheus.retention); None when unset."""
+    return _get(config_object(stack_config, config_key(path)), *path.split(".")[1:])
+
+
 def prometheus_values_of_config(
     stack_config: Mapping[str, Any] | None, secret_keys: Iterable[str] = ()
 ) -> PrometheusValues:
-    prometheus = config_object(stack_config, PROMETHEUS_CONFIG)
     return PrometheusValues(
-        replicas=prometheus.get("replicas"),
-        retention=prometheus.get("retention"),
-        storage=prometheus.get("storageSize"),
-        requests=_get(prometheus, "resources", "requests"),
-        storage_source=f"stack config {PROMETHEUS_CONFIG}.storageSize",
+        replicas=config_value(stack_config, PROMETHEUS_REPLICAS),
+        retention=config_value(stack_config, PROMETHEUS_RETENTION),
+        storage=config_value(stack_config, PROMETHEUS_STORAGE_SIZE),
+        requests=config_value(stack_config, PROMETHEUS_REQUESTS),
+        storage_source=f"stack config {PROJECT}:{PROMETHEUS_STORAGE_SIZE}",
         unset="the program's default",
         secret=PROMETHEUS_CONFIG in set(secret_keys),
     )
@@ -328,11 +313,11 @@ def grafana_ingress_of_release(props: Mapping[str, Any]) -> IngressValues | None
 def grafana_ingress_of_config(
     stack_config: Mapping[str, Any] | None, secret_keys: Iterable[str] = ()
 ) -> IngressValues | None:
-    ingress = config_object(stack_config, GRAFANA_CONFIG).get("ingress")
-    if not isinstance(ingress, Mapping):
+    if not isinstance(config_value(stack_config, GRAFANA_INGRESS), Mapping):
         return None
-    hosts = [ingress["host"]] if ingress.get("host") else []
-    secret = ingress.get("tlsSecretName")
+    host = config_value(stack_config, GRAFANA_INGRESS_HOST)
+    hosts = [host] if host else []
+    secret = config_value(stack_config, GRAFANA_INGRESS_TLS_SECRET)
     return IngressValues(
         "Grafana's ingress",
         hosts,
@@ -368,7 +353,7 @@ def prometheus_storage_problems(prometheus: PrometheusValues) -> list[str]:
     if not prometheus.storage:
         return [
             f"Prometheus has no persistent storage ({prometheus.storage_source}): "
-            "set prometheus.storageSize, such as 100Gi"
+            f"set {PROMETHEUS_STORAGE_SIZE}, such as 100Gi"
         ]
     return []
 
@@ -376,15 +361,15 @@ def prometheus_storage_problems(prometheus: PrometheusValues) -> list[str]:
 def prometheus_retention_problems(prometheus: PrometheusValues, minimum: str = DEFAULT_MINIMUM_RETENTION) -> list[str]:
     """Prometheus keeps at least ``minimum`` of data."""
     retention = prometheus.retention
-    seconds = prometheus_duration_seconds(retention)
-    minimum_seconds = prometheus_duration_seconds(minimum)
+    seconds = duration_seconds(retention)
+    minimum_seconds = duration_seconds(minimum)
     if minimum_seconds is None:
         return [f"the policy's minimumRetention {minimum!r} is not a Prometheus duration such as 15d"]
     if seconds is None or seconds < minimum_seconds:
         shown = prometheus.unset if retention is None else "[secret]" if prometheus.secret else repr(retention)
         return [
             f"Prometheus retention {shown} is shorter than the production minimum {minimum}: "
-            f"set prometheus.retention to at least {minimum}"
+            f"set {PROMETHEUS_RETENTION} to at least {minimum}"
         ]
     return []
 
@@ -403,19 +388,16 @@ def prometheus_replica_problems(prometheus: PrometheusValues) -> list[str]:
             else repr(replicas)
         )
         return [
-            f"Prometheus runs {shown} replica(s): set prometheus.replicas to at least {MINIMUM_PROMETHEUS_REPLICAS}"
+            f"Prometheus runs {shown} replica(s): set {PROMETHEUS_REPLICAS} to at least {MINIMUM_PROMETHEUS_REPLICAS}"
         ]
     return []
 
 
 def prometheus_request_problems(prometheus: PrometheusValues) -> list[str]:
     """Prometheus requests CPU and memory, so the scheduler reserves them."""
-    missing = [name for name in ("cpu", "memory") if not _get(prometheus.requests, name)]
+    missing = [name for name in PROMETHEUS_REQUESTED if not _get(prometheus.requests, name)]
     if missing:
-        return [
-            f"Prometheus has no {' or '.join(missing)} request: "
-            f"set prometheus.resources.requests.{' and .'.join(missing)}"
-        ]
+        return [f"Prometheus has no {' or '.join(missing)} request: set {PROMETHEUS_REQUESTS}.{' and .'.join(missing)}"]
     return []
 
 
@@ -430,7 +412,7 @@ def ingress_tls_problems(ingress: IngressValues) -> list[str]:
     uncovered = [host for host in ingress.hosts if host not in covered]
     if not ingress.tls or uncovered:
         hosts = "[secret]" if ingress.secret else ", ".join(map(str, uncovered or ingress.hosts))
-        return [f"{ingress.where} serves {hosts or 'its hosts'} without TLS: set grafana.ingress.tlsSecretName"]
+        return [f"{ingress.where} serves {hosts or 'its hosts'} without TLS: set {GRAFANA_INGRESS_TLS_SECRET}"]
     return []
 
 
@@ -439,14 +421,27 @@ def ingress_tls_problems(ingress: IngressValues) -> list[str]:
 # the gitops Kustomization; None reads as an empty config.
 
 
-def prometheus_storage_violations(
-    resource_type: str,
-    props: Mapping[str, Any],
-    stack_config: Mapping[str, Any] | None = None,
-    secret_keys: Iterable[str] = (),
-) -> list[str]:
-    prometheus = prometheus_values(resource_type, props, stack_config, secret_keys)
-    return prometheus_storage_problems(prometheus) if prometheus else []
+def _on_what_prometheus_runs(
+    problems: Callable[[PrometheusValues], list[str]],
+) -> Callable[[str, Mapping[str, Any], Mapping[str, Any] | None, Iterable[str]], list[str]]:
+    """``problems`` as a policy applies it to one resource: to what Prometheus will run, as that
+    resource delivers it (nothing for other resources)."""
+
+    def violations(
+        resource_type: str,
+        props: Mapping[str, Any],
+        stack_config: Mapping[str, Any] | None = None,
+        secret_keys: Iterable[str] = (),
+    ) -> list[str]:
+        prometheus = prometheus_values(resource_type, props, stack_config, secret_keys)
+        return problems(prometheus) if prometheus else []
+
+    return violations
+
+
+prometheus_storage_violations = _on_what_prometheus_runs(prometheus_storage_problems)
+prometheus_replica_violations = _on_what_prometheus_runs(prometheus_replica_problems)
+prometheus_request_violations = _on_what_prometheus_runs(prometheus_request_problems)
 
 
 def prometheus_retention_violations(
@@ -456,28 +451,8 @@ def prometheus_retention_violations(
     stack_config: Mapping[str, Any] | None = None,
     secret_keys: Iterable[str] = (),
 ) -> list[str]:
-    prometheus = prometheus_values(resource_type, props, stack_config, secret_keys)
-    return prometheus_retention_problems(prometheus, minimum) if prometheus else []
-
-
-def prometheus_replica_violations(
-    resource_type: str,
-    props: Mapping[str, Any],
-    stack_config: Mapping[str, Any] | None = None,
-    secret_keys: Iterable[str] = (),
-) -> list[str]:
-    prometheus = prometheus_values(resource_type, props, stack_config, secret_keys)
-    return prometheus_replica_problems(prometheus) if prometheus else []
-
-
-def prometheus_request_violations(
-    resource_type: str,
-    props: Mapping[str, Any],
-    stack_config: Mapping[str, Any] | None = None,
-    secret_keys: Iterable[str] = (),
-) -> list[str]:
-    prometheus = prometheus_values(resource_type, props, stack_config, secret_keys)
-    return prometheus_request_problems(prometheus) if prometheus else []
+    check = _on_what_prometheus_runs(lambda prometheus: prometheus_retention_problems(prometheus, minimum))
+    return check(resource_type, props, stack_config, secret_keys)
 
 
 def chart_version_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
@@ -490,7 +465,9 @@ def chart_version_violations(resource_type: str, props: Mapping[str, Any]) -> li
         return []
     if not isinstance(version, str) or not _EXACT_SEMVER.match(version):
         shown = "no version" if version is None else f"version {version!r}"
-        return [f"the chart has {shown}: pin chartVersion to an exact version such as 88.5.3 (no ranges, no 'latest')"]
+        return [
+            f"the chart has {shown}: pin {CHART_VERSION} to an exact version such as 88.5.3 (no ranges, no 'latest')"
+        ]
     return []
 
 
@@ -510,7 +487,7 @@ def git_source_violations(resource_type: str, props: Mapping[str, Any]) -> list[
     if isinstance(name, str) and name.startswith("refs/tags/"):
         return []
     followed = f"branch {ref['branch']!r}" if ref.get("branch") else "the default branch"
-    return [f"the GitRepository follows {followed}: pin gitops to a tag, a semver range or a commit"]
+    return [f"the GitRepository follows {followed}: pin {GITOPS} to a tag, a semver range or a commit"]
 
 
 def grafana_ingress_tls_violations(
@@ -543,7 +520,7 @@ def protect_violations(resource_type: str, props: Mapping[str, Any], protect: bo
     )
     if guarded and not protect:
         name = _get(props, "metadata", "name") or props.get("name") or ""
-        return [f"{resource_type} {name} is not protected: set protect: true in the production stack"]
+        return [f"{resource_type} {name} is not protected: set {PROTECT}: true in the production stack"]
     return []
 
 

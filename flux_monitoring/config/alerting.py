@@ -14,9 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationInfo,
@@ -24,17 +22,25 @@ from pydantic import (
     model_validator,
 )
 
+from flux_monitoring.config.fields import Model as _Model
+from flux_monitoring.config.fields import field as _field
+from flux_monitoring.config.fields import required as _required
 from flux_monitoring.config.types import (
     DNS1123_LABEL,
+    HTTP_URL,
+    HTTP_URL_TEXT,
+    LABEL_KEY,
     LABEL_VALUE,
-    PROMETHEUS_DURATION,
     SECRET_SCHEMA,
     Boolean,
     DnsLabel,
+    LabelKey,
     LabelValue,
     form_error,
+    http_url,
     text,
 )
+from flux_monitoring.contract import PROMETHEUS_DURATION, duration_seconds
 
 ALERTING_KEY = "alerting"
 # The chart's own name for the receiver that discards (kube-prometheus-stack values.yaml
@@ -43,16 +49,10 @@ NULL_RECEIVER = "null"
 
 ALERTMANAGER_DURATION_TEXT = "an Alertmanager duration above 0 such as 30s, 5m, 4h or 1h30m"
 RECEIVER_NAME_TEXT = "a receiver name: lower-case letters, digits and '-', such as oncall (not null)"
-_DURATION_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
-
-
-def duration_seconds(value: str) -> float:
-    """Seconds in a Prometheus/Alertmanager duration such as 1h30m."""
-    return sum(int(amount) * _DURATION_UNITS[unit] for amount, unit in re.findall(r"([0-9]+)(ms|[ywdhms])", value))
 
 
 def _above_zero(value: str) -> str:
-    if duration_seconds(value) <= 0:
+    if not duration_seconds(value):
         raise form_error(ALERTMANAGER_DURATION_TEXT)
     return value
 
@@ -68,8 +68,6 @@ ReceiverName = Annotated[
     text(DNS1123_LABEL, RECEIVER_NAME_TEXT, max_length=63, missing=f"{RECEIVER_NAME_TEXT} (required)"),
     AfterValidator(_not_null),
 ]
-_HTTP_URL = r"^https?://[^\s/]+(/\S*)?$"
-HttpUrl = text(_HTTP_URL, "an http(s) URL such as https://api.eu.opsgenie.com/")
 _EMAIL_TEXT = "an email address such as platform@example.com"
 Email = text(r"^[^\s@,]+@[^\s@,]+$", _EMAIL_TEXT, missing=f"{_EMAIL_TEXT} (required)")
 _HOST_PORT_TEXT = "an SMTP server as host:port such as smtp.example.com:587"
@@ -97,22 +95,9 @@ def credential(expected: str, pattern: str = r"^\S+$") -> Any:
 ENCRYPTED = {"secure": "v1:..."}
 
 
-def _field(default: Any, alias: str | None, description: str, *examples: Any, **options: Any) -> Any:
-    return Field(default, alias=alias, description=description, examples=list(examples), **options)
-
-
 def _keys_matching(pattern: str, max_length: int) -> dict[str, Any]:
     """A map's JSON Schema rule for its keys (pydantic states only their length)."""
     return {"json_schema_extra": {"propertyNames": {"pattern": pattern, "maxLength": max_length}}}
-
-
-def _required(alias: str | None, description: str, *examples: Any) -> Any:
-    """A key that must be given: its form's ``missing`` text says so when it is not."""
-    return Field(None, alias=alias, description=description, examples=list(examples), validate_default=True)
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class _Receiver(_Model):
@@ -142,9 +127,9 @@ def _send_resolved() -> Any:
 
 
 class SlackReceiver(_Receiver):
-    _credentials = {"api_url": "a Slack incoming webhook URL"}
+    _credentials: ClassVar[dict[str, str]] = {"api_url": "a Slack incoming webhook URL"}
     type: Literal["slack"] = _type("slack")
-    api_url: credential("a Slack incoming webhook URL", _HTTP_URL) = _field(
+    api_url: credential("a Slack incoming webhook URL", HTTP_URL) = _field(
         None, "apiURL", "Slack incoming webhook URL (secret).", ENCRYPTED
     )
     channel: text(r"^\S+$", "a Slack channel such as #flux-alerts") | None = _field(
@@ -154,30 +139,30 @@ class SlackReceiver(_Receiver):
 
 
 class PagerDutyReceiver(_Receiver):
-    _credentials = {"routing_key": "a PagerDuty Events API v2 integration key"}
+    _credentials: ClassVar[dict[str, str]] = {"routing_key": "a PagerDuty Events API v2 integration key"}
     type: Literal["pagerduty"] = _type("pagerduty")
     routing_key: credential("a PagerDuty Events API v2 integration key") = _field(
         None, "routingKey", "PagerDuty Events API v2 integration (routing) key (secret).", ENCRYPTED
     )
-    url: HttpUrl | None = _field(
+    url: http_url("https://events.eu.pagerduty.com/v2/enqueue", "routingKey (a secret)") | None = _field(
         None, None, "Events API URL; PagerDuty's own when unset.", "https://events.eu.pagerduty.com/v2/enqueue"
     )
     send_resolved: Boolean = _send_resolved()
 
 
 class MSTeamsReceiver(_Receiver):
-    _credentials = {"webhook_url": "a Teams Workflows webhook URL"}
+    _credentials: ClassVar[dict[str, str]] = {"webhook_url": "a Teams Workflows webhook URL"}
     type: Literal["msteams"] = _type("msteams")
-    webhook_url: credential("a Teams Workflows webhook URL", _HTTP_URL) = _field(
+    webhook_url: credential("a Teams Workflows webhook URL", HTTP_URL) = _field(
         None, "webhookUrl", "Teams Workflows webhook URL (secret); needs Alertmanager 0.28 or later.", ENCRYPTED
     )
     send_resolved: Boolean = _send_resolved()
 
 
 class WebhookReceiver(_Receiver):
-    _credentials = {"url": "an http(s) URL"}
+    _credentials: ClassVar[dict[str, str]] = {"url": HTTP_URL_TEXT}
     type: Literal["webhook"] = _type("webhook")
-    url: credential("an http(s) URL", _HTTP_URL) = _field(
+    url: credential(HTTP_URL_TEXT, HTTP_URL) = _field(
         None, None, "URL Alertmanager POSTs its webhook payload to (secret).", ENCRYPTED
     )
     send_resolved: Boolean = _send_resolved()
@@ -209,12 +194,12 @@ class EmailReceiver(_Receiver):
 
 
 class OpsgenieReceiver(_Receiver):
-    _credentials = {"api_key": "an Opsgenie API integration key"}
+    _credentials: ClassVar[dict[str, str]] = {"api_key": "an Opsgenie API integration key"}
     type: Literal["opsgenie"] = _type("opsgenie")
     api_key: credential("an Opsgenie API integration key") = _field(
         None, "apiKey", "Opsgenie API integration key (secret).", ENCRYPTED
     )
-    api_url: HttpUrl | None = _field(
+    api_url: http_url("https://api.eu.opsgenie.com/", "apiKey (a secret)") | None = _field(
         None, "apiURL", "Opsgenie API URL; Opsgenie's own when unset.", "https://api.eu.opsgenie.com/"
     )
     send_resolved: Boolean = _send_resolved()
@@ -240,6 +225,14 @@ class RouteSettings(_Model):
         "A Flux object's namespace -> a receiver that also gets its alerts (the platform receivers still do).",
         {"team-a": "team-a-slack"},
         **_keys_matching(DNS1123_LABEL, 63),
+    )
+    by_object_label: dict[LabelKey, dict[LabelValue, ReceiverName]] = _field(
+        {},
+        "byObjectLabel",
+        "A label key of objectLabels -> the Flux object's value of it -> a receiver that also gets the object's "
+        "alerts (the platform receivers still do).",
+        {"team": {"payments": "payments-oncall"}},
+        **_keys_matching(LABEL_KEY, 317),
     )
     # Alertmanager's own defaults (prometheus/alertmanager config/config.go DefaultRouteOpts and
     # docs/configuration.md, v0.34.0).
@@ -287,6 +280,11 @@ class AlertingSettings(_Model):
             named += [("route.default", self.route.default)]
             named += [(f"route.bySeverity.{k}", v) for k, v in self.route.by_severity.items()]
             named += [(f"route.byNamespace.{k}", v) for k, v in self.route.by_namespace.items()]
+            named += [
+                (f"route.byObjectLabel.{key}.{value}", receiver)
+                for key, values in self.route.by_object_label.items()
+                for value, receiver in values.items()
+            ]
         if self.heartbeat is not None:
             named.append(("heartbeat.receiver", self.heartbeat.receiver))
         for key, name in named:

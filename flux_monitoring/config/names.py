@@ -9,7 +9,7 @@ from flux_monitoring.config.settings import RELEASE_NAME
 # Prometheus selects PodMonitors and PrometheusRules carrying these labels.
 PROMETHEUS_SELECTOR_LABELS = {"release": RELEASE_NAME}
 
-# Grafana's sidecar loads dashboards from ConfigMaps carrying this label, in every namespace.
+# Grafana's sidecar loads dashboards from ConfigMaps carrying this label, in the monitoring namespace.
 DASHBOARD_LABEL = "grafana_dashboard"
 DASHBOARD_LABEL_VALUE = "1"
 

@@ -16,10 +16,9 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
-    Field,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -29,15 +28,25 @@ from pydantic import (
     model_validator,
 )
 
-from flux_monitoring.config.alerting import AlertingSettings, FluxEventsSettings
+from flux_monitoring.config.alerting import NULL_RECEIVER, AlertingSettings, FluxEventsSettings, duration_seconds
+from flux_monitoring.config.alerts import CONFIGURABLE, RUNBOOKS_PATH, Alert
 from flux_monitoring.config.errors import SettingsError, structured_keys, translate
+from flux_monitoring.config.fields import Model as _Model
+from flux_monitoring.config.fields import field as _field
+from flux_monitoring.config.fields import required as _required
+from flux_monitoring.config.operator_crds import CRDS_CHART, KNOWN_RANGE, crds_chart_version
+from flux_monitoring.config.slo import MINIMUM_WINDOW, lowest_objective
 from flux_monitoring.config.types import (
     DNS1123_LABEL,
+    EXACT_SEMVER,
+    LABEL_KEY,
+    LABEL_KEY_TEXT,
     Boolean,
     DnsLabel,
     ExactSemver,
     FluxDuration,
     GitUrl,
+    LabelKey,
     LabelValue,
     PrometheusBytes,
     PrometheusDuration,
@@ -45,16 +54,22 @@ from flux_monitoring.config.types import (
     RepositoryPath,
     Secret,
     form_error,
+    http_url,
+    object_label_name,
     one_of,
-    one_of_numbers,
-    positive_number,
     subdomain,
     text,
-    url_without_credentials,
     whole_number,
 )
-from flux_monitoring.flux.release import DURATION_THRESHOLDS, MINORS, NEWEST, SHARD_PATTERN, flux_release
+from flux_monitoring.contract import (
+    GIT_COMMIT,
+    MINIMUM_PASSWORD_LENGTH,
+    is_known_default_password,
+)
+from flux_monitoring.flux.release import MINORS, NEWEST, SHARD_PATTERN, flux_release
 from flux_monitoring.flux.target import (
+    FLUX_OPERATOR,
+    LEGACY,
     METRIC_SOURCES,
     METRICS_EXPECTED,
     VERSION_EXPECTED,
@@ -64,8 +79,6 @@ from flux_monitoring.flux.target import (
     resolve_flux_target,
 )
 
-PROJECT = "flux-monitoring"
-
 DEFAULT_CHART_VERSION = "88.5.3"
 HELM_REPOSITORY = "https://prometheus-community.github.io/helm-charts"
 RELEASE_NAME = "kube-prometheus-stack"
@@ -73,41 +86,8 @@ RELEASE_NAME = "kube-prometheus-stack"
 DELIVERY_MODES = ("direct", "gitops")
 # Never echoed in an error, whether or not the stack holds them as secrets.
 SECRET_KEYS = frozenset({"grafanaAdminPassword"})
-# The chart's old default (prom-operator) and the usual suspects; compared case-insensitively.
-KNOWN_DEFAULT_PASSWORDS = frozenset(
-    {
-        "admin",
-        "prom-operator",
-        "password",
-        "changeme",
-        "grafana",
-        "secret",
-        "123456",
-        "12345678",
-        "123456789",
-        "1234567890",
-        "admin123",
-        "password123",
-        "letmein",
-        "qwerty",
-        "administrator",
-        "changeme123",
-        "default",
-    }
-)
-MINIMUM_PASSWORD_LENGTH = 12
 
 GIT_REF_KEYS = ("branch", "tag", "semver", "commit")
-
-
-def _field(default: Any, alias: str | None, description: str, *examples: Any, **options: Any) -> Any:
-    """A config key: its default, its name in the stack file, what it means and examples of it."""
-    return Field(default, alias=alias, description=description, examples=list(examples), **options)
-
-
-def _required(alias: str | None, description: str, *examples: Any) -> Any:
-    """A key that must be given: its form's ``missing`` text says so when it is not."""
-    return _field(None, alias, description, *examples, validate_default=True)
 
 
 # The forms of this program's keys (flux_monitoring.config.types has the shared ones).
@@ -155,6 +135,47 @@ FluxComponents = Annotated[
         }
     ),
 ]
+CrdsVersion = text(EXACT_SEMVER, f"an exact {CRDS_CHART} chart version such as 31.0.1")
+_OBJECT_LABELS_TEXT = 'a list of Kubernetes label keys of the Flux objects, such as ["team"]'
+
+
+def _label_keys(value: Any) -> tuple[str, ...]:
+    # Pulumi hands a list over as JSON text.
+    if isinstance(value, str):
+        with contextlib.suppress(json.JSONDecodeError):
+            value = json.loads(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(key, str) for key in value):
+        return tuple(value)
+    raise form_error(_OBJECT_LABELS_TEXT, value=value)
+
+
+def _distinct_prometheus_names(keys: tuple[str, ...]) -> tuple[str, ...]:
+    names: dict[str, str] = {}
+    for key in keys:
+        if len(key.partition("/")[0]) > 253 and "/" in key:
+            raise form_error(f"{LABEL_KEY_TEXT} (a prefix of at most 253 characters)", value=key)
+        if (name := object_label_name(key)) in names:
+            raise form_error(
+                f"label keys whose Prometheus names differ: {names[name]} and {key} are both {name}", value=list(keys)
+            )
+        names[name] = key
+    return keys
+
+
+ObjectLabels = Annotated[
+    tuple[LabelKey, ...],
+    BeforeValidator(_label_keys),
+    AfterValidator(_distinct_prometheus_names),
+    WithJsonSchema(
+        {"type": "array", "items": {"type": "string", "pattern": LABEL_KEY, "maxLength": 317}, "uniqueItems": True}
+    ),
+]
+# Why a metric source cannot carry the objects' own labels (kube-state-metrics copies them from
+# metadata.labels; these sources' series have fixed label sets).
+WITHOUT_OBJECT_LABELS = {
+    FLUX_OPERATOR: "the Flux Operator's flux_resource_info has a fixed set of labels",
+    LEGACY: "the controllers' gotk_reconcile_condition has a fixed set of labels",
+}
 UserName = text(r"^[^\s:]+$", "a user name without spaces or ':', such as admin")
 IngressHost = subdomain(
     "a DNS name such as grafana.example.com", missing="a DNS name such as grafana.example.com (required with ingress)"
@@ -167,18 +188,19 @@ GitBranch = text(r"^\S+$", "a git branch name without spaces")
 GitTag = text(r"^\S+$", "a git tag name without spaces")
 # Flux takes semver constraints, whose clauses are separated by spaces or commas.
 SemverRange = text(r"^[0-9A-Za-z.*^~=<>!|, +-]+$", "a semver range such as 1.x, ^1.2.0 or >=1.2.0 <2.0.0")
-GitCommit = text(r"^[0-9a-f]{40}([0-9a-f]{24})?$", "a full 40 (or 64) character lower-case hex commit SHA")
+GitCommit = text(GIT_COMMIT, "a full 40 (or 64) character lower-case hex commit SHA")
+# https only: a runbook is opened from a notification, often outside the cluster's network; the
+# alert's anchor is appended, so the URL has none.
+RunbookUrl = text(
+    r"^https://[^\s/@#]+(/[^\s#]*)?$",
+    "an https:// URL without #fragment, such as https://github.com/acme/flux-monitoring/blob/main/docs/runbooks.md",
+    max_length=2048,
+)
 SecretName = subdomain("the name of a Secret in the Flux namespace, such as monitoring-git-auth")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 # -- fleet: remote write targets and Grafana data sources -------------------------------------
 
-# No user info: credentials go in basicAuth or bearerToken (a Secret), never in the URL (Helm values).
-HTTP_URL = r"^https?://[^\s/@]+(/\S*)?$"
 # Go's time.ParseDuration as Prometheus' remote write queue takes it.
 QUEUE_DURATION = r"^([0-9]+(ms|s|m|h))+$"
 # Prometheus sets these itself on remote write (prometheus storage/remote/client.go); credentials in
@@ -193,17 +215,7 @@ RESERVED_HEADERS = (
 )
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"  # an HTTP token (RFC 9110)
 
-HttpUrl = Annotated[
-    text(
-        HTTP_URL,
-        "an http:// or https:// URL such as https://mimir.example.com/api/v1/push",
-        max_length=2048,
-        missing="an http:// or https:// URL (required)",
-    ),
-    url_without_credentials(
-        ("http://", "https://"), "a URL without credentials: put them in basicAuth or bearerToken (secrets)"
-    ),
-]
+HttpUrl = http_url("https://mimir.example.com/api/v1/push", "basicAuth or bearerToken (secrets)")
 ClusterName = text(
     DNS1123_LABEL,
     "a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters, such as eu-west-prod",
@@ -380,7 +392,7 @@ class GrafanaSettings(_Model):
         "admin",
         "adminUser",
         "Grafana admin user name; applied when Grafana creates its database "
-        "(README, Secrets: rename an existing admin in Grafana first).",
+        "(docs/secrets.md: rename an existing admin in Grafana first).",
         "admin",
     )
     ingress: Ingress | None = _field(
@@ -466,126 +478,100 @@ class AlertRule(_Model):
     severity: LabelValue
 
 
-def _alert_rule(
-    name: str, for_: str, severity: str, fires: str, threshold: tuple[str, float, Any, str] | None = None
-) -> type[AlertRule]:
-    """An AlertRule with this alert's defaults; ``threshold`` is (key, default, form, meaning)."""
+def _alert_rule(alert: Alert) -> type[AlertRule]:
+    """The model of ``alert``'s key under ``alerts``, with its catalogue defaults."""
     fields: dict[str, Any] = {
-        "for_": (PrometheusDuration, _field(for_, "for", f"How long {fires} before the alert fires.", for_)),
-        "severity": (LabelValue, _field(severity, None, "The alert's severity label.", severity)),
-    }
-    if threshold:
-        key, default, form, meaning = threshold
-        fields["threshold"] = (form, _field(default, key, meaning, default))
-    return create_model(name, __base__=AlertRule, __doc__=f"When {fires}.", **fields)
-
-
-ReconciliationFailureRule = _alert_rule("ReconciliationFailureRule", "10m", "page", "a non-source object is not Ready")
-SuspendedRule = _alert_rule("SuspendedRule", "24h", "warning", "an object stays suspended")
-ControllerDownRule = _alert_rule("ControllerDownRule", "5m", "page", "a controller is down or missing")
-# Flux's duration histogram can only say exactly what share of an object's reconciles took longer
-# than one of its bucket bounds (flux_monitoring/flux/release.py: fluxcd/pkg runtime/metrics
-# ExponentialBucketsRange(10e-3, 1800, 10)), so the threshold is a bound. 469.2 s, the first bound
-# above the former default (300 s, the default HelmRelease timeout): it fires only for objects whose
-# slowest 1% take longer than 7m49s, never for one that reconciles in 2 or 5 minutes; 30m outlasts
-# one slow upgrade.
-_THRESHOLDS = ", ".join(f"{t:g}" for t in list(DURATION_THRESHOLDS)[:-1]) + f" or {list(DURATION_THRESHOLDS)[-1]:g}"
-ReconcileDurationRule = _alert_rule(
-    "ReconcileDurationRule",
-    "30m",
-    "warning",
-    "more than 1% of an object's reconciles take longer than the threshold",
-    (
-        "p99Seconds",
-        469.2,
-        one_of_numbers(
-            tuple(DURATION_THRESHOLDS),
-            f"a bound of Flux's reconcile duration buckets, in seconds: {_THRESHOLDS} (the histogram tells "
-            "exactly whether more than 1% of reconciles took longer than a bound, not how long between two)",
+        "for_": (
+            PrometheusDuration,
+            _field(alert.for_, "for", f"How long {alert.fires} before the alert fires.", alert.for_),
         ),
-        "The p99 threshold, in seconds: one of the bounds of Flux's reconcile duration buckets "
-        f"({_THRESHOLDS}). The alert fires when more than 1% of an object's reconciles over 30m took longer.",
-    ),
-)
-SourceFailureRule = _alert_rule("SourceFailureRule", "15m", "warning", "a source cannot fetch")
-# Blind spots: every object alert and panel of the kind (or of every kind) is silent meanwhile, so
-# they page like a controller down; 15m outlasts a rollout of kube-state-metrics or of Flux itself.
-KindUnreportedRule = _alert_rule(
-    "KindUnreportedRule", "15m", "page", "the controllers reconcile a kind the state source reports no object of"
-)
-StateSourceDownRule = _alert_rule("StateSourceDownRule", "10m", "page", "the state source is down, absent or stale")
-# A Flux upgrade rolls its controllers out within minutes; 30m is past any rollout.
-VersionMismatchRule = _alert_rule(
-    "VersionMismatchRule", "30m", "warning", "the running Flux is another release than fluxVersion"
-)
-WorkqueueRule = _alert_rule(
-    "WorkqueueRule",
-    "15m",
-    "warning",
-    "a controller's work queue stays deep",
-    ("depth", 100.0, positive_number(), "Work queue depth threshold, in items."),
-)
+        "severity": (LabelValue, _field(alert.severity, None, "The alert's severity label.", alert.severity)),
+    }
+    if alert.threshold:
+        threshold = alert.threshold
+        fields["threshold"] = (
+            threshold.form,
+            _field(threshold.default, threshold.key, threshold.meaning, threshold.default),
+        )
+    name = f"{alert.key[0].upper()}{alert.key[1:]}Rule"
+    return create_model(name, __base__=AlertRule, __doc__=f"When {alert.fires}.", **fields)
 
 
-class AlertSettings(_Model):
-    """Each alert's key; an alert given in part keeps its own defaults for the rest."""
+def _alert_settings() -> type[_Model]:
+    fields: dict[str, Any] = {}
+    for alert in CONFIGURABLE:
+        model = _alert_rule(alert)
+        fields[alert.field] = (
+            model,
+            _field(
+                model(),
+                None if alert.key == alert.field else alert.key,
+                f"{alert.name}: {alert.meaning}",
+                alert.example,
+            ),
+        )
+    return create_model(
+        "AlertSettings",
+        __base__=_Model,
+        __doc__="Each alert's key; an alert given in part keeps its own defaults for the rest.",
+        **fields,
+    )
 
-    reconciliation_failure: ReconciliationFailureRule = _field(
-        ReconciliationFailureRule(),
-        "reconciliationFailure",
-        "ReconciliationFailure: a Kustomization, HelmRelease or other non-source object is not Ready.",
-        {"for": "10m", "severity": "page"},
-    )
-    suspended: SuspendedRule = _field(
-        SuspendedRule(), None, "FluxObjectSuspended: an object stays suspended.", {"for": "24h"}
-    )
-    controller_down: ControllerDownRule = _field(
-        ControllerDownRule(),
-        "controllerDown",
-        "FluxControllerDown: a controller or shard's scrape fails, or one of fluxComponents (or, with the "
-        "flux-operator source, the Flux Operator) has no target.",
-        {"for": "5m"},
-    )
-    reconcile_duration: ReconcileDurationRule = _field(
-        ReconcileDurationRule(),
-        "reconcileDuration",
-        "FluxReconcileDurationHigh: more than 1% of an object's reconciles over 30m took longer than p99Seconds.",
-        {"p99Seconds": 122.3},
-    )
-    source_failure: SourceFailureRule = _field(
-        SourceFailureRule(),
-        "sourceFailure",
-        "FluxSourceFailure: a GitRepository, OCIRepository, HelmRepository, HelmChart, Bucket or ExternalArtifact "
-        "is not Ready.",
-        {"for": "15m"},
-    )
-    workqueue: WorkqueueRule = _field(
-        WorkqueueRule(),
+
+AlertSettings = _alert_settings()
+
+
+# -- delivery SLOs --------------------------------------------------------------------------------------
+
+
+def _objective(value: Any) -> float:
+    expected = "a percentage above 0 and below 100, such as 99.5"
+    if value is None:
+        raise form_error(f"{expected} (required)")
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 100:
+        return float(value)
+    raise form_error(expected)
+
+
+Objective = Annotated[
+    float,
+    BeforeValidator(_objective),
+    WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100}),
+]
+
+
+class SloSettings(_Model):
+    """A delivery objective for every namespace's Kustomizations and HelmReleases (config/slo.py)."""
+
+    objective: Objective = _required(
         None,
-        "FluxWorkqueueBacklog: a controller's work queue stays deeper than depth.",
-        {"depth": 100},
+        "Percent of object-time each namespace's Kustomizations and HelmReleases are not failing "
+        "(reconciling is not failing).",
+        99.5,
     )
-    kind_unreported: KindUnreportedRule = _field(
-        KindUnreportedRule(),
-        "kindUnreported",
-        "FluxKindUnreported: the controllers reconcile a kind (its reconcile durations grow) while the metric "
-        "source reports no object of it.",
-        {"for": "30m"},
+    window: PrometheusDuration = _field(
+        "30d", None, "The window the objective and its error budget are over; at most prometheus.retention.", "28d"
     )
-    state_source_down: StateSourceDownRule = _field(
-        StateSourceDownRule(),
-        "stateSourceDown",
-        "FluxStateSourceDown: kube-state-metrics' target is down or absent (resource-info), or the Flux Operator's "
-        "reporting is stale (flux-operator).",
-        {"severity": "warning"},
-    )
-    version_mismatch: VersionMismatchRule = _field(
-        VersionMismatchRule(),
-        "versionMismatch",
-        "FluxVersionMismatch: the Flux controllers' images (or, with flux-operator, the FluxInstance) are of "
-        "another release than fluxVersion.",
-        {"severity": "page"},
-    )
+
+    @model_validator(mode="after")
+    def _burn_rates_can_fire(self) -> SloSettings:
+        if duration_seconds(self.window) < duration_seconds(MINIMUM_WINDOW):
+            raise form_error(
+                f"a Prometheus duration of at least {MINIMUM_WINDOW}, such as 30d or 28d",
+                key="window",
+                value=self.window,
+            )
+        if self.objective <= (lowest := lowest_objective(self.window)):
+            raise form_error(
+                f"a percentage above {lowest:.2f} and below 100 with window {self.window}: a lower objective's "
+                "fast-burn threshold is above 100% failing, so it could never page",
+                key="objective",
+                value=int(self.objective) if self.objective.is_integer() else self.objective,
+            )
+        return self
 
 
 # -- gitops -----------------------------------------------------------------------------------
@@ -664,11 +650,26 @@ class Settings(_Model):
     flux_namespace: DnsLabel = _field(
         "flux-system", "fluxNamespace", "Namespace of the Flux controllers.", "flux-system"
     )
+    node_exporter_namespace: DnsLabel = _field(
+        "node-exporter",
+        "nodeExporterNamespace",
+        "Namespace of node-exporter, the one component that needs privileged pod security (host network, PID "
+        "and paths); created by the program, so the monitoring namespace can enforce baseline.",
+        "node-exporter",
+    )
     delivery: Delivery = _field(
         "direct", None, "direct: Pulumi installs everything; gitops: Flux syncs it from git.", "gitops"
     )
     chart_version: ExactSemver = _field(
         DEFAULT_CHART_VERSION, "chartVersion", "Exact kube-prometheus-stack version.", DEFAULT_CHART_VERSION
+    )
+    operator_crds_version: CrdsVersion | None = _field(
+        None,
+        "operatorCrdsVersion",
+        f"Exact {CRDS_CHART} chart version direct delivery applies before kube-prometheus-stack (its own "
+        f"CRDs off); when unset, the one with the Prometheus Operator release of chartVersion (known for "
+        f"kube-prometheus-stack {KNOWN_RANGE}). Set it only for a chartVersion outside that range.",
+        "31.0.1",
     )
     flux_version: FluxVersion = _field(
         NEWEST,
@@ -702,6 +703,14 @@ class Settings(_Model):
             "image-automation-controller",
         ],
     )
+    object_labels: ObjectLabels = _field(
+        (),
+        "objectLabels",
+        "Kubernetes label keys of the Flux objects that kube-state-metrics copies onto their state series "
+        "(as label_<key>, characters outside [a-zA-Z0-9_] as _): object alerts carry them, "
+        "alerting.route.byObjectLabel routes by them, the dashboards filter by them. resource-info only.",
+        ["team"],
+    )
     drop_unused_metrics: Boolean = _field(
         True,
         "dropUnusedMetrics",
@@ -721,6 +730,14 @@ class Settings(_Model):
     protect: Boolean = _field(
         False, None, "Protect the namespace, the Helm release and the Flux objects from deletion.", True
     )
+    adopt_existing_objects: Boolean = _field(
+        False,
+        "adoptExistingObjects",
+        "Take over objects that already exist under the names this program creates (the monitoring namespace, "
+        "Secrets, dashboards of a cluster that followed the Flux guide) instead of failing with AlreadyExists; "
+        "for a first `pulumi up` on such a cluster only (docs/migration.md).",
+        True,
+    )
     grafana: GrafanaSettings = _field(GrafanaSettings(), None, "Grafana.", {"adminUser": "admin"})
     prometheus: PrometheusSettings = _field(
         PrometheusSettings(), None, "Prometheus.", {"replicas": 2, "retention": "30d", "storageSize": "100Gi"}
@@ -736,6 +753,21 @@ class Settings(_Model):
         None,
         "When each Flux alert fires and its severity.",
         {"reconciliationFailure": {"for": "15m", "severity": "page"}},
+    )
+    runbook_base_url: RunbookUrl | None = _field(
+        None,
+        "runbookBaseUrl",
+        f"Where the runbooks are: every alert's runbook_url is this URL and #<alert name in lower case>. "
+        f"Unset: {RUNBOOKS_PATH}, their path in this project's repository; point it at your fork's page or your wiki.",
+        "https://github.com/acme/flux-monitoring/blob/main/docs/runbooks.md",
+    )
+    slo: SloSettings | None = _field(
+        None,
+        None,
+        "Delivery SLO per namespace: recording rules of the fraction of object-time its Kustomizations and "
+        "HelmReleases are not failing, burn-rate alerts (FluxDeliveryBudgetFastBurn, FluxDeliveryBudgetSlowBurn) "
+        "routed like object alerts, the error budget left on the flux-cluster dashboard. Off when unset.",
+        {"objective": 99.5, "window": "30d"},
     )
     gitops: GitOpsSettings | None = _field(
         None,
@@ -777,6 +809,11 @@ class Settings(_Model):
         ],
     )
 
+    @property
+    def crds_version(self) -> str | None:
+        """The prometheus-operator-crds version direct delivery applies (flux_monitoring.config.operator_crds)."""
+        return self.operator_crds_version or crds_chart_version(self.chart_version)
+
     @field_validator("grafana_admin_password", mode="before")
     @classmethod
     def _password_is_a_strong_secret(cls, value: Any, info: ValidationInfo) -> Any:
@@ -784,11 +821,7 @@ class Settings(_Model):
             return None
         if "grafanaAdminPassword" not in (info.context or {}).get("secret_keys", ()):
             raise form_error("a secret: set it with pulumi config set --secret grafanaAdminPassword")
-        if (
-            not isinstance(value, str)
-            or len(value) < MINIMUM_PASSWORD_LENGTH
-            or value.lower() in KNOWN_DEFAULT_PASSWORDS
-        ):
+        if not isinstance(value, str) or len(value) < MINIMUM_PASSWORD_LENGTH or is_known_default_password(value):
             raise form_error(f"at least {MINIMUM_PASSWORD_LENGTH} characters and not a well-known default password")
         return value
 
@@ -816,6 +849,13 @@ class Settings(_Model):
             raise form_error(
                 "a namespace other than the monitoring namespace", key="fluxNamespace", value=self.flux_namespace
             )
+        if self.node_exporter_namespace in (self.namespace, self.flux_namespace):
+            raise form_error(
+                "a namespace of its own, neither the monitoring nor the Flux namespace: only node-exporter runs "
+                "privileged",
+                key="nodeExporterNamespace",
+                value=self.node_exporter_namespace,
+            )
         if self.require_grafana_admin_password and self.grafana_admin_password is None:
             raise form_error(
                 "a secret, required by requireGrafanaAdminPassword: pulumi config set --secret grafanaAdminPassword",
@@ -836,11 +876,42 @@ class Settings(_Model):
         names = [target.name for target in self.remote_write]
         if len(set(names)) != len(names):
             raise form_error("remote write targets with distinct names", key="remoteWrite", value=names)
+        if self.delivery == "direct" and self.crds_version is None:
+            raise form_error(
+                f"a kube-prometheus-stack version from {KNOWN_RANGE}, whose Prometheus Operator CRDs chart "
+                f"is known; for another, set operatorCrdsVersion to the {CRDS_CHART} version with the same "
+                f"appVersion (prometheus-community/helm-charts)",
+                key="chartVersion",
+                value=self.chart_version,
+            )
         if self.delivery == "gitops" and self.gitops is None:
             raise form_error(
                 "an object with url and one of branch, tag, semver or commit (required when delivery is gitops)",
                 key="gitops",
             )
+        if self.object_labels and (why := WITHOUT_OBJECT_LABELS.get(self.flux_metrics)):
+            raise form_error(
+                f"no objectLabels with fluxMetrics {self.flux_metrics} ({why}): objectLabels needs "
+                "fluxMetrics resource-info, whose kube-state-metrics copies the objects' labels",
+                key="objectLabels",
+                value=list(self.object_labels),
+            )
+        retention = duration_seconds(self.prometheus.retention)
+        if self.slo is not None and retention and duration_seconds(self.slo.window) > retention:
+            raise form_error(
+                f"at most prometheus.retention ({self.prometheus.retention}): the budget is computed from the "
+                "window's samples; raise prometheus.retention or shorten the window",
+                key="slo.window",
+                value=self.slo.window,
+            )
+        route = self.alerting.route
+        for key in route.by_object_label if route is not None else ():
+            if key not in self.object_labels:
+                raise form_error(
+                    f"a label key listed in objectLabels ({', '.join(self.object_labels) or 'none yet'})",
+                    key=f"alerting.route.byObjectLabel.{key}",
+                    value=key,
+                )
         try:
             _ = self.flux  # resolving the target is what checks it
         except FluxTargetError as error:
@@ -855,6 +926,24 @@ class Settings(_Model):
         with the warnings to show the user."""
         components = list(self.flux_components) if self.flux_components is not None else None
         return resolve_flux_target(self.flux_version, self.flux_metrics, components)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the user should hear before anything is created: what the chosen Flux cannot show, and
+        alerts that reach no one (a legal config, the dev stack's: no receiver to set up)."""
+        if self.alerting.receivers:
+            return self.flux.warnings
+        if self.alertmanager.enabled:
+            unheard = (
+                "alerting: no receiver is configured: Alertmanager delivers every alert to its receiver "
+                f"'{NULL_RECEIVER}', so alerts reach no one; add alerting.receivers and alerting.route"
+            )
+        else:
+            unheard = (
+                "alertmanager.enabled is false: Prometheus evaluates the alerts and sends them nowhere, so "
+                "alerts reach no one; enable it and add alerting.receivers and alerting.route"
+            )
+        return (*self.flux.warnings, f"{unheard} (docs/alerting.md)")
 
 
 # Every key of the stack config, in the project's namespace.

@@ -16,6 +16,8 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, SecretStr, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from flux_monitoring.contract import EXACT_SEMVER, FLUX_DURATION, PROMETHEUS_DURATION
+
 # pydantic's error type for a value that is not of its form; its context holds the expected text.
 FORM_ERROR = "form"
 
@@ -164,15 +166,15 @@ QUANTITY = (
     r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
 LABEL_VALUE = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
-# Prometheus: model.ParseDuration and units.ParseBase2Bytes-style sizes of --storage.tsdb.retention.*.
-PROMETHEUS_DURATION = r"^(0|([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$"
-PROMETHEUS_BYTES = r"^(0|([0-9]*[.])?[0-9]+((K|M|G|T|E|P)i?)?B)$"
-# Flux: Go's time.ParseDuration units up to hours (the CRDs' duration pattern).
-FLUX_DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
-EXACT_SEMVER = (
-    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
-    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
+# A label key: an optional DNS-1123 subdomain prefix (at most 253 characters) and '/', then a name
+# (k8s.io/apimachinery pkg/util/validation IsQualifiedName).
+LABEL_KEY = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
+LABEL_KEY_TEXT = "a Kubernetes label key such as team or example.com/team"
+# Prometheus: units.ParseBase2Bytes-style sizes of --storage.tsdb.retention.size (durations: the contract).
+PROMETHEUS_BYTES = r"^(0|([0-9]*[.])?[0-9]+((K|M|G|T|E|P)i?)?B)$"
 # https without user info (credentials belong in the secretRef Secret, not in state or git);
 # ssh with an optional user name such as git@.
 GIT_URL = r"^(https://|ssh://([^\s/@:]+@)?)[^\s/@:]+(:[0-9]+)?/\S+$"
@@ -188,7 +190,22 @@ PrometheusBytes = text(PROMETHEUS_BYTES, "a Prometheus byte size such as 45GB, 5
 FluxDuration = text(FLUX_DURATION, FLUX_DURATION_TEXT)
 ExactSemver = text(EXACT_SEMVER, "an exact kube-prometheus-stack chart version such as 88.5.3 (no 'latest', no ranges)")
 LabelValue = text(LABEL_VALUE, "a label value such as page, critical, warning or info", max_length=63)
+LabelKey = text(LABEL_KEY, LABEL_KEY_TEXT, max_length=253 + 1 + 63)
 RepositoryPath = text(r"^\./\S*$", "a path inside the repository starting with ./")
+
+
+# How an object's label reaches Prometheus: kube-state-metrics writes a label named as its
+# labelsFromPath key, with every character outside [a-zA-Z0-9_] replaced by '_'
+# (kubernetes/kube-state-metrics pkg/customresourcestate/registry_factory.go addPathLabels and
+# internal/store/utils.go SanitizeLabelName, c92fe0c5, v2.20.0+11), and names its own copies of
+# Kubernetes labels label_<key> (kube_<resource>_labels, internal/store/utils.go mapToPrometheusLabels).
+# The program gives the key in that label_ form: no label the queries use starts with it.
+OBJECT_LABEL_PREFIX = "label_"
+
+
+def object_label_name(key: str) -> str:
+    """The Prometheus label name of the Flux objects' Kubernetes label ``key``."""
+    return OBJECT_LABEL_PREFIX + re.sub(r"[^a-zA-Z0-9_]", "_", key)
 
 
 def subdomain(expected: str, missing: str | None = None) -> Any:
@@ -230,7 +247,9 @@ SECRET_SCHEMA = {
 Secret = Annotated[SecretStr, *_validated(_secret, SECRET_SCHEMA)]
 
 
-_URL_USER_INFO = re.compile(r"(?<=://)[^\s/@]*@")
+# User info in a URL: what follows the scheme up to an @ before the first /.
+_USER_INFO = r"(?<=://)[^\s/@]*@"
+_URL_USER_INFO = re.compile(_USER_INFO)
 _GIT_URL_TEXT = "an https:// or ssh:// git URL such as https://github.com/fluxcd/flux2 or ssh://git@github.com/org/repo"
 
 
@@ -243,6 +262,26 @@ def url_without_credentials(schemes: tuple[str, ...], expected: str) -> BeforeVa
         return value
 
     return BeforeValidator(check)
+
+
+# An http:// or https:// URL: a host, then an optional path; one form for every http(s) URL of the
+# stack config. Where the URL is written in plain text (stack file, Helm values, Pulumi state) it
+# carries no credentials: ``http_url`` refuses user info and shows it redacted. A URL that is itself
+# a secret (a webhook's, checked with HTTP_URL alone) may carry them: it is never in plain text.
+HTTP_URL = r"^https?://[^\s/]+(/\S*)?$"
+HTTP_URL_TEXT = "an http:// or https:// URL"
+_URL_LENGTH = 2048
+
+
+def http_url(example: str, credentials: str) -> Any:
+    """A plain-text http(s) URL such as ``example``, without credentials (``credentials`` says where
+    they go instead)."""
+    schema = {"type": "string", "pattern": HTTP_URL, "maxLength": _URL_LENGTH, "not": {"pattern": _USER_INFO}}
+    return Annotated[
+        text(HTTP_URL, f"{HTTP_URL_TEXT} such as {example}", _URL_LENGTH, missing=f"{HTTP_URL_TEXT} (required)"),
+        url_without_credentials(("http://", "https://"), f"a URL without credentials: put them in {credentials}"),
+        WithJsonSchema(schema),
+    ]
 
 
 # A git URL Flux can fetch, without credentials (they belong in a Secret, not in state or git).

@@ -3,7 +3,9 @@
 One table, per Flux minor release 2.0 to 2.9: the controllers (installed by default or extra),
 the kinds that exist with the API version kube-state-metrics must watch (the storage version the
 release serves), which kinds the controllers still export the legacy state gauges for, whether a
-deleted object keeps a ``status="Deleted"`` series, and the reconcile duration histogram's bounds.
+deleted object keeps a ``status="Deleted"`` series, and the reconcile duration histogram's bounds;
+and what the program writes for it: each kind's apiVersion (the same storage version) and which
+fields of the objects it writes that release's CRDs have.
 
 Every fact was read from the upstream repositories; the comments cite the sections of the checked
 release matrix (``../shared/upstream/flux/MATRIX.md``) that name the commit or tag it comes from.
@@ -14,6 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 # Minor releases, oldest first. Newest known: v2.9.4 (2026-08-07, flux2 889be9d6cc8a; MATRIX §0).
 MINORS = ("2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7", "2.8", "2.9")
@@ -48,6 +53,8 @@ SOURCE_WATCHER = "source-watcher"
 DEFAULT_CONTROLLERS = (SOURCE_CONTROLLER, KUSTOMIZE_CONTROLLER, HELM_CONTROLLER, NOTIFICATION_CONTROLLER)
 # --components-extra, with the release that first ships each: source-watcher from v2.7.0
 # (flux2 0a87ed5a "Add source-watcher to manifests").
+# The first release whose helm-controller watches labelled valuesFrom Secrets (FluxRelease.watches_labelled_values).
+WATCHED_VALUES_SINCE = "2.7"
 EXTRA_CONTROLLERS = ((IMAGE_REFLECTOR_CONTROLLER, "2.0"), (IMAGE_AUTOMATION_CONTROLLER, "2.0"), (SOURCE_WATCHER, "2.7"))
 
 # Each controller's release line (the major.minor of its image tag, ghcr.io/fluxcd/<controller>:v<line>.<patch>)
@@ -100,7 +107,8 @@ class FluxKind:
     ``storage`` maps the first minor of each storage version to it; ``legacy_gauges_until`` is the
     last minor whose controller exports gotk_reconcile_condition/gotk_suspend_status for it;
     ``ready_until`` the last minor in which it has a Ready condition (None: always has one).
-    ``revision`` is where its revision is, for kube-state-metrics.
+    ``revision`` maps the first minor of each place its revision is kept (a path in the object,
+    for kube-state-metrics) to that path.
     """
 
     kind: str
@@ -110,22 +118,31 @@ class FluxKind:
     storage: tuple[tuple[str, str], ...]
     legacy_gauges_until: str | None
     ready_until: str | None = None
-    revision: tuple[str, ...] | None = None
+    revision: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Recorded in gotk_reconcile_duration_seconds (MATRIX §1d): never for the 2.7 kinds.
     records_duration: bool = True
-    # Suspended by spec.suspend (ArtifactGenerator by an annotation, ExternalArtifact not at all).
-    has_suspend: bool = True
+    # The first minor whose watched version has spec.suspend (None: never; ArtifactGenerator is
+    # suspended by an annotation, ExternalArtifact not at all).
+    suspend_from: str | None = "2.0"
 
     def storage_version(self, minor: str) -> str | None:
         """The version the release stores (and serves); None if the kind does not exist in it."""
-        version = None
-        for first, stored in self.storage:
-            if _since(minor, first):
-                version = stored
-        return version
+        return _as_of(self.storage, minor)
+
+    def revision_path(self, minor: str) -> tuple[str, ...] | None:
+        return _as_of(self.revision, minor)
 
 
-_ARTIFACT_REVISION = ("status", "artifact", "revision")
+def _as_of(firsts: tuple[tuple[str, _T], ...], minor: str) -> _T | None:
+    """The value of ``firsts`` (first minor, value; oldest first) in force in ``minor``."""
+    found = None
+    for first, value in firsts:
+        if _since(minor, first):
+            found = value
+    return found
+
+
+_ARTIFACT_REVISION = (("2.0", ("status", "artifact", "revision")),)
 _SOURCE = "source.toolkit.fluxcd.io"
 _NOTIFICATION = "notification.toolkit.fluxcd.io"
 _IMAGE = "image.toolkit.fluxcd.io"
@@ -142,7 +159,7 @@ KINDS = (
         KUSTOMIZE_CONTROLLER,
         (("2.0", "v1"),),
         "2.4",
-        revision=("status", "lastAppliedRevision"),
+        revision=(("2.0", ("status", "lastAppliedRevision")),),
     ),
     FluxKind(
         "HelmRelease",
@@ -151,7 +168,14 @@ KINDS = (
         HELM_CONTROLLER,
         (("2.0", "v2beta1"), ("2.2", "v2beta2"), ("2.3", "v2")),
         "2.1",
-        revision=("status", "history", "0", "chartVersion"),
+        # The chart version applied. v2beta1 (Flux 2.0, 2.1) has no status.history: its
+        # lastAppliedRevision is the chart version of the last successful release (helm-controller
+        # v0.35.0 internal/controller/helmrelease_controller.go reconcileRelease: revision :=
+        # chart.Metadata.Version; api/v2beta1/helmrelease_types.go HelmReleaseReady). From v2beta2
+        # (Flux 2.2) status.history[0] is the current release and lastAppliedRevision is deprecated
+        # (../shared/upstream/crds/flux/2.2/helm.toolkit.fluxcd.io_helmreleases.yaml, v0.37.4), and v2
+        # has no lastAppliedRevision (crds/flux/2.3, v1.0.1).
+        revision=(("2.0", ("status", "lastAppliedRevision")), ("2.2", ("status", "history", "0", "chartVersion"))),
     ),
     FluxKind(
         "GitRepository",
@@ -210,7 +234,7 @@ KINDS = (
         None,
         revision=_ARTIFACT_REVISION,
         records_duration=False,
-        has_suspend=False,
+        suspend_from=None,
     ),
     # source-watcher's kind, in its own group; suspended by annotation, no gotk_* metrics (MATRIX §1c, §1e).
     FluxKind(
@@ -221,7 +245,7 @@ KINDS = (
         (("2.7", "v1beta1"),),
         None,
         records_duration=False,
-        has_suspend=False,
+        suspend_from=None,
     ),
     FluxKind(
         "Alert",
@@ -251,7 +275,15 @@ KINDS = (
         "2.4",
     ),
     FluxKind(
-        "ImagePolicy", _IMAGE, "imagepolicies", IMAGE_REFLECTOR_CONTROLLER, (("2.0", "v1beta2"), ("2.7", "v1")), "2.4"
+        "ImagePolicy",
+        _IMAGE,
+        "imagepolicies",
+        IMAGE_REFLECTOR_CONTROLLER,
+        (("2.0", "v1beta2"), ("2.7", "v1")),
+        "2.4",
+        # v1beta2 has no spec.suspend (crds/flux/2.0 to 2.6, image-reflector-controller v0.29.1 to
+        # v0.35.2); v1 has (crds/flux/2.7, v1.0.4).
+        suspend_from="2.7",
     ),
     FluxKind(
         "ImageUpdateAutomation",
@@ -310,12 +342,20 @@ class ReleaseKind:
     group: str
     plural: str
     controller: str
-    version: str  # the storage version: what kube-state-metrics must list and watch
+    # The storage version: what kube-state-metrics must list and watch, and what the program writes
+    # (for every kind it writes, the newest version the release serves and does not deprecate:
+    # tests/unit/test_flux_objects.py reads that from each release's CRDs).
+    version: str
     legacy_gauges: bool
     has_ready: bool
     records_duration: bool
     has_suspend: bool
     revision: tuple[str, ...] | None
+
+    @property
+    def api_version(self) -> str:
+        """The apiVersion an object of this kind is written with in this release."""
+        return f"{self.group}/{self.version}"
 
 
 @dataclass(frozen=True)
@@ -329,6 +369,15 @@ class FluxRelease:
     # A deleted object's condition series stay with status="Deleted" at 1 (runtime <= v0.41.0);
     # from 2.1 they are removed (pkg 60a95d81, runtime/v0.42.0). MATRIX §2.5.
     deleted_status: bool
+    # helm-controller reconciles a HelmRelease as soon as a valuesFrom Secret or ConfigMap labelled
+    # reconcile.fluxcd.io/watch: Enabled changes, from v1.4.0 (Flux 2.7): fluxcd/helm-controller main.go
+    # GetWatchConfigsPredicate, docs/spec/v2/helmreleases.md "Reacting immediately to configuration
+    # dependencies", v1.4.0 at 3db605b; neither at v1.3.0 (Flux 2.6, e47f47f). Before, a changed
+    # Secret waits for the HelmRelease's interval.
+    watches_labelled_values: bool
+    # Fields of the objects the program writes that not every release's CRD has (below).
+    health_check_exprs: bool
+    drift_detection: bool
 
     # The controllers that can run as shards in this release (SHARDED_CONTROLLERS).
     sharded_controllers: tuple[str, ...] = ()
@@ -350,9 +399,28 @@ class FluxRelease:
         (found,) = [k for k in self.kinds if k.kind == name]
         return found
 
+    def api_version(self, kind: str) -> str:
+        """The apiVersion the program writes ``kind`` with for this release."""
+        return self.kind(kind).api_version
+
     def kinds_of(self, controllers: tuple[str, ...] | list[str]) -> tuple[ReleaseKind, ...]:
         """The kinds whose CRDs the given controllers install."""
         return tuple(k for k in self.kinds if k.controller in controllers)
+
+
+# -- fields the program writes that a release may lack (../shared/upstream/crds/flux/<minor>/) ----
+#
+# Kustomization v1 .spec.healthCheckExprs: first in kustomize-controller v1.5.x (crds/flux/2.5,
+# v1.5.1 of Flux v2.5.1); absent from crds/flux/2.0 to 2.4 (v1.0.1 to v1.4.0).
+HEALTH_CHECK_EXPRS_FROM = "2.5"
+# HelmRelease .spec.driftDetection: first in v2beta2 (crds/flux/2.2, helm-controller v0.37.4 of Flux
+# v2.2.3), and in v2; v2beta1, the only version of Flux 2.0 and 2.1 (v0.35.0, v0.36.2), lacks it.
+DRIFT_DETECTION_FROM = "2.2"
+
+
+def written_api_versions(kind: str) -> tuple[str, ...]:
+    """Every apiVersion some release writes the Flux kind ``kind`` with, oldest first (none for another kind)."""
+    return tuple(f"{k.group}/{version}" for k in KINDS if k.kind == kind for _, version in k.storage)
 
 
 @cache
@@ -370,8 +438,8 @@ def flux_release(minor: str) -> FluxRelease:
             legacy_gauges=_until(minor, k.legacy_gauges_until),
             has_ready=k.ready_until is None or _until(minor, k.ready_until),
             records_duration=k.records_duration,
-            has_suspend=k.has_suspend,
-            revision=k.revision,
+            has_suspend=k.suspend_from is not None and _since(minor, k.suspend_from),
+            revision=k.revision_path(minor),
         )
         for k in KINDS
         if (version := k.storage_version(minor)) is not None
@@ -384,4 +452,7 @@ def flux_release(minor: str) -> FluxRelease:
         deleted_status=minor == "2.0",
         sharded_controllers=SHARDED_CONTROLLERS
         + ((SOURCE_WATCHER,) if _since(minor, SOURCE_WATCHER_SHARDED_FROM) else ()),
+        watches_labelled_values=_since(minor, WATCHED_VALUES_SINCE),
+        health_check_exprs=_since(minor, HEALTH_CHECK_EXPRS_FROM),
+        drift_detection=_since(minor, DRIFT_DETECTION_FROM),
     )

@@ -4,10 +4,11 @@ It reaches the cluster as the Secret ``ALERTMANAGER_CONFIG_SECRET`` that the cha
 ``alertmanager.alertmanagerSpec.configSecret`` (helm_values.py); the tests run this same text
 through a real Alertmanager and ``amtool check-config``.
 
-Routing (README "Alerting"):
+Routing (docs/alerting.md):
 - Watchdog goes to the heartbeat receiver only; InfoInhibitor to nobody (the chart's pattern).
-- An alert about a Flux object in a namespace of ``route.byNamespace`` also goes to that tenant's
-  receiver (``continue: true``), then on to the platform's routes below.
+- An alert about a Flux object in a namespace of ``route.byNamespace``, or whose own label has a value
+  of ``route.byObjectLabel``, also goes to that tenant's receiver (``continue: true``), then on to
+  the platform's routes below.
 - ``route.bySeverity`` picks the platform receiver by the ``severity`` label, else ``route.default``.
 Each notification is about one Flux object: groups are per alert name, kind, object namespace and
 name (and ``cluster``, where external labels add it), never per controller pod.
@@ -29,8 +30,9 @@ from flux_monitoring.config.alerting import (
     RouteSettings,
     SlackReceiver,
     WebhookReceiver,
-    duration_seconds,
 )
+from flux_monitoring.config.types import object_label_name
+from flux_monitoring.contract import duration_seconds
 from flux_monitoring.flux.release import NEWEST, flux_release
 from flux_monitoring.signals.sources import SHARD_LABEL
 
@@ -97,12 +99,13 @@ TITLE = (
 
 def _text(dashboard: str) -> str:
     """What and where, per alert: summary, description, the Ready reason when the metric source has
-    it, and the flux-cluster dashboard filtered to the object's namespace."""
+    it, the alert's runbook, and the flux-cluster dashboard filtered to the object's namespace."""
     return (
         "{{ range .Alerts }}"
         "{{ or .Annotations.summary .Annotations.message }}\n"
         "{{ with .Annotations.description }}{{ . }}\n{{ end }}"
         "{{ with .Labels.reason }}Reason: {{ . }}\n{{ end }}"
+        "{{ with .Annotations.runbook_url }}Runbook: {{ . }}\n{{ end }}"
         "{{ with or .Labels.exported_namespace .Labels.namespace }}"
         f"Dashboard: {dashboard}?var-exported_namespace={{{{ . }}}}\n{{{{ end }}}}"
         "{{ end }}"
@@ -196,6 +199,13 @@ def _routes(alerting: AlertingSettings) -> list[dict[str, Any]]:
                 "matchers": ['reportingcontroller =~ ".+"', f'namespace = "{namespace}"'],
             }
         )
+    # The object's own labels (objectLabels), which the object alerts carry as label_<key>; Flux's
+    # events do not carry them.
+    routes += [
+        {"receiver": receiver, "matchers": [f'{object_label_name(key)} = "{value}"'], "continue": True}
+        for key, values in sorted(route.by_object_label.items())
+        for value, receiver in sorted(values.items())
+    ]
     routes += [
         {"receiver": receiver, "matchers": [f'severity = "{severity}"']}
         for severity, receiver in sorted(route.by_severity.items())

@@ -22,7 +22,7 @@ CLUSTER_LABEL = "cluster"
 # The label the Prometheus Operator adds to every series and alert leaving a replica, valued with
 # the pod's name (prometheus-operator pkg/prometheus/promcfg.go defaultReplicaExternalLabelName,
 # 6adcebc 2026-08-08; kube-prometheus-stack 88.5.3 leaves replicaExternalLabelName at "", i.e. the
-# default). Set explicitly so the dedup settings in the README cannot drift from it.
+# default). Set explicitly so the dedup settings in docs/fleet.md cannot drift from it.
 REPLICA_LABEL = "prometheus_replica"
 
 REMOTE_WRITE_SECRET = "remote-write-credentials"

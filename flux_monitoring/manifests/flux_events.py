@@ -11,6 +11,9 @@ Source: fluxcd/notification-controller docs/spec/v1beta3/providers.md and intern
 
 The Providers and Alerts live in the Flux namespace; Pulumi creates them in direct delivery and
 the render writes them in gitops delivery. The Grafana credentials Secret is Pulumi's in both.
+Alert and Provider have no v1: each is written at its release's version (flux_monitoring/flux/release.py),
+v1beta2 in Flux 2.0 and 2.1, v1beta3 from 2.2; every field used here is in both (the eventSources
+kinds too: Alert CRDs in ../shared/upstream/crds/flux/<minor>/, checked by tests/unit/test_flux_objects.py).
 """
 
 from __future__ import annotations
@@ -19,22 +22,17 @@ from typing import Any
 
 from flux_monitoring.config.names import PART_OF_LABELS
 from flux_monitoring.config.settings import RELEASE_NAME, Settings
+from flux_monitoring.contract import FLUX_GRAFANA_SECRET
 from flux_monitoring.manifests.helm_values import GRAFANA_SERVICE
 
-# Alert and Provider have no v1: v1beta3 is the newest, served and stored from Flux 2.1 to 2.9.4
-# (../shared/upstream/flux/MATRIX.md §1c; Flux 2.0 serves v1beta2 only).
-NOTIFICATION_API_VERSION = "notification.toolkit.fluxcd.io/v1beta3"
 GRAFANA_PROVIDER = "flux-monitoring-grafana"
 ALERTMANAGER_PROVIDER = "flux-monitoring-alertmanager"
-# The Grafana provider's Secret keys (basic auth): providers.md "Grafana".
-GRAFANA_CREDENTIALS_SECRET = "flux-monitoring-grafana"
-GRAFANA_USERNAME_KEY, GRAFANA_PASSWORD_KEY = "username", "password"
 # The chart's Alertmanager service and port (kube-prometheus-stack templates/alertmanager/service.yaml,
 # alertmanager.service.port 9093), and the alerts API the alertmanager provider posts to.
 ALERTMANAGER_SERVICE = f"{RELEASE_NAME}-alertmanager"
 ALERTMANAGER_PORT = 9093
 
-# The kinds an Alert's eventSources accept (Alert v1beta3 CRD enum) that emit reconciliation events.
+# The kinds an Alert's eventSources accept (Alert v1beta2 and v1beta3 CRD enum) that emit reconciliation events.
 EVENT_KINDS = (
     "Bucket",
     "GitRepository",
@@ -74,7 +72,7 @@ def _event_sources(settings: Settings) -> list[dict[str, str]]:
 
 def _provider(name: str, settings: Settings, spec: dict[str, Any]) -> dict[str, Any]:
     return {
-        "apiVersion": NOTIFICATION_API_VERSION,
+        "apiVersion": settings.flux.release.api_version("Provider"),
         "kind": "Provider",
         "metadata": _metadata(name, settings),
         "spec": spec,
@@ -83,7 +81,7 @@ def _provider(name: str, settings: Settings, spec: dict[str, Any]) -> dict[str, 
 
 def _alert(name: str, settings: Settings, severity: str) -> dict[str, Any]:
     return {
-        "apiVersion": NOTIFICATION_API_VERSION,
+        "apiVersion": settings.flux.release.api_version("Alert"),
         "kind": "Alert",
         "metadata": _metadata(name, settings),
         "spec": {"providerRef": {"name": name}, "eventSeverity": severity, "eventSources": _event_sources(settings)},
@@ -91,7 +89,7 @@ def _alert(name: str, settings: Settings, severity: str) -> dict[str, Any]:
 
 
 def flux_event_manifests(settings: Settings) -> list[dict[str, Any]]:
-    """The Providers and Alerts ``fluxEvents`` asks for (no Secret: see GRAFANA_CREDENTIALS_SECRET)."""
+    """The Providers and Alerts ``fluxEvents`` asks for (no Secret: see FLUX_GRAFANA_SECRET)."""
     events = settings.flux_events
     manifests = []
     if events.grafana_annotations:
@@ -102,7 +100,7 @@ def flux_event_manifests(settings: Settings) -> list[dict[str, Any]]:
                 {
                     "type": "grafana",
                     "address": grafana_annotations_url(settings),
-                    "secretRef": {"name": GRAFANA_CREDENTIALS_SECRET},
+                    "secretRef": {"name": FLUX_GRAFANA_SECRET},
                 },
             ),
             _alert(GRAFANA_PROVIDER, settings, "info"),

@@ -3,25 +3,26 @@
 Two sets: what Pulumi creates in the Flux namespace in ``gitops`` mode (the GitRepository
 and the two Kustomizations of the Flux guide), and the HelmRepository and HelmRelease that
 the render writes into the synced tree, carrying the same values direct delivery gives Helm.
+Each is written for the stack's Flux release: its apiVersion and the fields that release's CRD
+has (flux_monitoring/flux/release.py).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from flux_monitoring import contract
 from flux_monitoring.config.names import MAX_HISTORY, PART_OF_LABELS, RELEASE_TIMEOUT_SECONDS
 from flux_monitoring.config.settings import HELM_REPOSITORY, RELEASE_NAME, Settings
+from flux_monitoring.contract import FLUX_DURATION, GRAFANA_ADMIN_SECRET, STACK_KUSTOMIZATION
 from flux_monitoring.manifests.helm_values import (
     GRAFANA_ADMIN_CHECKSUM_ANNOTATION,
     GRAFANA_ADMIN_CHECKSUM_KEY,
-    GRAFANA_ADMIN_SECRET,
     kube_prometheus_stack_values,
 )
 from flux_monitoring.manifests.readiness import operator_health_checks
 
 GIT_REPOSITORY = "monitoring"
-STACK_KUSTOMIZATION = "monitoring-stack"
 CONFIG_KUSTOMIZATION = "monitoring-config"
 HELM_REPOSITORY_NAME = "prometheus-community"
 
@@ -30,7 +31,6 @@ KUSTOMIZATION_INTERVAL = "1h"
 HELM_INTERVAL = "1h"
 CHART_INTERVAL = "24h"
 INSTALL_RETRIES = 3
-HELM_RELEASE_API_VERSION = "helm.toolkit.fluxcd.io/v2"
 # A failed Kustomization is retried after this, not after its interval (an hour): without it a
 # first install that outlasts the timeout leaves monitoring down for an hour
 # (fluxcd/kustomize-controller api/v1/kustomization_types.go RetryInterval, GetRetryInterval, v1.9.0).
@@ -40,7 +40,7 @@ RETRY_INTERVAL = "2m"
 STACK_TIMEOUT_MARGIN_SECONDS = 300
 # helm-controller compares the release's objects with the cluster on every reconciliation and
 # re-applies what drifted (.spec.driftDetection, HelmRelease v2beta2 since helm-controller v0.37 /
-# Flux 2.2, and v2: every Flux that serves the v2 written here). The operator adds this annotation
+# Flux 2.2, and v2; left out for Flux 2.0 and 2.1: DRIFT_DETECTION_FROM). The operator adds this annotation
 # to a PrometheusRule it validated after install; the chart's rule objects would drift forever on it.
 # Sources: fluxcd/helm-controller docs/spec/v2/helmreleases.md "Drift detection" (v1.6.0, 2026-07-23);
 # fluxcd/flux2-monitoring-example monitoring/controllers/kube-prometheus-stack/release.yaml (7ab65dc, 2026-03-06).
@@ -50,6 +50,13 @@ DRIFT_DETECTION = {
         {"paths": ["/metadata/annotations/prometheus-operator-validated"], "target": {"kind": "PrometheusRule"}}
     ],
 }
+
+
+# helm-controller reconciles a HelmRelease whose annotation differs from status.lastHandledReconcileAt,
+# on every Flux 2 (ReconcileRequestedPredicate on its HelmRelease watch: fluxcd/helm-controller
+# internal/controller/helmrelease_controller.go at v0.35.0 / Flux 2.0, 56e36da, and v1.3.0, e47f47f;
+# docs/spec/v2/helmreleases.md "Triggering a reconcile").
+RECONCILE_REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 
 
 def _metadata(name: str, namespace: str) -> dict[str, Any]:
@@ -66,20 +73,16 @@ def git_repository(settings: Settings) -> dict[str, Any]:
     if gitops.secret_ref:
         spec["secretRef"] = {"name": gitops.secret_ref}
     return {
-        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "apiVersion": settings.flux.release.api_version("GitRepository"),
         "kind": "GitRepository",
         "metadata": _metadata(GIT_REPOSITORY, settings.flux_namespace),
         "spec": spec,
     }
 
 
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-
-
 def duration_seconds(duration: str) -> int:
     """Whole seconds of a Flux duration such as 10m or 1h30m (already validated)."""
-    return int(sum(float(amount) * _UNIT_SECONDS[unit] for amount, unit in _DURATION_PART.findall(duration)))
+    return int(contract.duration_seconds(duration, FLUX_DURATION))
 
 
 def _duration(seconds: int) -> str:
@@ -97,7 +100,7 @@ def stack_timeout(settings: Settings) -> str:
 
 def _kustomization(settings: Settings, name: str, path: str, timeout: str, **spec: Any) -> dict[str, Any]:
     return {
-        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "apiVersion": settings.flux.release.api_version("Kustomization"),
         "kind": "Kustomization",
         "metadata": _metadata(name, settings.flux_namespace),
         "spec": {
@@ -117,7 +120,7 @@ def stack_kustomization(settings: Settings) -> dict[str, Any]:
     back: after a remediated upgrade the old Deployments are healthy, the HelmRelease is not), and
     the Prometheus and Alertmanager the operator then starts are available."""
     release = {
-        "apiVersion": HELM_RELEASE_API_VERSION,
+        "apiVersion": settings.flux.release.api_version("HelmRelease"),
         "kind": "HelmRelease",
         "name": RELEASE_NAME,
         "namespace": settings.namespace,
@@ -129,7 +132,7 @@ def stack_kustomization(settings: Settings) -> dict[str, Any]:
         settings.gitops.stack_path,
         stack_timeout(settings),
         healthChecks=[release, *workloads],
-        healthCheckExprs=expressions,
+        **({"healthCheckExprs": expressions} if expressions else {}),
     )
 
 
@@ -151,7 +154,7 @@ def flux_sync_manifests(settings: Settings) -> list[dict[str, Any]]:
 
 def helm_repository(settings: Settings) -> dict[str, Any]:
     return {
-        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "apiVersion": settings.flux.release.api_version("HelmRepository"),
         "kind": "HelmRepository",
         "metadata": _metadata(HELM_REPOSITORY_NAME, settings.namespace),
         "spec": {"interval": CHART_INTERVAL, "url": HELM_REPOSITORY},
@@ -162,8 +165,9 @@ def helm_release(settings: Settings) -> dict[str, Any]:
     """The pinned chart with exactly the values direct delivery passes to Helm."""
     # Retry a failed install or upgrade, then roll back: the same safety as an atomic Helm release.
     remediation = {"retries": INSTALL_RETRIES}
+    drift = {"driftDetection": DRIFT_DETECTION} if settings.flux.release.drift_detection else {}
     return {
-        "apiVersion": HELM_RELEASE_API_VERSION,
+        "apiVersion": settings.flux.release.api_version("HelmRelease"),
         "kind": "HelmRelease",
         "metadata": _metadata(RELEASE_NAME, settings.namespace),
         "spec": {
@@ -191,7 +195,7 @@ def helm_release(settings: Settings) -> dict[str, Any]:
             },
             "timeout": _duration(RELEASE_TIMEOUT_SECONDS),
             "maxHistory": MAX_HISTORY,
-            "driftDetection": DRIFT_DETECTION,
+            **drift,
             "values": kube_prometheus_stack_values(settings),
             # The credentials' checksum from the Secret Pulumi keeps (never in git): a rotated password
             # rolls Grafana, as the direct release's pod annotation does (helm_values.with_admin_checksum).
@@ -204,4 +208,19 @@ def helm_release(settings: Settings) -> dict[str, Any]:
                 }
             ],
         },
+    }
+
+
+def helm_release_reconcile_request(settings: Settings, token: Any) -> dict[str, Any] | None:
+    """A patch of the rendered HelmRelease that requests a reconcile whenever ``token`` (the Grafana
+    credentials' checksum) changes, for a Flux whose helm-controller does not watch the labelled
+    valuesFrom Secret (before 2.7: flux_monitoring/flux/release.py watches_labelled_values); None on a
+    Flux that does. Without it a rotated credential reaches the release only at its next interval."""
+    if settings.flux.release.watches_labelled_values:
+        return None
+    metadata = _metadata(RELEASE_NAME, settings.namespace)
+    return {
+        "apiVersion": settings.flux.release.api_version("HelmRelease"),
+        "kind": "HelmRelease",
+        "metadata": {**metadata, "annotations": {RECONCILE_REQUESTED_AT: token}},
     }

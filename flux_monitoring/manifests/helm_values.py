@@ -10,13 +10,12 @@ from typing import Any
 
 from flux_monitoring.config.names import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE, PROMETHEUS_SELECTOR_LABELS
 from flux_monitoring.config.settings import RELEASE_NAME, Settings
+from flux_monitoring.contract import GRAFANA_ADMIN_PASSWORD_KEY, GRAFANA_ADMIN_SECRET, GRAFANA_ADMIN_USER_KEY
 from flux_monitoring.manifests.alertmanager import alertmanager_values
 from flux_monitoring.manifests.fleet import fleet_prometheus_spec, grafana_fleet_values
+from flux_monitoring.manifests.grafana_rbac import grafana_rbac_values, sidecar_values
 from flux_monitoring.signals.kube_state_metrics import kube_state_metrics_values
 
-GRAFANA_ADMIN_SECRET = "grafana-admin"
-GRAFANA_ADMIN_USER_KEY = "admin-user"
-GRAFANA_ADMIN_PASSWORD_KEY = "admin-password"
 # A keyed hash of the credentials (flux_monitoring/resources/grafana_admin.py), also kept in the Secret for gitops.
 GRAFANA_ADMIN_CHECKSUM_KEY = "admin-checksum"
 # On Grafana's pod template: a new value on rotation restarts the pod, whose init container
@@ -40,17 +39,10 @@ ALERTMANAGER_RESOURCE = f"{RELEASE_NAME}-alertmanager"
 GRAFANA_VOLUME_SAFE_STRATEGY = {"type": "Recreate"}
 
 
-# Grafana applies GF_SECURITY_ADMIN_PASSWORD only when it creates its database (the chart sets it
-# from admin.existingSecret); afterwards the password lives in the database and only
-# `grafana cli admin reset-admin-password` changes it offline: by design, say the chart maintainers
-# (prometheus-community/helm-charts #4755, #2710; grafana/helm-charts #3807). So an init container of
-# Grafana's own image resets it from the same Secret before every start of an existing database.
-# The CLI resets user 1, the admin Grafana created, and reads the password from stdin, so it is on no
-# command line. The chart passes extraInitContainers through tpl: the image is the Grafana container's
-# (grafana-community/helm-charts charts/grafana/templates/_pod.tpl, Grafana's volumes "config",
-# "storage" and "search", its image; 12.11.1 at 3386a11). grafana/grafana
-# pkg/cmd/grafana-cli/commands/reset_password_command.go: --password-from-stdin, --user-id (default 1)
-# (a stored copy at 01e609d: the repository is too large to fetch here).
+# The admin password reset before every start: docs/decisions/0004-grafana-password-reset-init-container.md.
+# Sources: grafana-community/helm-charts charts/grafana/templates/_pod.tpl (12.11.1 at 3386a11: tpl'd
+# extraInitContainers, volumes "config", "storage", "search"); grafana/grafana
+# pkg/cmd/grafana-cli/commands/reset_password_command.go (--password-from-stdin, --user-id default 1; 01e609d).
 GRAFANA_DATABASE = "/var/lib/grafana/grafana.db"
 _RESET_ADMIN_PASSWORD = f"""set -eu
 if [ ! -f {GRAFANA_DATABASE} ]; then
@@ -103,13 +95,16 @@ def _grafana_values(settings: Settings) -> dict[str, Any]:
             "passwordKey": GRAFANA_ADMIN_PASSWORD_KEY,
         },
         "extraInitContainers": [_admin_password_reset()],
+        # ConfigMaps of the monitoring namespace only, through a Role the program owns (grafana_rbac.py).
+        "rbac": grafana_rbac_values(),
         "sidecar": {
             "dashboards": {
                 "enabled": True,
                 "label": DASHBOARD_LABEL,
                 "labelValue": DASHBOARD_LABEL_VALUE,
-                "searchNamespace": "ALL",
-            }
+                **sidecar_values(settings),
+            },
+            "datasources": sidecar_values(settings),
         },
     }
     ingress = settings.grafana.ingress
@@ -132,7 +127,7 @@ def _grafana_values(settings: Settings) -> dict[str, Any]:
         # (deploymentStrategy, persistence.accessModes), 12.11.1 at 3386a11, 2026-08-20.
         grafana["deploymentStrategy"] = dict(GRAFANA_VOLUME_SAFE_STRATEGY)
     fleet = grafana_fleet_values(settings.grafana.datasources)
-    grafana["sidecar"].update(fleet.pop("sidecar", {}))
+    grafana["sidecar"]["datasources"].update(fleet.pop("sidecar", {}).get("datasources", {}))
     return {**grafana, **fleet}
 
 
@@ -173,6 +168,23 @@ def with_admin_checksum(values: dict[str, Any], checksum: Any) -> dict[str, Any]
     return {**values, "grafana": grafana}
 
 
+# Direct delivery applies the Prometheus Operator CRDs from the prometheus-operator-crds chart
+# (flux_monitoring/config/operator_crds.py): kube-prometheus-stack's own, which Helm would install
+# once and never upgrade, stay off (its crds subchart, condition crds.enabled; Chart.yaml 88.5.3).
+# gitops keeps them: helm-controller's CreateReplace upgrades them (manifests/gitops.py).
+CHART_CRDS_OFF = {"crds": {"enabled": False}}
+# Retained when Pulumi deletes the chart: pulumi-kubernetes helm.v4.Chart gives objects with this
+# annotation retainOnDelete (provider/pkg/provider/helm/v4/chart.go, 9497796), and deleting a CRD
+# would delete every object of its kind in the cluster. The chart puts crds.annotations on every CRD
+# (prometheus-community/helm-charts charts/prometheus-operator-crds/values.yaml, 31.0.1 at 4529d7b).
+OPERATOR_CRDS_VALUES = {"crds": {"annotations": {"helm.sh/resource-policy": "keep"}}}
+
+
+def without_chart_crds(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with kube-prometheus-stack's CRDs off (direct delivery)."""
+    return {**values, **CHART_CRDS_OFF}
+
+
 def kube_prometheus_stack_values(settings: Settings) -> dict[str, Any]:
     """The chart values that realise ``settings``; every key path exists in the chart's defaults."""
     values: dict[str, Any] = {
@@ -180,6 +192,11 @@ def kube_prometheus_stack_values(settings: Settings) -> dict[str, Any]:
         "prometheus": {"prometheusSpec": _prometheus_spec(settings)},
         "alertmanager": alertmanager_values(settings.alertmanager.enabled),
     }
+    # Only node-exporter needs privileged pod security: in a namespace of its own (manifests/namespace.py);
+    # the subchart places every object of it there (prometheus-community/helm-charts
+    # charts/prometheus-node-exporter/templates/_helpers.tpl "prometheus-node-exporter.namespace",
+    # prometheus-node-exporter-4.56.1 at 8b8e639, the kube-prometheus-stack 88.5.3 dependency).
+    values["prometheus-node-exporter"] = {"namespaceOverride": settings.node_exporter_namespace}
     kube_state_metrics = kube_state_metrics_values(settings)
     if kube_state_metrics:
         values["kube-state-metrics"] = kube_state_metrics

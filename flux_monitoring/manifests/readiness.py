@@ -49,6 +49,16 @@ CURRENT_GENERATION_CONDITION = (
 AVAILABLE_EXPRESSION = CURRENT_GENERATION_CONDITION.format(type=AVAILABLE, status="True")
 RECONCILE_FAILED_EXPRESSION = CURRENT_GENERATION_CONDITION.format(type="Reconciled", status="False")
 
+# Before Flux 2.5 (no healthCheckExprs) kustomize-controller reads health with kstatus alone, which
+# finds a Prometheus or Alertmanager Current as soon as it exists (no Ready, Reconciling or Stalled
+# condition, no status.observedGeneration). The equivalent is the StatefulSet the operator runs it
+# in: kstatus holds that InProgress until every replica is ready and updated, and waits while it does
+# not exist yet (fluxcd/pkg ssa/manager_wait.go WaitForSet, ssa/v0.28.2 of kustomize-controller
+# v1.0.1). The operator names it <prefix>-<name> for shard 0, the chart's only shard
+# (prometheusSpec.shards: 1): prometheus-operator pkg/prometheus/common.go PrefixedName and
+# prometheusNameByShard, pkg/alertmanager/statefulset.go prefixedName (6adcebc, 2026-08-08).
+STATEFUL_SET_PREFIXES = {"Prometheus": "prometheus", "Alertmanager": "alertmanager"}
+
 
 def operator_workloads(settings: Settings) -> list[tuple[str, str]]:
     """(kind, name) of the operator-run resources the chart creates for these settings."""
@@ -75,7 +85,19 @@ def readiness_patches(settings: Settings) -> list[dict[str, Any]]:
 
 
 def operator_health_checks(settings: Settings) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """A Flux Kustomization's healthChecks and healthCheckExprs for the same resources."""
+    """A Flux Kustomization's healthChecks and healthCheckExprs for the same resources; for a Flux
+    without healthCheckExprs, health checks of their StatefulSets instead."""
+    if not settings.flux.release.health_check_exprs:
+        stateful_sets = [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "StatefulSet",
+                "name": f"{STATEFUL_SET_PREFIXES[kind]}-{name}",
+                "namespace": settings.namespace,
+            }
+            for kind, name in operator_workloads(settings)
+        ]
+        return stateful_sets, []
     checks = [
         {"apiVersion": OPERATOR_API_VERSION, "kind": kind, "name": name, "namespace": settings.namespace}
         for kind, name in operator_workloads(settings)

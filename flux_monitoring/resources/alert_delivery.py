@@ -7,18 +7,14 @@ import pulumi_kubernetes as k8s
 
 from flux_monitoring.config.names import PART_OF_LABELS
 from flux_monitoring.config.settings import Settings
+from flux_monitoring.contract import FLUX_GRAFANA_PASSWORD_KEY, FLUX_GRAFANA_SECRET, FLUX_GRAFANA_USERNAME_KEY
 from flux_monitoring.manifests.alertmanager import (
     ALERTMANAGER_CONFIG_KEY,
     ALERTMANAGER_CONFIG_SECRET,
     alertmanager_config_yaml,
 )
 from flux_monitoring.manifests.endpoints import dashboard_urls
-from flux_monitoring.manifests.flux_events import (
-    GRAFANA_CREDENTIALS_SECRET,
-    GRAFANA_PASSWORD_KEY,
-    GRAFANA_USERNAME_KEY,
-    flux_event_manifests,
-)
+from flux_monitoring.manifests.flux_events import flux_event_manifests
 from flux_monitoring.resources.custom_resources import custom_resource
 from flux_monitoring.resources.grafana_admin import GrafanaAdmin
 from flux_monitoring.signals.dashboards import CLUSTER_UID
@@ -65,14 +61,14 @@ class AlertDelivery(pulumi.ComponentResource):
                 k8s.core.v1.Secret(
                     "flux-grafana-credentials",
                     metadata={
-                        "name": GRAFANA_CREDENTIALS_SECRET,
+                        "name": FLUX_GRAFANA_SECRET,
                         "namespace": settings.flux_namespace,
                         "labels": dict(PART_OF_LABELS),
                     },
                     type="Opaque",
                     string_data={
-                        GRAFANA_USERNAME_KEY: grafana_admin.user,
-                        GRAFANA_PASSWORD_KEY: grafana_admin.password,
+                        FLUX_GRAFANA_USERNAME_KEY: grafana_admin.user,
+                        FLUX_GRAFANA_PASSWORD_KEY: grafana_admin.password,
                     },
                     opts=child,
                 )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from flux_monitoring.config.settings import Settings
-from flux_monitoring.manifests.gitops import duration_seconds, flux_sync_manifests
+from flux_monitoring.manifests.gitops import duration_seconds, flux_sync_manifests, helm_release_reconcile_request
 from flux_monitoring.manifests.readiness import await_condition
 from flux_monitoring.resources.custom_resources import custom_resource
 
@@ -26,6 +27,8 @@ class GitOpsDelivery(pulumi.ComponentResource):
     repository fails `pulumi up` instead of reporting success.
 
     ``after``: what the synced objects need first (the namespace, the Grafana admin Secret).
+    ``credentials_checksum``: changes with every credential Grafana holds; on a Flux before 2.7 a
+    patch of the HelmRelease carries it as a requested reconcile, so a rotation takes effect now.
     """
 
     def __init__(
@@ -33,6 +36,7 @@ class GitOpsDelivery(pulumi.ComponentResource):
         name: str,
         settings: Settings,
         after: Sequence[pulumi.Resource],
+        credentials_checksum: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("flux-monitoring:gitops:GitOpsDelivery", name, None, opts)
@@ -48,5 +52,18 @@ class GitOpsDelivery(pulumi.ComponentResource):
         # Flux applies the config only once the stack is Ready: both windows.
         self.config = custom_resource(
             config, after_source, await_ready(stack_timeout + config_timeout + AWAIT_MARGIN_SECONDS)
+        )
+        request = helm_release_reconcile_request(settings, credentials_checksum)
+        # After the stack is Ready (the HelmRelease exists) and the Secrets hold the new values.
+        self.reconcile_request = (
+            k8s.apiextensions.CustomResourcePatch(
+                "kube-prometheus-stack-reconcile-request",
+                api_version=request["apiVersion"],
+                kind=request["kind"],
+                metadata=request["metadata"],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.stack, *after]),
+            )
+            if request
+            else None
         )
         self.register_outputs({"kustomizations": [stack["metadata"]["name"], config["metadata"]["name"]]})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -11,12 +12,9 @@ import pulumi_random as random
 
 from flux_monitoring.config.names import PART_OF_LABELS
 from flux_monitoring.config.settings import Settings
-from flux_monitoring.manifests.helm_values import (
-    GRAFANA_ADMIN_CHECKSUM_KEY,
-    GRAFANA_ADMIN_PASSWORD_KEY,
-    GRAFANA_ADMIN_SECRET,
-    GRAFANA_ADMIN_USER_KEY,
-)
+from flux_monitoring.contract import GRAFANA_ADMIN_PASSWORD_KEY, GRAFANA_ADMIN_SECRET, GRAFANA_ADMIN_USER_KEY
+from flux_monitoring.manifests.fleet import grafana_datasource_secret_data
+from flux_monitoring.manifests.helm_values import GRAFANA_ADMIN_CHECKSUM_KEY
 
 # helm-controller reconciles a HelmRelease as soon as a valuesFrom Secret with this label changes,
 # instead of at its next interval (fluxcd/helm-controller docs/spec/v2/helmreleases.md, v1.6.0).
@@ -24,27 +22,38 @@ FLUX_WATCH_LABELS = {"reconcile.fluxcd.io/watch": "Enabled"}
 CHECKSUM_KEY_BYTES = 32
 
 
-def admin_checksum(key_hex: str, user: str, password: str) -> str:
-    """A keyed hash (HMAC-SHA256) of the credentials: changes when either changes, reveals neither.
+def admin_checksum(key_hex: str, user: str, password: str, datasources: Mapping[str, str] | None = None) -> str:
+    """A keyed hash (HMAC-SHA256) of every credential Grafana's pod holds: the admin user and password
+    and the data sources' credentials (``grafana-datasource-credentials``, which Grafana reads into its
+    environment only when it starts). Changes when any changes, reveals none.
 
     The key is random and secret, so the value, which Helm keeps in plain text, cannot be tested
     against guessed passwords the way a plain hash could. Prefixed so that Helm's --set parsing
-    (gitops valuesFrom targetPath) always reads it as a string.
+    (gitops valuesFrom targetPath) always reads it as a string. Without data source credentials the
+    text hashed is the admin credentials' alone, as before they were added: no spurious roll.
     """
-    digest = hmac.new(bytes.fromhex(key_hex), f"{user}\0{password}".encode(), hashlib.sha256).hexdigest()
+    text = f"{user}\0{password}" + "".join(f"\0{name}={value}" for name, value in sorted((datasources or {}).items()))
+    digest = hmac.new(bytes.fromhex(key_hex), text.encode(), hashlib.sha256).hexdigest()
     return f"hmac-sha256:{digest}"
 
 
 class GrafanaAdmin(pulumi.ComponentResource):
-    """The admin Secret, from the stack's secret password or a generated one, and a checksum of it.
+    """The admin Secret, from the stack's secret password or a generated one, and a checksum of it
+    and of the data sources' credentials.
 
     The password reaches the cluster only as Secret data: never through Helm values, which Helm
     keeps in plain text in its release records. The checksum goes on Grafana's pod template so
-    that a new password restarts Grafana, which then applies it (flux_monitoring/manifests/helm_values.py).
+    that a new password or data source credential restarts Grafana, which then applies it
+    (flux_monitoring/manifests/helm_values.py).
     """
 
     def __init__(
-        self, name: str, settings: Settings, namespace: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        settings: Settings,
+        namespace: pulumi.Input[str],
+        after: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("flux-monitoring:grafana_admin:GrafanaAdmin", name, None, opts)
         if settings.grafana_admin_password is not None:
@@ -61,9 +70,10 @@ class GrafanaAdmin(pulumi.ComponentResource):
             "grafana-admin-checksum-key", length=CHECKSUM_KEY_BYTES, opts=pulumi.ResourceOptions(parent=self)
         )
         # Not secret: it reveals nothing without the key (which stays secret in the state).
+        datasources = grafana_datasource_secret_data(settings.grafana.datasources)
         self.checksum = pulumi.Output.unsecret(
             pulumi.Output.all(key.hex, self.password).apply(
-                lambda parts: admin_checksum(parts[0], settings.grafana.admin_user, parts[1])
+                lambda parts: admin_checksum(parts[0], settings.grafana.admin_user, parts[1], datasources)
             )
         )
         labels = {**PART_OF_LABELS, **(FLUX_WATCH_LABELS if settings.delivery == "gitops" else {})}
@@ -76,6 +86,7 @@ class GrafanaAdmin(pulumi.ComponentResource):
                 GRAFANA_ADMIN_PASSWORD_KEY: self.password,
                 GRAFANA_ADMIN_CHECKSUM_KEY: self.checksum,
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            # ``after``: the Secrets its checksum covers, so whatever the checksum rolls reads their new values.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
         )
         self.register_outputs({"secretName": self.secret.metadata.name})

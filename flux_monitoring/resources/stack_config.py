@@ -5,7 +5,8 @@ from __future__ import annotations
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from flux_monitoring.config.settings import PROJECT, Settings, load_settings
+from flux_monitoring.config.settings import Settings, load_settings
+from flux_monitoring.contract import PROJECT
 
 _PREFIX = f"{PROJECT}:"
 
@@ -29,6 +30,6 @@ def read_settings() -> Settings:
     # A cluster's name in the fleet defaults to its stack's.
     raw.setdefault("cluster", pulumi.get_stack())
     settings = load_settings(raw, secret_keys=secret_keys, kube_context=config.get("kubernetes:context"))
-    for warning in settings.flux.warnings:
+    for warning in settings.warnings:
         pulumi.log.warn(warning)
     return settings

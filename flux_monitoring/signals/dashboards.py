@@ -1,40 +1,40 @@
 """The Flux dashboards, as code with Grafana's foundation SDK, and the ConfigMaps that ship them.
 
 The uids match the Flux monitoring guide, so links to /d/flux-control-plane and /d/flux-cluster
-work. Queries come from promql.FluxQueries, the same builders the alert rules use.
+work. This module lays out panels; every query comes from promql (FluxQueries, RecordedQueries),
+the same builders the alert and recording rules use.
 """
 
 from __future__ import annotations
 
 import json
 
-from grafana_foundation_sdk.builders import dashboard, prometheus, stat, table, timeseries
+from grafana_foundation_sdk.builders import bargauge, dashboard, prometheus, stat, table, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as models
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from flux_monitoring.config.names import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE, PART_OF_LABELS
-from flux_monitoring.config.settings import Settings
+from flux_monitoring.config.settings import Settings, SloSettings
+from flux_monitoring.config.slo import error_budget
+from flux_monitoring.config.types import object_label_name
 from flux_monitoring.signals.promql import (
     ALL_KINDS,
     CLUSTER,
-    HEARTBEAT,
     OBJECT_P99_WINDOW,
     PER_OBJECT_WINDOW,
-    RECONCILE_ERROR_RATE,
-    RECONCILE_RATE,
     RECONCILERS,
+    RECORDED_QUANTILES,
     SLOWEST,
     SOURCES,
     STATE_READY,
     SUSPENDED,
-    WORKQUEUE_DEPTH,
     FluxQueries,
     Kinds,
     RecordedQueries,
-    duration_quantile_record,
+    clusters,
 )
-from flux_monitoring.signals.sources import SHARD_LABEL, FluxOperatorSource
+from flux_monitoring.signals.sources import SHARD_LABEL
 
 CONTROL_PLANE_UID = "flux-control-plane"
 CLUSTER_UID = "flux-cluster"
@@ -44,7 +44,7 @@ RATE = "$__rate_interval"
 # The cluster variable: every query filters on it. All is the whole fleet at a central store; a
 # cluster's own Prometheus has no cluster label, and ".*" also matches series without it.
 CLUSTERS = f"${CLUSTER}"
-# A cluster whose last heartbeat (recorded every 30s, rules.py) is older than this stopped sending.
+# A cluster whose last heartbeat (recorded every minute, rules.py) is older than this stopped sending.
 SILENT_AFTER_SECONDS = 120
 
 
@@ -84,16 +84,40 @@ def _table(title: str, expr: str) -> table.Panel:
     )
 
 
+def _budget_panels(recorded: RecordedQueries, slo: SloSettings) -> list:
+    """The delivery SLO per namespace: the error budget left over the window, and the SLI."""
+    budget = error_budget(slo.objective)
+    left = (
+        bargauge.Panel()
+        .title(f"Delivery error budget left ({slo.window}, objective {slo.objective:g}%)")
+        .description(
+            "Per namespace: the part of its error budget not yet spent, from the recorded fraction of "
+            f"object-time its Kustomizations and HelmReleases were failing over {slo.window}. Below 0: the "
+            "objective is missed."
+        )
+        .datasource(DATASOURCE)
+        .span(12)
+        .height(8)
+        .unit("percentunit")
+        .min(0)
+        .max(1)
+        .with_target(_query(recorded.budget_left(slo.window, budget), "{{exported_namespace}} {{cluster}}").instant())
+    )
+    availability = _query(f"1 - {recorded.slo_error_ratio(slo.window)}", "{{exported_namespace}} {{cluster}}")
+    return [left, _timeseries(f"Delivery availability ({slo.window})", "percentunit", availability)]
+
+
 def _datasource_variable() -> dashboard.DatasourceVariable:
     return dashboard.DatasourceVariable("datasource").label("Data source").type("prometheus")
 
 
-def _label_variable(name: str, label: str, source: str) -> dashboard.QueryVariable:
+def _label_variable(name: str, label: str, query: str) -> dashboard.QueryVariable:
+    """A variable holding values of the label ``name``, which ``query`` lists."""
     return (
         dashboard.QueryVariable(name)
         .label(label)
         .datasource(DATASOURCE)
-        .query(f"label_values({source}, {name})")
+        .query(query)
         .refresh(models.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .sort(models.VariableSort.ALPHABETICAL_ASC)
         .multi(True)
@@ -105,7 +129,7 @@ def _label_variable(name: str, label: str, source: str) -> dashboard.QueryVariab
 
 def _cluster_variable() -> dashboard.QueryVariable:
     """The fleet's clusters: those with a heartbeat in the time range (multi-value, All = the fleet)."""
-    return _label_variable(CLUSTER, "Cluster", HEARTBEAT)
+    return _label_variable(CLUSTER, "Cluster", clusters())
 
 
 def _fleet_overview(q: FluxQueries, recorded: RecordedQueries) -> list[stat.Panel]:
@@ -113,12 +137,10 @@ def _fleet_overview(q: FluxQueries, recorded: RecordedQueries) -> list[stat.Pane
 
     Every cluster that sent a heartbeat in the last hour shows, with 0 where it has none.
     """
-    every_cluster = f'0 * group by (cluster) ({HEARTBEAT}{{cluster=~"{CLUSTERS}"}})'
 
     def per_cluster(title: str, expr: str, width: int = 8) -> stat.Panel:
-        return _stat(title, f"{expr}\nor {every_cluster}", width, legend="{{cluster}}")
+        return _stat(title, recorded.with_every_cluster(expr), width, legend="{{cluster}}")
 
-    silence = f'time() - max by (cluster) (max_over_time({HEARTBEAT}{{cluster=~"{CLUSTERS}"}}[1h]))'
     silent = (
         dashboard.ThresholdsConfig()
         .mode(models.ThresholdsMode.ABSOLUTE)
@@ -129,8 +151,10 @@ def _fleet_overview(q: FluxQueries, recorded: RecordedQueries) -> list[stat.Pane
             per_cluster(f"{state.capitalize()} objects per cluster", recorded.objects_per_cluster(state))
             for state in ("failing", "unknown", SUSPENDED)
         ],
-        per_cluster("Controllers down per cluster", f"count by (cluster) (up{q.controllers()} == 0)", width=12),
-        _stat("Seconds since the last heartbeat", silence, 12, legend="{{cluster}}").unit("s").thresholds(silent),
+        per_cluster("Controllers down per cluster", q.controllers_down_per_cluster(), width=12),
+        _stat("Seconds since the last heartbeat", recorded.heartbeat_age(), 12, legend="{{cluster}}")
+        .unit("s")
+        .thresholds(silent),
     ]
 
 
@@ -150,27 +174,21 @@ def _blind_spots(q: FluxQueries) -> list[stat.Panel]:
     declared = q.settings.flux.release.minor
     panels = [
         _stat(
-            "Kinds reconciled, not reported",
-            f"sum by (cluster, kind) ({q.kinds_unreported(recorded=True)})\nor vector(0)",
-            8,
-            legend="{{kind}} {{cluster}}",
+            "Kinds reconciled, not reported", q.unreported_kinds_stat(), 8, legend="{{kind}} {{cluster}}"
         ).description(
             f"Kinds the controllers reconcile that {source.name} reports no object of: their panels and "
             f"alerts are blind. Likely: {source.unreported_causes}."
         ),
     ]
-    if (down := q.state_source_down()) is not None:
+    if (down := q.state_source_down_stat()) is not None:
         panels.append(
-            _stat(
-                "State source down", f"count by (cluster) ({down})\nor vector(0)", 8, legend="{{cluster}}"
-            ).description(f"{source.name}, where every object state comes from, is down, absent or stale.")
+            _stat("State source down", down, 8, legend="{{cluster}}").description(
+                f"{source.name}, where every object state comes from, is down, absent or stale."
+            )
         )
     panels.append(
         _stat(
-            f"Running Flux, not {declared}",
-            f"count by (cluster, running) ({q.running_flux()})\nor vector(0)",
-            8,
-            legend="Flux {{running}} {{cluster}}",
+            f"Running Flux, not {declared}", q.other_flux_stat(), 8, legend="Flux {{running}} {{cluster}}"
         ).description(
             f"Flux controllers (or the FluxInstance) of another release than fluxVersion {declared}, per release "
             "running: the kinds, versions and metrics here are built for the declared one."
@@ -203,85 +221,38 @@ def control_plane_dashboard(settings: Settings) -> dict:
     # Work queues, reconciliation and error rates are recorded per controller (rules.py), over
     # the recording window; they keep the controllers' namespace, which the variable filters.
     recorded = RecordedQueries(settings, controller_namespace="$namespace", cluster=CLUSTERS)
-
-    def controllers(metric: str, *matchers: str) -> str:
-        return f"{metric}{q.controllers(*matchers)}"
-
-    api = controllers("rest_client_requests_total")
-    api_errors = controllers("rest_client_requests_total", 'code=~"5..|429"')
-    # One value per controller and shard scraped, and per one of fluxComponents (0 for one without a target).
-    missing = [
-        f'label_replace(label_replace(vector(0), "app", "{controller}", "", ""), '
-        f'"{SHARD_LABEL}", "{shard or ""}", "", "")'
-        for controller, shard in settings.flux.required
-    ]
-    # "or on (app, shard)": a zero only for one no cluster has a target of (All), or the chosen one has not.
-    up = f"\nor on (app, {SHARD_LABEL}) ".join(
-        [f"sum by (cluster, app, {SHARD_LABEL}) ({controllers('up')})", *missing]
-    )
+    blind_spots = _blind_spots(q)
     panels = [
-        *_blind_spots(q),
+        *blind_spots,
         # Per controller of each cluster: controllers are named alike in every cluster of a fleet.
-        controllers_up := _stat(
-            "Controllers up", up, width=24, legend=f"{{{{app}}}} {{{{{SHARD_LABEL}}}}} {{{{cluster}}}}"
+        _stat(
+            "Controllers up", q.controllers_up(), width=24, legend=f"{{{{app}}}} {{{{{SHARD_LABEL}}}}} {{{{cluster}}}}"
         ),
+        _timeseries("CPU per controller", "short", _query(q.controller_cpu(RATE), "{{app}} {{cluster}}")),
+        _timeseries("Memory per controller", "bytes", _query(q.controller_memory(), "{{app}} {{cluster}}")),
+        _timeseries("Work queue depth", "short", _query(recorded.workqueue_depth(), "{{app}} {{name}} {{cluster}}")),
         _timeseries(
-            "CPU per controller",
-            "short",
-            _query(
-                f"sum by (cluster, app) (rate({controllers('process_cpu_seconds_total')}[{RATE}]))",
-                "{{app}} {{cluster}}",
-            ),
-        ),
-        # The controller's own resident memory: it needs no cAdvisor series.
-        _timeseries(
-            "Memory per controller",
-            "bytes",
-            _query(f"sum by (cluster, app) ({controllers('process_resident_memory_bytes')})", "{{app}} {{cluster}}"),
-        ),
-        _timeseries(
-            "Work queue depth",
-            "short",
-            _query(
-                recorded.per_controller(WORKQUEUE_DEPTH, ("cluster", "app", "name")), "{{app}} {{name}} {{cluster}}"
-            ),
-        ),
-        _timeseries(
-            "Longest running processor",
-            "s",
-            _query(
-                f"max by (cluster, app, name) ({controllers('workqueue_longest_running_processor_seconds')})",
-                "{{app}} {{name}} {{cluster}}",
-            ),
+            "Longest running processor", "s", _query(q.longest_running_processor(), "{{app}} {{name}} {{cluster}}")
         ),
         _timeseries(
             "Reconciliations per minute",
             "short",
-            _query(
-                f"{recorded.per_controller(RECONCILE_RATE, ('cluster', 'controller'))} * 60",
-                "{{controller}} {{cluster}}",
-            ),
+            _query(recorded.reconciliations_per_minute(), "{{controller}} {{cluster}}"),
         ),
         _timeseries(
             "Reconciliation errors per minute",
             "short",
-            _query(
-                f"{recorded.per_controller(RECONCILE_ERROR_RATE, ('cluster', 'controller'))} * 60",
-                "{{controller}} {{cluster}}",
-            ),
+            _query(recorded.reconciliation_errors_per_minute(), "{{controller}} {{cluster}}"),
         ),
         _timeseries(
             "Kubernetes API requests per second",
             "reqps",
-            _query(f"sum by (cluster, app, method) (rate({api}[{RATE}]))", "{{app}} {{method}} {{cluster}}"),
+            _query(q.api_requests(RATE), "{{app}} {{method}} {{cluster}}"),
         ),
         _timeseries(
             "Kubernetes API error rate (5xx, 429)",
             "percentunit",
-            _query(
-                f"sum by (cluster, app) (rate({api_errors}[{RATE}]))\n/ sum by (cluster, app) (rate({api}[{RATE}]))",
-                "{{app}} {{cluster}}",
-            ),
+            _query(q.api_error_ratio(RATE), "{{app}} {{cluster}}"),
         ),
         # Recorded per controller namespace and kind (rules.py), over the recording window.
         _timeseries(
@@ -289,27 +260,22 @@ def control_plane_dashboard(settings: Settings) -> dict:
             "s",
             *[
                 _query(
-                    f"max by (cluster, kind) ({duration_quantile_record(quantile)}"
-                    f'{{namespace=~"$namespace", cluster=~"{CLUSTERS}"}})',
+                    recorded.kind_duration_quantile(quantile),
                     f"{{{{kind}}}} p{int(quantile * 100)} {{{{cluster}}}}",
                     ref,
                 )
-                for quantile, ref in ((0.5, "A"), (0.9, "B"), (0.99, "C"))
+                for quantile, ref in zip(RECORDED_QUANTILES, "ABC", strict=True)
             ],
         ),
     ]
-    if isinstance(source := q.source, FluxOperatorSource):
+    if (instances := q.flux_instances()) is not None:
         # Only the Flux Operator knows the FluxInstance: Flux's own health and the version applied.
-        panels.insert(
-            panels.index(controllers_up) + 1,
-            _table(
-                "Flux instance (Flux Operator)", source.instances(f'namespace=~"$namespace", cluster=~"{CLUSTERS}"')
-            ),
-        )
+        # After the controllers' stat.
+        panels.insert(len(blind_spots) + 1, _table("Flux instance (Flux Operator)", instances))
     variables = [
         _datasource_variable(),
         _cluster_variable(),
-        _label_variable("namespace", "Flux namespace", f"up{FluxQueries(settings, cluster=CLUSTERS).controllers()}"),
+        _label_variable("namespace", "Flux namespace", q.controller_namespaces()),
     ]
     return _build(_dashboard(CONTROL_PLANE_UID, "Flux Control Plane", variables), panels)
 
@@ -322,7 +288,9 @@ def cluster_dashboard(settings: Settings) -> dict:
     failing, suspended and slowest objects only.
     """
     q = FluxQueries(settings, object_namespace="$exported_namespace", cluster=CLUSTERS)
-    recorded = RecordedQueries(settings, object_namespace="$exported_namespace", cluster=CLUSTERS)
+    recorded = RecordedQueries(
+        settings, object_namespace="$exported_namespace", cluster=CLUSTERS, by_object_labels=True
+    )
 
     def counts(group: str, kinds: Kinds) -> list[stat.Panel]:
         return [_stat(f"{group} {label}", recorded.object_count(label, kinds)) for label in STATE_READY]
@@ -335,6 +303,7 @@ def cluster_dashboard(settings: Settings) -> dict:
         _stat("Suspended", recorded.object_count(SUSPENDED, ALL_KINDS), width=6),
         _table("Failing objects", recorded.failing_objects()),
         _table("Suspended objects", recorded.suspended_objects()),
+        *(_budget_panels(recorded, settings.slo) if settings.slo else ()),
         _timeseries(
             "Average reconcile duration per kind", "s", _query(recorded.duration_average(("kind",)), "{{kind}}")
         ),
@@ -363,7 +332,12 @@ def cluster_dashboard(settings: Settings) -> dict:
     variables = [
         _datasource_variable(),
         _cluster_variable(),
-        _label_variable("exported_namespace", "Namespace", f'{q.source.state_metric}{{cluster=~"{CLUSTERS}"}}'),
+        _label_variable("exported_namespace", "Namespace", q.object_namespaces()),
+        # objectLabels: one variable each, filtering the failing and suspended objects.
+        *(
+            _label_variable(object_label_name(key), key, q.object_label_values(object_label_name(key)))
+            for key in settings.object_labels
+        ),
     ]
     board = _dashboard(CLUSTER_UID, "Flux Cluster Stats", variables)
     if settings.flux_events.grafana_annotations:

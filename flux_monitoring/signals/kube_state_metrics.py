@@ -20,11 +20,12 @@ in a metric: FluxKindUnreported (rules.py) does.
 from __future__ import annotations
 
 from flux_monitoring.config.settings import Settings
+from flux_monitoring.config.types import object_label_name
 from flux_monitoring.flux.release import ReleaseKind
 from flux_monitoring.flux.target import RESOURCE_INFO
 
 
-def _resource(flux_kind: ReleaseKind) -> dict:
+def _resource(flux_kind: ReleaseKind, object_labels: tuple[str, ...]) -> dict:
     labels: dict[str, list[str]] = {
         # Named exported_namespace, not namespace: kube-prometheus-stack scrapes kube-state-metrics
         # with honorLabels: true, so this label reaches Prometheus as is, under the same name the
@@ -41,6 +42,9 @@ def _resource(flux_kind: ReleaseKind) -> dict:
         labels["reason"] = ["status", "conditions", "[type=Ready]", "reason"]
     if flux_kind.revision:
         labels["revision"] = list(flux_kind.revision)
+    # objectLabels: a key's value at metadata.labels.<key>, absent when the object has no such label.
+    # A path step is a map key as is (dots and slashes included; registry_factory.go compilePath).
+    labels.update({object_label_name(key): ["metadata", "labels", key] for key in object_labels})
     return {
         "groupVersionKind": {"group": flux_kind.group, "version": flux_kind.version, "kind": flux_kind.kind},
         "metricNamePrefix": "gotk",
@@ -82,7 +86,7 @@ def kube_state_metrics_values(settings: Settings) -> dict:
             "enabled": True,
             "config": {
                 "kind": "CustomResourceStateMetrics",
-                "spec": {"resources": [_resource(k) for k in kinds]},
+                "spec": {"resources": [_resource(k, settings.object_labels) for k in kinds]},
             },
         },
     }

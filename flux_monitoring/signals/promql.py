@@ -1,10 +1,11 @@
 """PromQL for Flux objects and controllers, in one place for every metric source.
 
 Dashboards and alert rules take their queries from here, so a panel and the alert beside it
-always count the same objects. Object states come from the stack's metric source
-(sources.py: the controllers' legacy gauges, kube-state-metrics' gotk_resource_info or the Flux
-Operator's flux_resource_info); controller series (durations, work queues, up) from the
-controllers' PodMonitor.
+always count the same objects; what varies by metric source is written in that source's object
+(sources.py). No other module writes PromQL (tests/unit/test_promql_in_one_place.py).
+Object states come from the stack's metric source (sources.py: the controllers' legacy gauges,
+kube-state-metrics' gotk_resource_info or the Flux Operator's flux_resource_info); controller
+series (durations, work queues, up) from the controllers' PodMonitor.
 
 Every object query returns one series per Flux object labelled ``kind``, ``exported_namespace``
 and ``name``. ``exported_namespace`` is the object's namespace in every source:
@@ -20,9 +21,10 @@ and ``name``. ``exported_namespace`` is the object's namespace in every source:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flux_monitoring.config.settings import Settings
+from flux_monitoring.config.types import object_label_name
 from flux_monitoring.flux.release import format_bound
 from flux_monitoring.signals.sources import (
     OBJECT_LABELS,
@@ -74,6 +76,11 @@ def _matches(label: str, regex: str | None) -> str:
     return f'{label}=~"{regex}"' if regex is not None else ""
 
 
+def label_values(series: str, label: str) -> str:
+    """A Grafana template variable's query: the values of ``label`` among ``series``."""
+    return f"label_values({series}, {label})"
+
+
 @dataclass(frozen=True)
 class FluxQueries:
     """Queries for one metric generation.
@@ -92,7 +99,7 @@ class FluxQueries:
 
     @property
     def source(self) -> MetricSource:
-        return metric_source(self.settings.flux, self.settings.namespace)
+        return metric_source(self.settings.flux, self.settings.namespace, self.settings.object_labels)
 
     # -- controllers -------------------------------------------------------------------
 
@@ -115,6 +122,14 @@ class FluxQueries:
     def _object_filters(self) -> str:
         """The matchers on the objects' namespace and cluster, for the metric source ("" for any)."""
         return ", ".join(m for m in (self._objects_namespace(), _matches(CLUSTER, self.cluster)) if m)
+
+    def object_namespaces(self) -> str:
+        """The namespaces of the objects (a template variable's values: not filtered on itself)."""
+        return self.object_label_values("exported_namespace")
+
+    def object_label_values(self, label: str) -> str:
+        """The values of one label of the objects' state series (a template variable's values)."""
+        return label_values(f"{self.source.state_metric}{_selector(_matches(CLUSTER, self.cluster))}", label)
 
     def durations(self, series: str, *matchers: str) -> str:
         """A gotk_reconcile_duration_seconds series (bucket, sum or count) with its selector."""
@@ -175,6 +190,73 @@ class FluxQueries:
         """The deepest of each controller's work queues (max over its pods)."""
         return f"max {_by(WORKQUEUE_BY)} (workqueue_depth{self.controllers()})"
 
+    def workqueue_backlog(self, threshold: float) -> str:
+        """Work queues holding more than ``threshold`` items."""
+        return f"{self.workqueue_depth()} > {threshold:g}"
+
+    def controllers_up(self) -> str:
+        """Targets up per controller and shard of each cluster, and a 0 for each controller or shard
+        of fluxComponents without a target: "or on (app, shard)" adds it only for one no chosen
+        cluster has a target of."""
+        missing = [
+            f'label_replace(label_replace(vector(0), "app", "{controller}", "", ""), '
+            f'"{SHARD_LABEL}", "{shard or ""}", "", "")'
+            for controller, shard in self.settings.flux.required
+        ]
+        up = f"sum {_by((CLUSTER, 'app', SHARD_LABEL))} (up{self.controllers()})"
+        return f"\nor on (app, {SHARD_LABEL}) ".join([up, *missing])
+
+    # -- the blind-spot stats of the dashboards: the alerts' queries, 0 when all is seen ------------
+
+    def unreported_kinds_stat(self) -> str:
+        """Per cluster and kind, 1 where FluxKindUnreported's condition holds (as recorded)."""
+        return f"sum {_by((CLUSTER, 'kind'))} ({self.kinds_unreported(recorded=True)})\nor vector(0)"
+
+    def state_source_down_stat(self) -> str | None:
+        """Per cluster, how many state sources are down (None where the source has no target of its own)."""
+        if (down := self.state_source_down()) is None:
+            return None
+        return f"count {_by((CLUSTER,))} ({down})\nor vector(0)"
+
+    def other_flux_stat(self) -> str:
+        """Per cluster and running release, how many controllers (or FluxInstances) run another Flux."""
+        return f"count {_by((CLUSTER, 'running'))} ({self.running_flux()})\nor vector(0)"
+
+    def controllers_down_per_cluster(self) -> str:
+        """How many controller targets of each cluster fail their scrape."""
+        return f"count {_by((CLUSTER,))} (up{self.controllers()} == 0)"
+
+    def controller_cpu(self, window: str) -> str:
+        return f"sum {_by((CLUSTER, 'app'))} (rate(process_cpu_seconds_total{self.controllers()}[{window}]))"
+
+    def controller_memory(self) -> str:
+        """The controllers' own resident memory: it needs no cAdvisor series."""
+        return f"sum {_by((CLUSTER, 'app'))} (process_resident_memory_bytes{self.controllers()})"
+
+    def longest_running_processor(self) -> str:
+        return f"max {_by((CLUSTER, 'app', 'name'))} (workqueue_longest_running_processor_seconds{self.controllers()})"
+
+    def api_requests(self, window: str) -> str:
+        """Kubernetes API requests per second, per controller and method."""
+        return f"sum {_by((CLUSTER, 'app', 'method'))} (rate(rest_client_requests_total{self.controllers()}[{window}]))"
+
+    def api_error_ratio(self, window: str) -> str:
+        """The share of Kubernetes API requests answered 5xx or 429, per controller."""
+        requests = f"rate(rest_client_requests_total{self.controllers()}[{window}])"
+        failed = 'code=~"5..|429"'
+        errors = f"rate(rest_client_requests_total{self.controllers(failed)}[{window}])"
+        return f"sum {_by((CLUSTER, 'app'))} ({errors})\n/ sum {_by((CLUSTER, 'app'))} ({requests})"
+
+    def controller_namespaces(self) -> str:
+        """The namespaces of the controllers (a template variable's values: not filtered on itself)."""
+        return label_values(f"up{replace(self, controller_namespace=None).controllers()}", "namespace")
+
+    def flux_instances(self) -> str | None:
+        """Each Flux installation in the controller namespaces and clusters chosen, where the source
+        reports them (the Flux Operator's FluxInstance); None otherwise."""
+        filters = (_matches("namespace", self.controller_namespace), _matches(CLUSTER, self.cluster))
+        return self.source.instances(", ".join(m for m in filters if m))
+
     def duration_quantile(self, quantile: float, window: str, by: tuple[str, ...]) -> str:
         return f"histogram_quantile({quantile}, sum {_by((*by, 'le'))} (rate({self.durations('bucket')}[{window}])))"
 
@@ -189,6 +271,10 @@ class FluxQueries:
             f"1 - (\nsum {_by(by)} (rate({self.durations('bucket', faster)}[{window}]))\n"
             f"/ sum {_by(by)} (rate({self.durations('count')}[{window}]))\n)"
         )
+
+    def mostly_slower_than(self, bound: float, window: str, share: float) -> str:
+        """Objects more than ``share`` of whose reconciles in ``window`` took longer than ``bound``."""
+        return f"{self.share_slower_than(bound, window, OBJECT_LABELS)} > {share:g}"
 
     def duration_average(self, window: str, by: tuple[str, ...]) -> str:
         return (
@@ -305,6 +391,13 @@ SLOWEST_AVERAGE = f"flux:gotk_reconcile_duration_seconds:avg_rate{PER_OBJECT_WIN
 SLOWEST_P99 = f"flux:gotk_reconcile_duration_seconds:p99_rate{OBJECT_P99_WINDOW}_max{PER_OBJECT_WINDOW}_top{SLOWEST}"
 
 
+def per_object(record: str, kinds: Kinds, object_labels: tuple[str, ...] = ()) -> str:
+    """Each object of ``kinds`` in a per-object recorded state, without its detail labels: a
+    revision or reason that changes must neither resolve the alert nor restart its ``for``. The
+    objects' own labels (objectLabels) stay, for routing."""
+    return f"max {_by(OBJECT_LABELS + object_labels)} ({record}{_selector(kinds.matcher('kind'))})"
+
+
 def _slowest_average(q: FluxQueries) -> str:
     return f"topk({SLOWEST}, {q.duration_average(PER_OBJECT_WINDOW, OBJECT_LABELS)})"
 
@@ -327,8 +420,15 @@ def object_rules(settings: Settings) -> list[dict]:
         {"record": FAILING_OBJECTS, "expr": q.held_objects("False", ALL_KINDS, detail=True)},
         {"record": SUSPENDED_OBJECTS, "expr": q.held_suspended(ALL_KINDS, detail=True)},
     ]
+    # Ready and unknown objects but the suspended ones recorded just before: the source's suspend
+    # flags are read once an evaluation (with the legacy gauges, one series per object each time).
+    unsuspended = f"\nunless on ({', '.join(OBJECT_LABELS)}) {SUSPENDED_OBJECTS}"
     rules += [
-        {"record": OBJECT_COUNT, "expr": _count_by_kind(q.objects(ready, ALL_KINDS)), "labels": {"state": state}}
+        {
+            "record": OBJECT_COUNT,
+            "expr": _count_by_kind(q.source.ready(ready, ALL_KINDS, q._object_filters(), False) + unsuspended),
+            "labels": {"state": state},
+        }
         for state, ready in STATE_READY.items()
         if state != "failing"
     ]
@@ -402,6 +502,9 @@ class RecordedQueries:
     object_namespace: str | None = None
     controller_namespace: str | None = None
     cluster: str | None = None
+    # Filter the failing and suspended objects on a template variable per objectLabels key, named
+    # as its Prometheus label (allValue ".*" also matches objects without the label).
+    by_object_labels: bool = False
 
     def _filters(self, *matchers: str) -> str:
         return _selector(
@@ -444,12 +547,16 @@ class RecordedQueries:
             f"or count(\n{self._selected_objects(state, kinds)}\n)\nor vector(0)"
         )
 
+    def _object_label_filters(self) -> tuple[str, ...]:
+        labels = self.settings.object_labels if self.by_object_labels else ()
+        return tuple(_matches(name, f"${name}") for name in map(object_label_name, labels))
+
     def failing_objects(self) -> str:
         """Each failing object (not suspended), with the detail labels its source knows."""
-        return f"{FAILING_OBJECTS}{self._filters()}"
+        return f"{FAILING_OBJECTS}{self._filters(*self._object_label_filters())}"
 
     def suspended_objects(self) -> str:
-        return f"{SUSPENDED_OBJECTS}{self._filters()}"
+        return f"{SUSPENDED_OBJECTS}{self._filters(*self._object_label_filters())}"
 
     def objects_per_cluster(self, state: str) -> str:
         """How many objects of each cluster are in ``state``; clusters with none are left out."""
@@ -458,9 +565,32 @@ class RecordedQueries:
             f"or count by ({CLUSTER}) (\n{self._selected_objects(state, ALL_KINDS)}\n)"
         )
 
-    def per_controller(self, record: str, by: tuple[str, ...]) -> str:
+    def _per_controller(self, record: str, by: tuple[str, ...]) -> str:
         """A per-controller recorded series (RECONCILE_RATE, RECONCILE_ERROR_RATE, WORKQUEUE_DEPTH) summed ``by``."""
         return f"sum {_by(by)} ({record}{self._filters()})"
+
+    def workqueue_depth(self) -> str:
+        return self._per_controller(WORKQUEUE_DEPTH, (CLUSTER, "app", "name"))
+
+    def reconciliations_per_minute(self) -> str:
+        return f"{self._per_controller(RECONCILE_RATE, (CLUSTER, 'controller'))} * 60"
+
+    def reconciliation_errors_per_minute(self) -> str:
+        return f"{self._per_controller(RECONCILE_ERROR_RATE, (CLUSTER, 'controller'))} * 60"
+
+    def kind_duration_quantile(self, quantile: float) -> str:
+        """The recorded ``quantile`` (one of RECORDED_QUANTILES) of reconcile durations per kind, in the
+        controller namespaces chosen."""
+        return f"max {_by((CLUSTER, 'kind'))} ({duration_quantile_record(quantile)}{self._filters()})"
+
+    def with_every_cluster(self, expr: str) -> str:
+        """``expr`` per cluster, with a 0 for each cluster that sends a heartbeat and has no value."""
+        return f"{expr}\nor 0 * group {_by((CLUSTER,))} ({HEARTBEAT}{_selector(_matches(CLUSTER, self.cluster))})"
+
+    def heartbeat_age(self) -> str:
+        """Seconds since each cluster's last heartbeat within HEARTBEAT_LOOKBACK."""
+        heartbeats = f"{HEARTBEAT}{_selector(_matches(CLUSTER, self.cluster))}"
+        return f"time() - max {_by((CLUSTER,))} (max_over_time({heartbeats}[{HEARTBEAT_LOOKBACK}]))"
 
     def duration_quantile(self, quantile: float, by: tuple[str, ...]) -> str:
         buckets = (
@@ -479,15 +609,81 @@ class RecordedQueries:
     def slowest_average(self) -> str:
         return f"topk({SLOWEST}, {self._at_all(SLOWEST_AVERAGE)}\nor {_slowest_average(self._selected)})"
 
+    def slo_error_ratio(self, window: str) -> str:
+        """Each selected namespace's recorded error ratio over ``window``."""
+        return f"{slo_error_ratio(window)}{self._filters()}"
+
+    def budget_left(self, window: str, budget: float) -> str:
+        """The fraction of each namespace's error budget (``budget``, over ``window``) not spent yet."""
+        return f"1 - {self.slo_error_ratio(window)} / {budget!r}"
+
     def slowest_p99(self) -> str:
         """Each object's p99 is recorded (OBJECT_P99): a selection reads its namespaces' series."""
         selected = self._selected._object_filters()
         return f"topk({SLOWEST}, {self._at_all(SLOWEST_P99)}\nor {_slowest_p99(_selector(selected))})"
 
 
+# -- delivery SLO (slo) ---------------------------------------------------------------------
+#
+# Per namespace (and cluster), never per object at query time: each namespace's Kustomizations and
+# HelmReleases that exist, and those failing (Ready False, not suspended; 0 when none), recorded with
+# the object states (every 30s). The error ratio over a window is the failing object-time over the
+# object-time: sum_over_time of the failing count over sum_over_time of the count.
+SLO_BY = (CLUSTER, "exported_namespace")
+SLO_KINDS = RECONCILERS
+SLO_OBJECTS = "flux:slo_objects:count"
+SLO_FAILING = "flux:slo_objects_failing:count"
+# The SLO window is long (30d): the budget group sums each 5 minutes once, at its own 5m interval,
+# so the window's ratio reads 8,640 samples per namespace instead of 86,400.
+SLO_SUM_WINDOW = "5m"
+SLO_OBJECTS_SUM = f"flux:slo_objects:sum_over_time{SLO_SUM_WINDOW}"
+SLO_FAILING_SUM = f"flux:slo_objects_failing:sum_over_time{SLO_SUM_WINDOW}"
+
+
+def slo_error_ratio(window: str) -> str:
+    """The recorded error ratio of each namespace over ``window``."""
+    return f"flux:slo_errors:ratio_rate{window}"
+
+
+def _ratio(failing: str, objects: str, window: str) -> str:
+    return f"sum_over_time({failing}[{window}])\n/ sum_over_time({objects}[{window}])"
+
+
+def slo_count_rules(settings: Settings) -> list[dict]:
+    """SLO_OBJECTS and SLO_FAILING, after FAILING_OBJECTS in the objects group (which they read)."""
+    q = FluxQueries(settings)
+    existing = "\nor ".join([*(q.objects(ready, SLO_KINDS) for ready in STATE_READY.values()), q.suspended(SLO_KINDS)])
+    failing = f"{FAILING_OBJECTS}{_selector(SLO_KINDS.matcher('kind'))}"
+    return [
+        {"record": SLO_OBJECTS, "expr": f"count {_by(SLO_BY)} (\n{existing}\n)"},
+        {"record": SLO_FAILING, "expr": f"count {_by(SLO_BY)} ({failing})\nor 0 * {SLO_OBJECTS}"},
+    ]
+
+
+def slo_window_rules(windows: tuple[str, ...]) -> list[dict]:
+    """The error ratio over each of the burn-rate alerts' ``windows``."""
+    return [{"record": slo_error_ratio(w), "expr": _ratio(SLO_FAILING, SLO_OBJECTS, w)} for w in windows]
+
+
+def slo_budget_rules(window: str) -> list[dict]:
+    """The error ratio over the SLO ``window``, from 5-minute sums (evaluated every SLO_SUM_WINDOW)."""
+    return [
+        {"record": SLO_FAILING_SUM, "expr": f"sum_over_time({SLO_FAILING}[{SLO_SUM_WINDOW}])"},
+        {"record": SLO_OBJECTS_SUM, "expr": f"sum_over_time({SLO_OBJECTS}[{SLO_SUM_WINDOW}])"},
+        {"record": slo_error_ratio(window), "expr": _ratio(SLO_FAILING_SUM, SLO_OBJECTS_SUM, window)},
+    ]
+
+
 # Recorded every recording interval; its value is the evaluation time. A cluster whose latest
 # heartbeat at the central store is old has stopped sending data.
 HEARTBEAT = "flux:heartbeat:timestamp"
+# How far back the age of a cluster's heartbeat is looked for: a cluster silent for longer drops out.
+HEARTBEAT_LOOKBACK = "1h"
+
+
+def clusters() -> str:
+    """The fleet's clusters (a template variable's values): those with a heartbeat."""
+    return label_values(HEARTBEAT, CLUSTER)
 
 
 def heartbeat_rule() -> dict[str, str]:

@@ -3,14 +3,18 @@ adds one on the FluxInstance)."""
 
 from __future__ import annotations
 
+from flux_monitoring.config.alerting import duration_seconds
+from flux_monitoring.config.alerts import ALERTS, Alert, fill, runbook_url, settings_of
 from flux_monitoring.config.names import PART_OF_LABELS, PROMETHEUS_SELECTOR_LABELS
-from flux_monitoring.config.settings import AlertRule, Settings
+from flux_monitoring.config.settings import AlertRule, Settings, SloSettings
+from flux_monitoring.config.slo import ALERT_WINDOWS, BURN_RATES, error_budget
 from flux_monitoring.flux.release import DURATION_THRESHOLDS, bound_text, format_bound
 from flux_monitoring.signals.promql import (
     ALL_KINDS,
     FAILING_OBJECTS,
     NOT_SOURCES,
     OBJECT_P99_WINDOW,
+    SLO_SUM_WINDOW,
     SOURCES,
     SUSPENDED_OBJECTS,
     FluxQueries,
@@ -18,14 +22,21 @@ from flux_monitoring.signals.promql import (
     heartbeat_rule,
     instances_not_ready,
     object_rules,
+    per_object,
+    slo_budget_rules,
+    slo_count_rules,
+    slo_error_ratio,
+    slo_window_rules,
     slowest_rules,
 )
-from flux_monitoring.signals.sources import OBJECT_LABELS, FluxOperatorSource, Kinds, by, selector
+from flux_monitoring.signals.sources import FluxOperatorSource
 
 RULE_NAME = "flux-monitoring"
 
-# Each group has an explicit interval, chosen so that its evaluation takes well under a tenth of
-# it at 10,000 objects on two cores (make bench measures prometheus_rule_group_last_duration_seconds).
+# Each group has an explicit interval, what its readers need and no more: the rules run whatever
+# anyone watches, so at 10,000 objects all of them together must cost Prometheus less than one
+# person watching the upstream dashboards (make bench, docs/scale.md), each evaluation well under a
+# tenth of its interval.
 # An alert reads raw series, or series recorded before it in its own group: rules of a group run in
 # order at one timestamp (prometheus/prometheus rules/group.go Eval), so a late or missed evaluation
 # of another group can never leave it without data and restart its `for`.
@@ -33,17 +44,24 @@ RULE_NAME = "flux-monitoring"
 ALERT_GROUP = "flux"
 ALERT_INTERVAL = "1m"
 # - object states, which the dashboards show as they are (refresh 1m), and the object-state alerts
-#   on the failing and suspended objects recorded just before them;
+#   on the failing and suspended objects recorded just before them: a minute, as the alerts had in
+#   the alert group;
 RECORDING_GROUP = "flux-objects"
-RECORDING_INTERVAL = "30s"
-# - reconcile durations per kind, rates over 5m windows;
+RECORDING_INTERVAL = "1m"
+# - reconcile durations per kind, rates over 5m windows, each evaluation's window starting where the
+#   last one ended (every reconcile counted once): they read every duration series of the fleet;
 DURATION_GROUP = "flux-durations"
-DURATION_INTERVAL = "1m"
+DURATION_INTERVAL = "5m"
 # - each object's p99 over 30m and the slowest objects over 2h, which read every bucket series of
 #   the fleet, and FluxReconcileDurationHigh over 30m (its `for` is 30m by default): windows that
 #   long move little in five minutes.
 SLOWEST_GROUP = "flux-slowest"
 SLOWEST_INTERVAL = "5m"
+# - with slo: each namespace's error ratio over the burn-rate windows (5m to 6h), read by the
+#   alerts every minute; and over the SLO window, from 5-minute sums that its 5m interval tiles.
+SLO_GROUP = "flux-slo"
+SLO_INTERVAL = "1m"
+SLO_BUDGET_GROUP = "flux-slo-budget"
 # FluxReconcileDurationHigh: more than this share of an object's reconciles took longer than the
 # threshold, which is to say its p99 is above it.
 SLOWER_SHARE = 0.01
@@ -57,13 +75,32 @@ _OBJECT = "{{ $labels.kind }} {{ $labels.exported_namespace }}/{{ $labels.name }
 _IN_CLUSTER = " in cluster {{ $externalLabels.cluster }}"
 
 
-def _alert(name: str, expr: str, rule: AlertRule, summary: str, description: str) -> dict:
+def _alert(
+    settings: Settings, alert: Alert, expr: str, description_suffix: str = "", values: dict[str, str] | None = None
+) -> dict:
+    """The rule of catalogue entry ``alert`` firing on ``expr``, with its key's for and severity;
+    ``values`` fill the alert's own placeholders."""
+    keyed = settings_of(alert)
+    rule: AlertRule = getattr(settings.alerts, keyed.field)
+    values = {
+        "object": _OBJECT,
+        "for": rule.for_,
+        "flux_namespace": settings.flux_namespace,
+        "window": OBJECT_P99_WINDOW,
+        **(values or {}),
+    }
+    if keyed.threshold:
+        values.setdefault("threshold", format_bound(rule.threshold))
     return {
-        "alert": name,
+        "alert": alert.name,
         "expr": expr,
         "for": rule.for_,
         "labels": {"severity": rule.severity},
-        "annotations": {"summary": summary + _IN_CLUSTER, "description": description},
+        "annotations": {
+            "summary": fill(alert.summary, **values) + _IN_CLUSTER,
+            "description": fill(alert.description, **values) + description_suffix,
+            "runbook_url": runbook_url(settings.runbook_base_url, alert),
+        },
     }
 
 
@@ -83,10 +120,98 @@ def _reason(query: str | None, *labels: str) -> str:
     )
 
 
-def _per_object(record: str, kinds: Kinds) -> str:
-    """Each object of ``kinds`` in a per-object recorded state, without its detail labels: a
-    revision or reason that changes must neither resolve the alert nor restart its ``for``."""
-    return f"max {by(OBJECT_LABELS)} ({record}{selector(kinds.matcher('kind'))})"
+def _duration_text(seconds: float) -> str:
+    """A duration as Prometheus writes one, to the minute: 180000 -> 2d2h."""
+    minutes, text = round(seconds / 60), ""
+    for unit, size in (("d", 1440), ("h", 60), ("m", 1)):
+        if minutes >= size:
+            text += f"{minutes // size}{unit}"
+            minutes %= size
+    return text or "0m"
+
+
+def _burn_rate_alerts(slo: SloSettings) -> dict[str, tuple]:
+    """The delivery SLO's burn-rate alerts: both windows of each burn above its rate (SRE workbook)."""
+    budget = error_budget(slo.objective)
+    alerts = {}
+    for rate in BURN_RATES:
+        factor = rate.factor(slo.window)
+        above = f"> {format_bound(factor)} * {format_bound(budget)}"
+        expr = f"{slo_error_ratio(rate.long)} {above}\nand {slo_error_ratio(rate.short)} {above}"
+        values = {
+            "long": rate.long,
+            "short": rate.short,
+            "burn": f"{factor:g}",
+            "objective": f"{slo.objective:g}",
+            "window": slo.window,
+            "exhausted": _duration_text(duration_seconds(slo.window) / factor),
+        }
+        alerts[rate.alert] = (expr, "", values)
+    return alerts
+
+
+def _expressions(settings: Settings) -> dict[str, tuple]:
+    """Each alert's expression, the text added to its description and the values of its own
+    placeholders, by alert name: the alerts this configuration has."""
+    q = FluxQueries(settings)
+    source = q.source
+    alerts = settings.alerts
+    # Evaluated in the cluster, whose own series have no cluster label.
+    reason = _reason(source.reason_query(), "kind", "exported_namespace", "name")
+    # The share above a bucket bound is exact (FluxQueries.share_slower_than): an object whose
+    # reconciles all take less than the threshold never fires, one whose slowest 1% take longer
+    # always does. The summary says only that; how much longer, the buckets cannot tell.
+    bound = DURATION_THRESHOLDS[alerts.reconcile_duration.threshold]
+    slower = {"share": f"{SLOWER_SHARE:.0%}", "slower": f"{bound_text(bound)}s", "bound": format_bound(bound)}
+    # Sources are left to FluxSourceFailure so that each failing object raises one alert; a
+    # source that cannot fetch keeps serving its last artifact, which warrants its own threshold.
+    expressions = {
+        "ReconciliationFailure": (per_object(FAILING_OBJECTS, NOT_SOURCES, source.object_labels), reason),
+        "FluxSourceFailure": (per_object(FAILING_OBJECTS, SOURCES, source.object_labels), reason),
+        "FluxObjectSuspended": (per_object(SUSPENDED_OBJECTS, ALL_KINDS, source.object_labels), ""),
+        "FluxControllerDown": (q.controller_down(), ""),
+        "FluxReconcileDurationHigh": (
+            source.labelled(q.mostly_slower_than(bound, OBJECT_P99_WINDOW, SLOWER_SHARE)),
+            "",
+            slower,
+        ),
+        "FluxWorkqueueBacklog": (q.workqueue_backlog(alerts.workqueue.threshold), ""),
+    }
+    # The alerts that say when the signals are blind: a kind the source does not report, the source
+    # itself gone, another Flux running than the one everything was built for.
+    expressions["FluxKindUnreported"] = (
+        q.kinds_unreported(),
+        "",
+        {"source": source.name, "causes": source.unreported_causes},
+    )
+    if (down := q.state_source_down()) is not None:
+        expressions["FluxStateSourceDown"] = (down, "", {"source": source.name, "state_metric": source.state_metric})
+    expressions["FluxVersionMismatch"] = (
+        q.running_flux(),
+        "",
+        {"running": source.running_text, "declared": settings.flux.release.minor},
+    )
+    if isinstance(source, FluxOperatorSource):
+        # Its state is held through missed scrapes of the operator like the objects'.
+        instance_reason = _reason(source.instance_reason_query(), "exported_namespace", "name")
+        expressions["FluxInstanceNotReady"] = (instances_not_ready(source), instance_reason)
+    if settings.slo is not None:
+        expressions.update(_burn_rate_alerts(settings.slo))
+    return expressions
+
+
+# The group each alert is evaluated in (see the intervals above): the object-state alerts after the
+# states they read, FluxReconcileDurationHigh with the per-object durations, the others every minute.
+_ALERT_GROUPS = {
+    "ReconciliationFailure": RECORDING_GROUP,
+    "FluxSourceFailure": RECORDING_GROUP,
+    "FluxObjectSuspended": RECORDING_GROUP,
+    "FluxReconcileDurationHigh": SLOWEST_GROUP,
+    # After the per-kind reconcile rates it reads.
+    "FluxKindUnreported": DURATION_GROUP,
+    # After the error ratios they read.
+    **{rate.alert: SLO_GROUP for rate in BURN_RATES},
+}
 
 
 def flux_rule_groups(settings: Settings) -> list[dict]:
@@ -98,137 +223,40 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
     source's scrapes (promql.FluxQueries.held_objects); FluxReconcileDurationHigh reads the raw
     buckets, in the group that computes the per-object durations.
     """
-    q = FluxQueries(settings)
-    source = q.source
-    # Evaluated in the cluster, whose own series have no cluster label.
-    reason = _reason(source.reason_query(), "kind", "exported_namespace", "name")
-    alerts = settings.alerts
-    # Sources are left to FluxSourceFailure so that each failing object raises one alert; a
-    # source that cannot fetch keeps serving its last artifact, which warrants its own threshold.
-    object_alerts = [
-        _alert(
-            "ReconciliationFailure",
-            _per_object(FAILING_OBJECTS, NOT_SOURCES),
-            alerts.reconciliation_failure,
-            f"{_OBJECT} reconciliation has been failing for more than {alerts.reconciliation_failure.for_}",
-            "Its Ready condition is False; see `flux get` and the controller's logs." + reason,
-        ),
-        _alert(
-            "FluxSourceFailure",
-            _per_object(FAILING_OBJECTS, SOURCES),
-            alerts.source_failure,
-            f"{_OBJECT} has been failing to fetch for more than {alerts.source_failure.for_}",
-            "Its Ready condition is False; objects built from it use its last artifact." + reason,
-        ),
-        _alert(
-            "FluxObjectSuspended",
-            _per_object(SUSPENDED_OBJECTS, ALL_KINDS),
-            alerts.suspended,
-            f"{_OBJECT} has been suspended for more than {alerts.suspended.for_}",
-            "Flux does not reconcile it until it is resumed (flux resume).",
-        ),
-    ]
-    controller_alerts = [
-        _alert(
-            "FluxControllerDown",
-            q.controller_down(),
-            alerts.controller_down,
-            "Flux controller {{ $labels.app }}{{ with $labels.shard }} shard {{ . }}{{ end }} is down or missing",
-            "Prometheus cannot scrape {{ $labels.app }}{{ with $labels.shard }} (shard {{ . }}){{ end }}"
-            f"{{{{ with $labels.pod }}}}, pod {{{{ . }}}},{{{{ end }}}} in {settings.flux_namespace} "
-            f"(or, for one listed in fluxComponents, finds no target) for {alerts.controller_down.for_}.",
-        ),
-        _alert(
-            "FluxWorkqueueBacklog",
-            f"{q.workqueue_depth()} > {alerts.workqueue.threshold:g}",
-            alerts.workqueue,
-            "{{ $labels.app }} work queue {{ $labels.name }} holds {{ $value }} items",
-            f"More than {alerts.workqueue.threshold:g} objects wait for reconciliation "
-            f"for {alerts.workqueue.for_}: the controller cannot keep up.",
-        ),
-    ]
-    # FluxKindUnreported reads the per-kind reconcile rates: in their group, after them.
-    kind_unreported, *source_alerts = blind_spot_rules(settings, q)
-    controller_alerts += source_alerts
-    if isinstance(source, FluxOperatorSource):
-        # The FluxInstance is Flux's own installation: when it is not ready, an upgrade or a
-        # controller failed to apply. Same for and severity as an object that fails to reconcile;
-        # its state is held through missed scrapes of the operator like the objects'.
-        controller_alerts.append(
-            _alert(
-                "FluxInstanceNotReady",
-                instances_not_ready(source),
-                alerts.reconciliation_failure,
-                "FluxInstance {{ $labels.exported_namespace }}/{{ $labels.name }} has not been ready "
-                f"for more than {alerts.reconciliation_failure.for_}",
-                "The Flux Operator reports it not ready; see `kubectl describe fluxinstance` and the operator's logs."
-                + _reason(source.instance_reason_query(), "exported_namespace", "name"),
-            )
-        )
-    # The share above a bucket bound is exact (FluxQueries.share_slower_than): an object whose
-    # reconciles all take less than the threshold never fires, one whose slowest 1% take longer
-    # always does. The summary says only that; how much longer, the buckets cannot tell.
-    duration = alerts.reconcile_duration
-    bound = DURATION_THRESHOLDS[duration.threshold]
-    slower = f"{bound_text(bound)}s"
-    duration_alert = _alert(
-        "FluxReconcileDurationHigh",
-        f"{q.share_slower_than(bound, OBJECT_P99_WINDOW, OBJECT_LABELS)} > {SLOWER_SHARE:g}",
-        duration,
-        f"{_OBJECT}: more than {SLOWER_SHARE:.0%} of reconciles took longer than {slower} over {OBJECT_P99_WINDOW}",
-        f"{{{{ $value | humanizePercentage }}}} of its reconciles in the last {OBJECT_P99_WINDOW} took longer "
-        f"than {slower} (the bucket bound {format_bound(bound)}s of Flux's duration histogram), for "
-        f"{duration.for_}: its p99 is above {slower}.",
-    )
-    return [
-        {"name": ALERT_GROUP, "interval": ALERT_INTERVAL, "rules": controller_alerts},
+    expressions = _expressions(settings)
+    alerts: dict[str, list[dict]] = {}
+    for alert in ALERTS:
+        if alert.name in expressions:
+            group = _ALERT_GROUPS.get(alert.name, ALERT_GROUP)
+            alerts.setdefault(group, []).append(_alert(settings, alert, *expressions[alert.name]))
+    slo = settings.slo
+    objects = [*object_rules(settings), *(slo_count_rules(settings) if slo else ()), heartbeat_rule()]
+    groups = [
+        {"name": ALERT_GROUP, "interval": ALERT_INTERVAL, "rules": alerts[ALERT_GROUP]},
+        {"name": RECORDING_GROUP, "interval": RECORDING_INTERVAL, "rules": [*objects, *alerts[RECORDING_GROUP]]},
         {
-            "name": RECORDING_GROUP,
-            "interval": RECORDING_INTERVAL,
-            "rules": [*object_rules(settings), heartbeat_rule(), *object_alerts],
+            "name": DURATION_GROUP,
+            "interval": DURATION_INTERVAL,
+            "rules": [*duration_rules(settings), *alerts[DURATION_GROUP]],
         },
-        {"name": DURATION_GROUP, "interval": DURATION_INTERVAL, "rules": [*duration_rules(settings), kind_unreported]},
-        {"name": SLOWEST_GROUP, "interval": SLOWEST_INTERVAL, "rules": [*slowest_rules(settings), duration_alert]},
+        {
+            "name": SLOWEST_GROUP,
+            "interval": SLOWEST_INTERVAL,
+            "rules": [*slowest_rules(settings), *alerts[SLOWEST_GROUP]],
+        },
     ]
-
-
-def blind_spot_rules(settings: Settings, q: FluxQueries) -> list[dict]:
-    """The alerts that say when the signals are blind: a kind the source does not report (first), the
-    source itself gone, another Flux running than the one everything was built for."""
-    source = q.source
-    alerts = settings.alerts
-    declared = settings.flux.release.minor
-    rules = [
-        _alert(
-            "FluxKindUnreported",
-            q.kinds_unreported(),
-            alerts.kind_unreported,
-            f"Flux reconciles {{{{ $labels.kind }}}} objects but {source.name} reports none",
-            f"Every {{{{ $labels.kind }}}} panel and alert is blind. Likely: {source.unreported_causes}.",
-        )
-    ]
-    if (down := q.state_source_down()) is not None:
-        rules.append(
-            _alert(
-                "FluxStateSourceDown",
-                down,
-                alerts.state_source_down,
-                f"Flux object states are unknown: {source.name} is down, absent or stale",
-                f"The {source.state_metric} series every object panel and alert reads are missing or old "
-                f"for {alerts.state_source_down.for_}.",
-            )
-        )
-    rules.append(
-        _alert(
-            "FluxVersionMismatch",
-            q.running_flux(),
-            alerts.version_mismatch,
-            f"{source.running_text}, but fluxVersion is {declared}",
-            f"Kinds, API versions and metrics are built for Flux {declared}: set fluxVersion to the release "
-            "that runs, or some kinds and states go unseen.",
-        )
-    )
-    return rules
+    if slo is not None:
+        # The burn-rate alerts read the ratios recorded just before them (instantly), which read the
+        # counts of the objects group over windows of minutes to hours.
+        groups += [
+            {
+                "name": SLO_GROUP,
+                "interval": SLO_INTERVAL,
+                "rules": [*slo_window_rules(ALERT_WINDOWS), *alerts[SLO_GROUP]],
+            },
+            {"name": SLO_BUDGET_GROUP, "interval": SLO_SUM_WINDOW, "rules": slo_budget_rules(slo.window)},
+        ]
+    return groups
 
 
 def flux_prometheus_rule(settings: Settings) -> dict:

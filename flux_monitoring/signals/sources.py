@@ -17,6 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from flux_monitoring.config.types import object_label_name
 from flux_monitoring.flux.release import MINORS, NEWEST, flux_release
 from flux_monitoring.flux.target import FLUX_OPERATOR, LEGACY, FluxTarget
 
@@ -102,8 +103,20 @@ class MetricSource(ABC):
         reason as its ``reason`` label, for alert annotations; None if the source has no reason."""
         return None
 
+    def instances(self, namespace: str) -> str | None:
+        """Each Flux installation as the source reports it, where it does (None otherwise)."""
+        return None
+
     def _by_object(self, detail: bool) -> str:
-        return by(OBJECT_LABELS + (self.detail_labels if detail else ()))
+        return by(OBJECT_LABELS + self.object_labels + (self.detail_labels if detail else ()))
+
+    # The Prometheus names of the objects' own labels (objectLabels) that every object series carries.
+    object_labels: tuple[str, ...] = ()
+
+    def labelled(self, expr: str) -> str:
+        """``expr``, one series per object, with the objects' own labels where the source has them:
+        for series that do not come from it (the controllers' durations)."""
+        return expr
 
     # -- what the source can and cannot see (FluxKindUnreported, FluxStateSourceDown, FluxVersionMismatch) --
     #
@@ -213,7 +226,8 @@ def _kind_from_customresource_kind(expr: str) -> str:
 class ResourceInfoSource(MetricSource):
     """kube-state-metrics renders a label from the object and leaves it out when the path is unset
     (MATRIX §1f, §4): ``suspended`` is "true"/"false" and absent without spec.suspend, ``ready``
-    absent before the first reconciliation."""
+    absent before the first reconciliation. It copies the objects' labels of objectLabels
+    (kube_state_metrics.py), which every object series then carries."""
 
     state_metric = "gotk_resource_info"
     detail_labels = ("revision", "reason")
@@ -227,6 +241,20 @@ class ResourceInfoSource(MetricSource):
     def down(self, filters: str = "") -> str:
         up = f"up{selector(equals('job', KUBE_STATE_METRICS_JOB), filters)}"
         return f"{up} == 0\nor absent({up})"
+
+    def __init__(self, target: FluxTarget, object_labels: tuple[str, ...] = ()):
+        super().__init__(target)
+        self.object_labels = object_labels
+
+    def labelled(self, expr: str) -> str:
+        if not self.object_labels:
+            return expr
+        # An object kube-state-metrics does not list keeps its series, without the labels.
+        on = f"on ({', '.join(OBJECT_LABELS)})"
+        return (
+            f"({expr})\n* {on} group_left ({', '.join(self.object_labels)}) {self._info(Kinds(()), '', False, None)}"
+            f"\nor {on} ({expr})"
+        )
 
     def _info(self, kinds: Kinds, namespace: str, detail: bool, window: str | None, *matchers: str) -> str:
         info = last_known(
@@ -322,10 +350,10 @@ class FluxOperatorSource(MetricSource):
             "kind=%q, exported_namespace=%q, name=%q})"
         )
 
-    def instances(self, namespace: str = "") -> str:
+    def instances(self, namespace: str) -> str:
         """Each FluxInstance: Flux's own health as the operator reports it, with the reason and the
         revision applied (the Flux version, such as v2.9.4@sha256:...). ``namespace`` matches the
-        operator pod's namespace."""
+        operator pod's namespace and cluster ("" for any)."""
         return (
             f"max by (cluster, exported_namespace, name, ready, reason, suspended, revision) "
             f"(flux_instance_info{selector(equals('job', self.operator_job), namespace)})"
@@ -360,10 +388,11 @@ def pod_monitor_job(monitoring_namespace: str, name: str) -> str:
     return f"{monitoring_namespace}/{name}"
 
 
-def metric_source(target: FluxTarget, monitoring_namespace: str) -> MetricSource:
-    """The source ``target.metrics`` names."""
+def metric_source(target: FluxTarget, monitoring_namespace: str, object_labels: tuple[str, ...] = ()) -> MetricSource:
+    """The source ``target.metrics`` names; ``object_labels`` are the objectLabels keys (the settings
+    refuse them with the other sources)."""
     if target.metrics == LEGACY:
         return LegacySource(target, pod_monitor_job(monitoring_namespace, POD_MONITOR_NAME))
     if target.metrics == FLUX_OPERATOR:
         return FluxOperatorSource(target, pod_monitor_job(monitoring_namespace, OPERATOR_POD_MONITOR_NAME))
-    return ResourceInfoSource(target)
+    return ResourceInfoSource(target, tuple(object_label_name(key) for key in object_labels))

@@ -20,6 +20,7 @@ import email
 import itertools
 import json
 import re
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -35,9 +36,10 @@ from aiosmtpd.smtp import AuthResult
 
 from flux_monitoring.config.settings import load_settings
 from flux_monitoring.manifests.alertmanager import alertmanager_config_yaml
+from flux_monitoring.signals.kube_state_metrics import kube_state_metrics_values
 from flux_monitoring.signals.podmonitor import flux_pod_monitors
 from flux_monitoring.signals.rules import flux_rule_groups
-from tests.support.alerting_examples import DASHBOARD, msteams_supported, start_alertmanager
+from tests.support.alerting_examples import DASHBOARD, amtool, msteams_supported, start_alertmanager
 from tests.support.flux_fleet import (
     Fleet,
     FluxObject,
@@ -78,7 +80,7 @@ FLUX_MINOR = "2.9"
 CONTROLLERS = ("source-controller", "kustomize-controller", "helm-controller", "notification-controller")
 
 
-def flux_object(kind: str, namespace: str, name: str, ready: str) -> FluxObject:
+def flux_object(kind: str, namespace: str, name: str, ready: str, team: str | None = None) -> FluxObject:
     # Reconciliations of a millisecond: no duration alert among the fleet's.
     return FluxObject(
         kind=kind,
@@ -88,6 +90,7 @@ def flux_object(kind: str, namespace: str, name: str, ready: str) -> FluxObject:
         suspended=False,
         revision="main@sha1:" + "0" * 40,
         seconds=0.001,
+        labels=(("team", team),) if team else (),
     )
 
 
@@ -97,6 +100,10 @@ PAGE_HELMRELEASE = ("HelmRelease", "team-001", "app-1")
 WARNING_GITREPOSITORY = ("GitRepository", "team-002", "app-2")
 RECOVERING_HELMCHART = ("HelmChart", "team-003", "app-3")
 LATE_KUSTOMIZATION = ("Kustomization", "team-004", "app-4")  # fails while its controller is down
+# Labelled team: payments (objectLabels), in a namespace of no tenant: routed by the label alone.
+TEAM_KUSTOMIZATION = ("Kustomization", "shop", "checkout")
+TEAM_GITREPOSITORY = ("GitRepository", "shop", "catalog")
+TEAM, TEAM_RECEIVER = "payments", "payments-oncall"
 
 
 @dataclass(frozen=True)
@@ -252,6 +259,7 @@ def e2e_alerting(http: str, smtp_port: int, msteams: bool) -> dict:
             "requireTLS": False,
         },
         "deadman": {"type": "webhook", "url": f"{http}/webhook/deadman", "sendResolved": False},
+        TEAM_RECEIVER: {"type": "webhook", "url": f"{http}/webhook/{TEAM_RECEIVER}"},
     }
     tenants = {"team-000": "team-a", "team-001": "team-b", "team-002": "team-c"}
     if msteams:
@@ -263,6 +271,7 @@ def e2e_alerting(http: str, smtp_port: int, msteams: bool) -> dict:
             "default": "platform",
             "bySeverity": {"page": "oncall"},
             "byNamespace": tenants,
+            "byObjectLabel": {"team": {TEAM: TEAM_RECEIVER}},
             "groupWait": GROUP_WAIT,
             "groupInterval": GROUP_INTERVAL,
             "repeatInterval": "1h",
@@ -282,6 +291,7 @@ def e2e_settings(alerting: dict):
             "fluxVersion": FLUX_MINOR,
             "fluxMetrics": "resource-info",
             "fluxComponents": json.dumps(list(CONTROLLERS)),
+            "objectLabels": json.dumps(["team"]),
         },
         secret_keys={"alerting"},
         kube_context="test",
@@ -296,6 +306,9 @@ class Story:
     refused_while_down: int = 0
     late_alert_states: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    # The team-labelled objects' alerts as Alertmanager holds them, and the config it runs.
+    team_alerts: dict[str, dict] = field(default_factory=dict)
+    config: str = ""
 
 
 def failing(kind: str, namespace: str, name: str) -> str:
@@ -316,7 +329,7 @@ def story(tmp_path_factory) -> Iterator[Story]:
     inbox = Inbox(down={"team-a"})
     msteams = msteams_supported()
     objects = [
-        flux_object(*PAGE_KUSTOMIZATION, "False"),
+        flux_object(*PAGE_KUSTOMIZATION, "False", team="search"),  # a team without a route of its own
         flux_object(*PAGE_HELMRELEASE, "False"),
         flux_object(*WARNING_GITREPOSITORY, "False"),
         flux_object(*RECOVERING_HELMCHART, "False"),
@@ -324,11 +337,13 @@ def story(tmp_path_factory) -> Iterator[Story]:
         flux_object("Kustomization", "team-000", "healthy", "True"),
         flux_object("HelmRelease", "team-002", "healthy", "True"),
         flux_object("GitRepository", "flux-system", "flux-system", "True"),
+        flux_object(*TEAM_KUSTOMIZATION, "False", team=TEAM),
+        flux_object(*TEAM_GITREPOSITORY, "False", team=TEAM),
+        flux_object("HelmRelease", "shop", "healthy", "True", team=TEAM),
     ]
     release = MatrixRelease.of(yaml.safe_load(upstream_file("flux/matrix.yaml").read_text()), FLUX_MINOR)
     # The story changes the objects and the controllers that are down while the fleet is served.
     down: set[str] = set()
-    fleet = Fleet(release=release, objects=objects, controllers=CONTROLLERS, down=down)
     with ExitStack() as stack:
         server, thread = serve_receivers(inbox)
         stack.callback(thread.join, 10)
@@ -337,6 +352,9 @@ def story(tmp_path_factory) -> Iterator[Story]:
         http = f"http://127.0.0.1:{server.server_address[1]}"
         smtp_port = stack.enter_context(smtp_server(inbox, "team-c"))
         settings = e2e_settings(e2e_alerting(http, smtp_port, msteams))
+        # kube-state-metrics' series follow the program's own custom resource state config.
+        ksm = kube_state_metrics_values(settings)["customResourceState"]["config"]["spec"]
+        fleet = Fleet(release=release, objects=objects, controllers=CONTROLLERS, down=down, custom_resource_state=ksm)
         config = alertmanager_config_yaml(settings.alerting, DASHBOARD)
         alertmanager = stack.enter_context(start_alertmanager(config, tmp_path_factory.mktemp("alertmanager")))
         fleet_port = stack.enter_context(serve_fleet(fleet))
@@ -352,7 +370,7 @@ def story(tmp_path_factory) -> Iterator[Story]:
                 alertmanagers=[alertmanager.url.removeprefix("http://")],
             )
         )
-        result = Story(inbox, alertmanager, msteams)
+        result = Story(inbox, alertmanager, msteams, config=config)
 
         # 1. The failing objects reach their receivers; team-a is down, then back.
         deadline = time.monotonic() + DEADLINE
@@ -361,8 +379,16 @@ def story(tmp_path_factory) -> Iterator[Story]:
             ("ReconciliationFailure", PAGE_HELMRELEASE),
             ("FluxSourceFailure", WARNING_GITREPOSITORY),
             ("FluxSourceFailure", RECOVERING_HELMCHART),
+            ("ReconciliationFailure", TEAM_KUSTOMIZATION),
+            ("FluxSourceFailure", TEAM_GITREPOSITORY),
         ):
             inbox.wait_for(f"{alertname} {thing}", fired(alertname, thing), deadline)
+        for alertname, thing in (
+            ("ReconciliationFailure", TEAM_KUSTOMIZATION),
+            ("FluxSourceFailure", TEAM_GITREPOSITORY),
+        ):
+            [alert] = alertmanager.alerts(alertname=alertname, name=thing[2])
+            result.team_alerts[alertname] = alert
         time.sleep(max(0.0, RECEIVER_DOWN_SECONDS - (time.monotonic() - started)))
         result.refused_while_down = inbox.refused["team-a"]
         inbox.down.clear()
@@ -419,6 +445,11 @@ def test_each_failing_object_is_one_notification_at_exactly_the_receivers_its_ro
             ("platform", "FluxSourceFailure", failing(*WARNING_GITREPOSITORY)): 1,
             ("team-c", "FluxSourceFailure", failing(*WARNING_GITREPOSITORY)): 1,
             ("platform", "FluxSourceFailure", failing(*RECOVERING_HELMCHART)): 1,
+            # labelled team: payments: the team's receiver, plus the platform's by severity
+            ("oncall", "ReconciliationFailure", failing(*TEAM_KUSTOMIZATION)): 1,
+            (TEAM_RECEIVER, "ReconciliationFailure", failing(*TEAM_KUSTOMIZATION)): 1,
+            ("platform", "FluxSourceFailure", failing(*TEAM_GITREPOSITORY)): 1,
+            (TEAM_RECEIVER, "FluxSourceFailure", failing(*TEAM_GITREPOSITORY)): 1,
         }
     )
     if story.msteams:
@@ -430,6 +461,31 @@ def test_tenants_get_their_own_namespaces_objects_only(story):
     for receiver, namespace in (("team-a", "team-000"), ("team-b", "team-001"), ("team-c", "team-002")):
         objects = {n.object for n in story.inbox.of(receiver)}
         assert objects and all(o.split(" ")[1].startswith(f"{namespace}/") for o in objects), receiver
+
+
+def test_a_team_gets_the_alerts_of_the_objects_labelled_with_it_only(story):
+    assert {n.object for n in story.inbox.of(TEAM_RECEIVER)} == {
+        failing(*TEAM_KUSTOMIZATION),
+        failing(*TEAM_GITREPOSITORY),
+    }
+
+
+def test_the_real_alerts_carry_the_objects_team_label_and_amtool_routes_them_to_team_and_platform(story, tmp_path):
+    path = tmp_path / "alertmanager.yaml"
+    path.write_text(story.config)
+    expected = {"ReconciliationFailure": [TEAM_RECEIVER, "oncall"], "FluxSourceFailure": [TEAM_RECEIVER, "platform"]}
+    for alertname, alert in story.team_alerts.items():
+        labels = alert["labels"]
+        assert labels["label_team"] == TEAM
+        done = subprocess.run(
+            [amtool(), "config", "routes", "test", f"--config.file={path}", *(f"{k}={v}" for k, v in labels.items())],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().split(",") == expected[alertname]
+        assert {r["name"] for r in alert["receivers"]} == set(expected[alertname])
 
 
 def test_every_receiver_type_delivered(story):
@@ -534,3 +590,4 @@ def test_messages_say_what_and_where_with_the_ready_reason_and_a_filtered_dashbo
     assert f"GitRepository {WARNING_GITREPOSITORY[1]}/{WARNING_GITREPOSITORY[2]}" in text
     assert "Reason: GitOperationFailed" in text  # the Ready reason kube-state-metrics reports (tests/flux_fleet.py)
     assert f"Dashboard: {DASHBOARD}?var-exported_namespace={WARNING_GITREPOSITORY[1]}" in text
+    assert "Runbook: docs/runbooks.md#fluxsourcefailure" in text

@@ -5,11 +5,11 @@ Each "cluster" scrapes its fleet through the PodMonitor's relabelings, evaluates
 groups, carries the operator's external labels (``cluster`` from the program, ``prometheus`` and the
 replica label from the operator) and remote writes with the ``remote_write`` block the operator would
 generate from the program's spec, credentials resolved from the program's Secret data:
-- to VictoriaMetrics (single node, basic auth) with ``fluxOnly: true``, configured for HA dedup as the
-  README says (``-dedup.minScrapeInterval``, replica label dropped on ingestion); both replicas of
+- to VictoriaMetrics (single node, basic auth) with ``fluxOnly: true``, configured for HA dedup as
+  docs/fleet.md says (``-dedup.minScrapeInterval``, replica label dropped on ingestion); both replicas of
   ``prod`` write to it;
 - with ``fluxOnly: false`` to a central Prometheus remote-write receiver (exact PromQL, as Mimir and
-  Thanos run it) behind a model of Mimir's HA tracker (tests/ha_tracker.py), configured as the README
+  Thanos run it) behind a model of Mimir's HA tracker (tests/support/ha_tracker.py), configured as docs/fleet.md
   tells Mimir users: ``ha_cluster_label: cluster``, ``ha_replica_label: prometheus_replica``. Both
   replicas of ``prod`` write to it; it keeps one and strips the replica label.
 A fourth cluster, ``gone``, writes for a while and stops: the fleet overview must show it silent.
@@ -63,9 +63,11 @@ from tests.support.signals_tools import require_tool, upstream_file
 SETTINGS = load_settings({}, kube_context="test")
 SCRAPE_INTERVAL = "1s"
 RATE_INTERVAL = "10s"  # Grafana's $__rate_interval at a 1s scrape interval
+MAX_LAG = 5  # seconds a store may be behind the clusters: the rate windows then still hold 5 scrapes
 DEADLINE = 60.0
 VM_AUTH = ("fleet-writer", "vm-password-for-tests-only-5d1e")
 STORES = ("victoria-metrics", "central-prometheus")
+TOOLS = (("prometheus", "prometheus"), ("victoria-metrics", "victoria-metrics"), ("vmagent", "victoria-metrics"))
 
 
 @cache
@@ -162,7 +164,7 @@ def served(cluster: Cluster) -> Fleet:
 class FleetRun:
     """The running clusters and central stores; the stores can be restarted in place."""
 
-    def __init__(self, stack: ExitStack, workdir: Path, prometheus: str, victoria_metrics: str):
+    def __init__(self, stack: ExitStack, workdir: Path, prometheus: str, victoria_metrics: str, vmagent: str):
         self.stack, self.workdir = stack, workdir
         self.binaries = {"prometheus": prometheus, "victoria-metrics": victoria_metrics}
         self.ports = {store: free_port() for store in STORES}
@@ -172,12 +174,16 @@ class FleetRun:
             self.start_store(store)
         # The central Prometheus receives through the HA tracker model, as Mimir's ingesters do.
         relay_port = free_port()
+        relay = workdir / "ha-tracker"
+        relay.mkdir()
         self.ha_tracker = stack.enter_context(
             serve_ha_tracker(
                 f"http://127.0.0.1:{self.ports['central-prometheus']}/api/v1/write",
                 CLUSTER_LABEL,
                 REPLICA_LABEL,
                 relay_port,
+                vmagent,
+                relay,
             )
         )
         self.urls = [
@@ -236,7 +242,9 @@ class FleetRun:
             )
 
     def wait_for_samples(self, clusters: list[str], scrapes: int) -> None:
-        """Every store holds ``scrapes`` scrapes and heartbeats of every cluster in ``clusters``."""
+        """Every store holds ``scrapes`` scrapes and heartbeats of every cluster in ``clusters``, and is
+        current: its newest scrape of each is at most MAX_LAG old (remote write can fall behind, and a
+        store a rate window behind shows rate panels empty however many older scrapes it holds)."""
         deadline = time.monotonic() + DEADLINE
         for store in self.stores.values():
 
@@ -249,14 +257,23 @@ class FleetRun:
                     r["metric"][CLUSTER_LABEL]
                     for r in store.query(f'count by (cluster) (count_over_time(up{{cluster!=""}}[1m]) >= {scrapes})')
                 }
-                return all(got.get(c, 0) >= scrapes and c in up for c in clusters)
+                current = {
+                    r["metric"][CLUSTER_LABEL]
+                    for r in store.query(f'time() - max by (cluster) (timestamp(up{{cluster!=""}})) <= {MAX_LAG}')
+                }
+                return all(got.get(c, 0) >= scrapes and c in up and c in current for c in clusters)
 
-            store.wait_for(f"{scrapes} scrapes of {clusters} at {store.url}", ready, deadline)
+            try:
+                store.wait_for(f"{scrapes} scrapes of {clusters}, current, at {store.url}", ready, deadline)
+            except AssertionError as timed_out:
+                behind = store.query('time() - max by (cluster) (timestamp(up{cluster!=""}))')
+                lag = {r["metric"][CLUSTER_LABEL]: round(float(r["value"][1]), 1) for r in behind}
+                raise AssertionError(f"{timed_out}; seconds behind, by cluster: {lag}") from None
 
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory) -> Iterator[FleetRun]:
-    binaries = (require_tool("prometheus"), require_tool("victoria-metrics"))
+    binaries = [require_tool(tool, package) for tool, package in TOOLS]
     with ExitStack() as stack:
         running = FleetRun(stack, tmp_path_factory.mktemp("fleet"), *binaries)
         stack.callback(running.close_stores)
@@ -532,6 +549,6 @@ def test_a_restarted_central_store_loses_no_samples(fleet):
 def test_remote_write_credentials_never_appear_in_any_log(fleet):
     """Runs after the restart: the spokes have logged their failed sends to the stores meanwhile."""
     logs = {str(path): path.read_text() for path in fleet.workdir.rglob("*.log")}
-    assert len(logs) == len(fleet.spokes) + len(STORES)
+    assert len(logs) == len(fleet.spokes) + len(STORES) + 1  # and the HA tracker's vmagent
     assert any("victoria-metrics" in text for text in logs.values()), "the spokes logged no remote write failure"
     assert [name for name, text in logs.items() if VM_AUTH[1] in text] == []

@@ -57,6 +57,7 @@ EVERY_RECEIVER_TYPE = {
         "default": "platform",
         "bySeverity": {"page": "oncall"},
         "byNamespace": {"team-a": "team-a", "team-b": "team-b", "team-c": "team-c"},
+        "byObjectLabel": {"team": {"payments": "team-c"}},
         "groupWait": "30s",
         "groupInterval": "5m",
         "repeatInterval": "4h",
@@ -87,8 +88,11 @@ def with_credentials(alerting_text: str) -> str:
 
 
 def alerting_settings(raw: dict) -> AlertingSettings:
-    """``raw`` as the program reads it: the `alerting` key held as a secret (set with --secret --path)."""
-    return load_settings({"alerting": json.dumps(raw)}, secret_keys={"alerting"}, kube_context="test").alerting
+    """``raw`` as the program reads it: the `alerting` key held as a secret (set with --secret --path),
+    with objectLabels listing the keys its routes name."""
+    keys = sorted((raw.get("route") or {}).get("byObjectLabel", {}))
+    config = {"alerting": json.dumps(raw), "objectLabels": json.dumps(keys)}
+    return load_settings(config, secret_keys={"alerting"}, kube_context="test").alerting
 
 
 def every_receiver_type() -> AlertingSettings:

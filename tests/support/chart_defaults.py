@@ -20,6 +20,7 @@ SUBCHARTS = {"grafana": "grafana-12.11.1", "kube-state-metrics": "kube-state-met
 COMMENTED_IN_DEFAULTS = {
     ("grafana", "ingress", "ingressClassName"): ("grafana-12.11.1", "# ingressClassName: nginx"),
     ("grafana", "podAnnotations"): ("grafana-12.11.1", "# podAnnotations: {}"),
+    ("grafana", "rbac", "useExistingRole"): ("grafana-12.11.1", "# useExistingRole: name-of-some-role"),
     ("alertmanager", "alertmanagerSpec", "configSecret"): ("kube-prometheus-stack-88.5.3", "# configSecret:"),
 }
 

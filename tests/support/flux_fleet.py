@@ -260,6 +260,16 @@ class FluxObject:
     deleted: bool = False  # deleted while failing
     suspend_set: bool = False  # spec.suspend present (true, or explicitly false)
     slow_share: float = 0.1  # the share of its reconciliations that take five times ``seconds``
+    labels: tuple = ()  # metadata.labels, as (key, value) pairs
+
+    def as_kubernetes(self) -> dict:
+        """The object as the Kubernetes API serves it to kube-state-metrics (the fields it reads)."""
+        obj: dict = {"metadata": {"name": self.name, "namespace": self.namespace, "labels": dict(self.labels)}}
+        if self.suspend_set:
+            obj["spec"] = {"suspend": self.suspended}
+        if self.ready in ("True", "False"):  # "Unknown" here: not reconciled yet, no condition
+            obj["status"] = {"conditions": [{"type": "Ready", "status": self.ready, "reason": self.reason}]}
+        return obj
 
     @property
     def reason(self) -> str:
@@ -341,6 +351,9 @@ class Fleet:
     watched: tuple | None = None
     reporting: bool = True  # the Flux Operator's reporting loop runs
     images: dict | None = None
+    # The program's kube-state-metrics custom resource state config (spec): when given,
+    # gotk_resource_info is rendered by following it, as kube-state-metrics does.
+    custom_resource_state: dict | None = None
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -415,6 +428,25 @@ class Fleet:
         return pods
 
 
+def _path_value(obj, path: list[str]):
+    """kube-state-metrics' compilePath on the steps the program uses: a map key, or [key=value]
+    picking the first list element with that field; None where the path is unset."""
+    for step in path:
+        if step.startswith("[") and step.endswith("]") and "=" in step:
+            key, value = step[1:-1].split("=", 1)
+            obj = next((e for e in obj if isinstance(e, dict) and str(e.get(key)) == value), None) if obj else None
+        else:
+            obj = obj.get(step) if isinstance(obj, dict) else None
+        if obj is None:
+            return None
+    return obj
+
+
+def _go_format(value) -> str:
+    """fmt.Sprintf("%v", value) of a JSON value."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _labels(**labels: str) -> str:
     return "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
 
@@ -426,9 +458,14 @@ class FleetMetrics:
         self.fleet = fleet
         self.release = fleet.release
 
-    def controller(self, app: str) -> str:
+    def elapsed(self) -> float:
+        """Seconds the fleet has been running, as its counters count them (a minute already at the start)."""
+        return time.monotonic() - self.fleet.started + 60
+
+    def controller(self, app: str, elapsed: float | None = None) -> str:
+        """A controller's exposition after ``elapsed`` seconds of running (now by default)."""
         fleet = self.fleet
-        elapsed = time.monotonic() - fleet.started + 60  # as if running for a minute already
+        elapsed = self.elapsed() if elapsed is None else elapsed
         mine = [o for o in fleet.objects if fleet.pod_of(o) == app]
         queues = fleet.queues(app)
         lines = [
@@ -464,6 +501,30 @@ class FleetMetrics:
             if o.kind in self.release.legacy_kinds:
                 lines += self._legacy_state(o)
         return "\n".join(lines) + "\n"
+
+    def endpoint(self, path: str, elapsed: float | None = None) -> tuple[int, str]:
+        """Status and body of ``path``: /pods/<pod>/<port name>/metrics answers like that pod port,
+        /kube-state-metrics/metrics as kube-state-metrics; controllers' counters after ``elapsed``."""
+        fleet = self.fleet
+        operator = fleet.release.operator["scrape"]
+        operator_pod = operator["pod_label"]["app.kubernetes.io/name"]
+        parts = path.strip("/").split("/")
+        if parts == [KUBE_STATE_METRICS, "metrics"]:
+            return 200, self.kube_state_metrics()
+        if len(parts) != 4 or parts[0] != "pods" or parts[3] != "metrics":
+            return 404, ""
+        pod, port = parts[1], parts[2]
+        if pod == operator_pod and fleet.operator:
+            if port == operator["container_port_name"]:
+                return 200, self.operator()
+            if port == "http":  # the health-probe port (8081), not metrics (MATRIX §1e)
+                return 200, "ok\n"
+            return 404, ""
+        if pod not in fleet.serving or port != fleet.release.controller_port:
+            return 404, ""
+        if pod in fleet.down:
+            return 500, "internal error\n"
+        return 200, self.controller(pod, elapsed)
 
     @staticmethod
     def _histogram(name: str, labels: dict, buckets: tuple, count: float) -> list[str]:
@@ -544,6 +605,8 @@ class FleetMetrics:
         """gotk_resource_info as kube-state-metrics renders it (a label whose path is unset is absent),
         and kube_pod_container_info of the Flux namespace's pods."""
         lines = self._containers()
+        if self.fleet.custom_resource_state is not None:
+            return "\n".join(lines + self._custom_resource_state(self.fleet.custom_resource_state)) + "\n"
         for o in (o for o in self.fleet.objects if not o.deleted and self.reported(o.kind)):
             kind = self.release.kinds[o.kind]
             labels = {
@@ -586,6 +649,37 @@ class FleetMetrics:
             lines.append(f"kube_pod_container_info{_labels(**labels)} 1")
         return lines
 
+    def _custom_resource_state(self, spec: dict) -> list[str]:
+        """Each Info metric of ``spec`` for each object of its kind, following its labelsFromPath as
+        kube-state-metrics does (kubernetes/kube-state-metrics pkg/customresourcestate/registry_factory.go,
+        c92fe0c5): the customresource_* labels, then each path's value formatted with %v, a label
+        whose path is unset left out, the name sanitized to [a-zA-Z0-9_]. A resource whose version the
+        cluster does not serve reports nothing (internal/discovery/discovery.go, same commit)."""
+        lines = []
+        for resource in spec["resources"]:
+            gvk = resource["groupVersionKind"]
+            facts = self.release.kinds.get(gvk["kind"])
+            if facts is None or facts["group"] != gvk["group"] or gvk["version"] not in facts["served"]:
+                continue
+            for metric in resource["metrics"]:
+                name = f"{resource['metricNamePrefix']}_{metric['name']}"
+                paths = {**metric["labelsFromPath"], **metric["each"]["info"]["labelsFromPath"]}
+                for o in self.fleet.objects:
+                    if o.deleted or o.kind != gvk["kind"]:
+                        continue
+                    obj = o.as_kubernetes()
+                    labels = {
+                        "customresource_group": gvk["group"],
+                        "customresource_kind": gvk["kind"],
+                        "customresource_version": gvk["version"],
+                    }
+                    for label, path in paths.items():
+                        value = _path_value(obj, path)
+                        if value is not None:
+                            labels[re.sub(r"[^a-zA-Z0-9_]", "_", label)] = _go_format(value)
+                    lines.append(f"{name}{_labels(**labels)} 1")
+        return lines
+
     def operator(self) -> str:
         """The Flux Operator's flux_resource_info and flux_instance_info (internal/reporter/metrics.go)."""
         lines = []
@@ -625,7 +719,7 @@ class FleetMetrics:
         )
         # The FluxReport controller's reconciliations, one per reporting interval (RequeueAfter; flux-operator
         # internal/controller/fluxreport_controller.go), counted by controller-runtime; frozen when reporting stops.
-        elapsed = time.monotonic() - self.fleet.started + 60
+        elapsed = self.elapsed()
         reports = elapsed / 5 if self.fleet.reporting else 12
         lines.append(
             f'controller_runtime_reconcile_total{{controller="fluxreport",result="requeue_after"}} {reports:.3f}'
@@ -715,8 +809,6 @@ def serve_fleet(fleet: Fleet, unreachable: set[str] | None = None) -> Iterator[i
     ``unreachable`` (the caller may change it while serving) names endpoints whose scrapes fail:
     KUBE_STATE_METRICS or a pod (a controller's app label, the operator's name)."""
     metrics = FleetMetrics(fleet)
-    operator = fleet.release.operator["scrape"]
-    operator_pod = operator["pod_label"]["app.kubernetes.io/name"]
     unreachable = unreachable if unreachable is not None else set()
 
     def body_of(path: str) -> tuple[int, str]:
@@ -724,22 +816,7 @@ def serve_fleet(fleet: Fleet, unreachable: set[str] | None = None) -> Iterator[i
         endpoint = KUBE_STATE_METRICS if parts[0] == KUBE_STATE_METRICS else parts[1] if len(parts) > 1 else ""
         if endpoint in unreachable:
             return UNAVAILABLE, "unavailable\n"
-        if parts == [KUBE_STATE_METRICS, "metrics"]:
-            return 200, metrics.kube_state_metrics()
-        if len(parts) != 4 or parts[0] != "pods" or parts[3] != "metrics":
-            return 404, ""
-        pod, port = parts[1], parts[2]
-        if pod == operator_pod and fleet.operator:
-            if port == operator["container_port_name"]:
-                return 200, metrics.operator()
-            if port == "http":  # the health-probe port (8081), not metrics (MATRIX §1e)
-                return 200, "ok\n"
-            return 404, ""
-        if pod not in fleet.serving or port != fleet.release.controller_port:
-            return 404, ""
-        if pod in fleet.down:
-            return 500, "internal error\n"
-        return 200, metrics.controller(pod)
+        return metrics.endpoint(path)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
@@ -860,12 +937,14 @@ def start_prometheus(
     external_labels: dict[str, str] | None = None,
     remote_write: list[dict] | None = None,
     flags: tuple[str, ...] = (),
+    scrape_itself: bool = True,
 ) -> Iterator[Prometheus]:
     """A Prometheus on 127.0.0.1 at ``port`` (default: a free one) with its data in ``workdir``, ready to
     answer; stopped after.
 
     It also scrapes itself (job SELF_JOB) for its rule evaluation and ingestion metrics, and sends
-    its alerts to ``alertmanagers`` (host:port) when given.
+    its alerts to ``alertmanagers`` (host:port) when given. Without ``scrape_itself`` it appends nothing
+    of its own, so remote writes of past samples are not out of bounds.
     """
     port = port or free_port()
     itself = {"job_name": SELF_JOB, "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
@@ -876,7 +955,7 @@ def start_prometheus(
             "scrape_timeout": interval,
             **({"external_labels": external_labels} if external_labels else {}),
         },
-        "scrape_configs": [*scrape, itself],
+        "scrape_configs": [*scrape, itself] if scrape_itself else scrape,
         **({"remote_write": remote_write} if remote_write else {}),
     }
     flags = list(flags)

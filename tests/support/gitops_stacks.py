@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from flux_monitoring.config.settings import GitOpsSettings, Settings
+from flux_monitoring.config.settings import Settings
 from tests.conftest import PROD_PASSWORD, run_stack
 from tests.support.pulumi_harness import ProgramRun, stack_settings
 
@@ -17,7 +17,8 @@ GUIDE_TAG = "v2.2.3"
 GITOPS_CONFIG = {"url": GUIDE_URL, "tag": GUIDE_TAG}
 GITOPS_OVERRIDES = {"flux-monitoring:delivery": "gitops", "flux-monitoring:gitops": json.dumps(GITOPS_CONFIG)}
 
-STACKS = ("staging", "prod")
+# The shipped stacks but the spoke (tests of the fleet cover it).
+STACKS = ("dev", "staging", "prod")
 MODES = ("direct", "gitops")
 MODES_AND_STACKS = [(mode, stack) for mode in MODES for stack in STACKS]
 
@@ -26,15 +27,15 @@ def password(stack: str) -> str | None:
     return PROD_PASSWORD if stack == "prod" else None
 
 
+def _mode_overrides(mode: str, overrides: dict[str, str] | None) -> dict[str, str]:
+    return {**(GITOPS_OVERRIDES if mode == "gitops" else {}), **(overrides or {})}
+
+
 def run_mode(stack: str, mode: str, overrides: dict[str, str] | None = None) -> ProgramRun:
     """`pulumi up` of a shipped stack in ``mode``, with further config ``overrides``."""
-    mode_overrides = GITOPS_OVERRIDES if mode == "gitops" else {}
-    return run_stack(stack, {**mode_overrides, **(overrides or {})}, password=password(stack))
+    return run_stack(stack, _mode_overrides(mode, overrides), password=password(stack))
 
 
-def settings_of(stack: str, mode: str) -> Settings:
-    """The settings ``run_mode(stack, mode)`` runs with."""
-    settings = stack_settings(stack, password(stack))
-    if mode == "direct":
-        return settings
-    return settings.model_copy(update={"delivery": "gitops", "gitops": GitOpsSettings(url=GUIDE_URL, tag=GUIDE_TAG)})
+def settings_of(stack: str, mode: str, overrides: dict[str, str] | None = None) -> Settings:
+    """The settings ``run_mode(stack, mode, overrides)`` runs with."""
+    return stack_settings(stack, password(stack), _mode_overrides(mode, overrides))

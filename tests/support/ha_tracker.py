@@ -5,22 +5,32 @@ first seen is elected; another takes over after ``failover`` seconds without sam
 answers the other replicas' writes with 202 and drops them, and removes the replica label from
 what it keeps (grafana.com/docs/mimir "Configure Grafana Mimir high-availability deduplication":
 ``ha_cluster_label``, ``ha_replica_label``). This relay does that to Prometheus remote write
-requests (snappy-compressed protobuf prometheus.WriteRequest, Remote Write 1.0) and forwards the
-kept ones to a real receiver, so the test can query the result with exact PromQL.
+requests (snappy-compressed protobuf prometheus.WriteRequest, Remote Write 1.0), so the test can
+query the result with exact PromQL at a real receiver:
 
-It decodes only what it needs: the labels of each series. Requests are sent on uncompressed
-("literal-only" snappy blocks are valid snappy).
+- the election, here: it reads the labels of a request's first series only (a request comes from one
+  replica), decoding just the start of the snappy block;
+- the label drop, in vmagent (Debian ``victoria-metrics``, ``-remoteWrite.relabelConfig`` with a
+  ``labeldrop``), which forwards the kept requests to the receiver. Rewriting every series in Python
+  could not keep up with the fleet's remote write on a busy machine: the receiver fell behind by more
+  than the dashboards' rate windows.
 """
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import requests
+import yaml
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+from tests.support.flux_fleet import Prometheus, free_port, stop, wait_until_answering
 
 # -- snappy block format (github.com/google/snappy format_description.txt) -------------------------
 
@@ -36,19 +46,11 @@ def _uvarint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _varint_bytes(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def snappy_decode(data: bytes) -> bytes:
+def snappy_decode(data: bytes, at_least: int | None = None) -> bytes:
+    """The decoded block, or (``at_least``) only its first bytes, at least that many if it has them."""
     length, pos = _uvarint(data, 0)
     out = bytearray()
-    while pos < len(data):
+    while pos < len(data) and (at_least is None or len(out) < at_least):
         tag = data[pos]
         pos += 1
         if tag & 3 == 0:  # literal
@@ -68,90 +70,63 @@ def snappy_decode(data: bytes) -> bytes:
             extra = 2 if tag & 3 == 2 else 4
             size, offset = (tag >> 2) + 1, int.from_bytes(data[pos : pos + extra], "little")
             pos += extra
-        for _ in range(size):  # copies may overlap their own output
-            out.append(out[-offset])
-    assert len(out) == length, "corrupt snappy block"
+        # A copy may overlap its own output: then it repeats the last ``offset`` bytes.
+        start = len(out) - offset
+        out += out[start : start + size] if offset >= size else (out[start:] * (size // offset + 1))[:size]
+    assert at_least is not None or len(out) == length, "corrupt snappy block"
     return bytes(out)
 
 
-def snappy_encode(data: bytes) -> bytes:
-    """Literals only: valid snappy, no compression."""
-    out = bytearray(_varint_bytes(len(data)))
-    for start in range(0, len(data), 65536):
-        chunk = data[start : start + 65536]
-        size = len(chunk) - 1
-        out += (
-            bytes([size << 2])
-            if size < 60
-            else bytes([60 << 2, size])
-            if size < 256
-            else bytes([61 << 2]) + size.to_bytes(2, "little")
-        )
-        out += chunk
-    return bytes(out)
+# -- prometheus.WriteRequest, as far as the relay reads it ----------------------------------------
+# prometheus/prometheus prompb/remote.proto (WriteRequest: timeseries = 1) and prompb/types.proto
+# (TimeSeries: labels = 1; Label: name = 1, value = 2), d15adb9 2026-08-21; the other fields are
+# skipped as unknown.
 
 
-# -- protobuf wire format, as far as prometheus.WriteRequest needs (prompb/remote.proto, types.proto) --
+_FIELD = descriptor_pb2.FieldDescriptorProto
 
 
-def _fields(data: bytes) -> Iterator[tuple[int, bytes, bytes]]:
-    """(field number, payload of a length-delimited field or b"", the field's raw bytes)."""
-    pos = 0
-    while pos < len(data):
-        start = pos
-        key, pos = _uvarint(data, pos)
-        wire = key & 7
-        payload = b""
-        if wire == 0:
-            _, pos = _uvarint(data, pos)
-        elif wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
-        elif wire == 2:
-            size, pos = _uvarint(data, pos)
-            payload = data[pos : pos + size]
-            pos += size
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
-        yield key >> 3, payload, data[start:pos]
+def _write_request_class() -> type:
+    file = descriptor_pb2.FileDescriptorProto(name="ha_tracker_prompb.proto", package="prometheus", syntax="proto3")
+
+    def message(name: str, *fields: tuple[int, str, str | None]) -> None:
+        added = file.message_type.add(name=name)
+        for number, field, of in fields:
+            added.field.add(
+                name=field,
+                number=number,
+                type=_FIELD.TYPE_MESSAGE if of else _FIELD.TYPE_STRING,
+                type_name=f".prometheus.{of}" if of else None,
+                label=_FIELD.LABEL_REPEATED if of else _FIELD.LABEL_OPTIONAL,
+            )
+
+    message("Label", (1, "name", None), (2, "value", None))
+    message("TimeSeries", (1, "labels", "Label"))
+    message("WriteRequest", (1, "timeseries", "TimeSeries"))
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("prometheus.WriteRequest"))
 
 
-def _length_delimited(field: int, payload: bytes) -> bytes:
-    return _varint_bytes(field << 3 | 2) + _varint_bytes(len(payload)) + payload
+WriteRequest = _write_request_class()
 
 
-def _label(raw: bytes) -> tuple[str, str]:
-    parts = {number: payload.decode() for number, payload, _ in _fields(raw)}
-    return parts.get(1, ""), parts.get(2, "")
-
-
-def series_labels(request: bytes) -> list[dict[str, str]]:
-    """The labels of each series of a WriteRequest (field 1: TimeSeries; its field 1: Label)."""
-    return [
-        dict(_label(label) for number, label, _ in _fields(series) if number == 1)
-        for field, series, _ in _fields(request)
-        if field == 1
-    ]
-
-
-def without_label(request: bytes, name: str) -> bytes:
-    """The WriteRequest with label ``name`` removed from every series, everything else as it was."""
-    out = bytearray()
-    for field, series, raw in _fields(request):
-        if field != 1:
-            out += raw
-            continue
-        kept = b"".join(part for number, label, part in _fields(series) if number != 1 or _label(label)[0] != name)
-        out += _length_delimited(1, kept)
-    return bytes(out)
+def first_series_labels(body: bytes) -> dict[str, str]:
+    """The labels of the first series of a snappy-compressed WriteRequest, {} if it has none."""
+    head = snappy_decode(body, at_least=16)
+    if not head.startswith(b"\x0a"):  # not field 1 (timeseries) first: read the whole request
+        request = WriteRequest.FromString(snappy_decode(body))
+        return {label.name: label.value for label in request.timeseries[0].labels} if request.timeseries else {}
+    size, start = _uvarint(head, 1)
+    first = WriteRequest.FromString(snappy_decode(body, at_least=start + size)[: start + size])
+    return {label.name: label.value for label in first.timeseries[0].labels}
 
 
 # -- the relay -------------------------------------------------------------------------------------
 
 
 class HATracker:
-    """Elects one replica per cluster; forwards the elected replica's writes without the replica label."""
+    """Elects one replica per cluster; forwards the elected replica's writes as they are."""
 
     def __init__(self, upstream: str, cluster_label: str, replica_label: str, failover: float):
         self.upstream, self.cluster_label, self.replica_label = upstream, cluster_label, replica_label
@@ -176,22 +151,61 @@ class HATracker:
             return False
 
     def handle(self, body: bytes, headers: dict[str, str]) -> int:
-        request = snappy_decode(body)
-        labels = series_labels(request)
-        if labels and not self.accepts(labels[0]):
+        labels = first_series_labels(body)
+        if labels and not self.accepts(labels):
             return 202  # Mimir answers a deduplicated write with 202 Accepted
-        forwarded = requests.post(
-            self.upstream, data=snappy_encode(without_label(request, self.replica_label)), headers=headers, timeout=30
+        return requests.post(self.upstream, data=body, headers=headers, timeout=30).status_code
+
+
+@contextmanager
+def dropping_label(vmagent: str, workdir: Path, upstream: str, label: str, startup: float = 30.0) -> Iterator[str]:
+    """vmagent on 127.0.0.1 forwarding what it receives to ``upstream`` without ``label``; yields its
+    remote write URL. One queue, so each series' samples arrive in order (a Prometheus receiver rejects
+    out-of-order samples); its queue on disk survives the receiver's restarts."""
+    port = free_port()
+    relabel = workdir / "relabel.yml"
+    relabel.write_text(yaml.safe_dump([{"action": "labeldrop", "regex": label}]))
+    with (workdir / "vmagent.log").open("a") as log:
+        process = subprocess.Popen(
+            [
+                vmagent,
+                f"-httpListenAddr=127.0.0.1:{port}",
+                f"-remoteWrite.url={upstream}",
+                f"-remoteWrite.relabelConfig={relabel}",
+                f"-remoteWrite.tmpDataPath={workdir / 'queue'}",
+                "-remoteWrite.queues=1",
+                "-loggerLevel=WARN",
+            ],
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
-        return forwarded.status_code
+        try:
+            wait_until_answering(Prometheus(f"http://127.0.0.1:{port}", process), "/health", startup)
+            yield f"http://127.0.0.1:{port}/api/v1/write"
+        finally:
+            stop(process)
 
 
 @contextmanager
 def serve_ha_tracker(
-    upstream: str, cluster_label: str, replica_label: str, port: int, failover: float = 30.0
+    upstream: str,
+    cluster_label: str,
+    replica_label: str,
+    port: int,
+    vmagent: str,
+    workdir: Path,
+    failover: float = 30.0,
 ) -> Iterator[HATracker]:
-    """The relay on 127.0.0.1:``port`` (its remote write URL: /api/v1/push) until the block ends."""
-    tracker = HATracker(upstream, cluster_label, replica_label, failover)
+    """The relay on 127.0.0.1:``port`` (its remote write URL: /api/v1/push), forwarding to ``upstream``
+    through vmagent (``workdir``: its files), until the block ends."""
+    with ExitStack() as stack:
+        through = stack.enter_context(dropping_label(vmagent, workdir, upstream, replica_label))
+        yield stack.enter_context(_serve(HATracker(through, cluster_label, replica_label, failover), port))
+
+
+@contextmanager
+def _serve(tracker: HATracker, port: int) -> Iterator[HATracker]:
     forwarded_headers = ("Content-Encoding", "Content-Type", "X-Prometheus-Remote-Write-Version", "User-Agent")
 
     class Handler(BaseHTTPRequestHandler):

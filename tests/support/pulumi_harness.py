@@ -38,6 +38,7 @@ class Registered:
     protect: bool
     provider: str
     custom: bool
+    alias_types: list[str] = field(default_factory=list)  # the types of its aliases (pulumi.Alias(type_=...))
 
 
 @dataclass
@@ -128,6 +129,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     protect=request.protect,
                     provider=request.provider,
                     custom=request.custom,
+                    alias_types=[alias.spec.type for alias in request.aliases if alias.HasField("spec")],
                 )
             )
         return response
@@ -164,12 +166,13 @@ def run_program(
     return run
 
 
-def stack_settings(stack: str, password: str | None = None):
-    """The validated settings of a shipped stack, as the program would read them."""
+def stack_settings(stack: str, password: str | None = None, overrides: dict[str, str] | None = None):
+    """The validated settings of a shipped stack, as the program would read them, with further
+    config ``overrides`` (``<project>:<key>`` -> text, as for run_program)."""
     from flux_monitoring.config.settings import load_settings
     from tests.support.alerting_examples import with_credentials
 
-    config = stack_config(stack)
+    config = {**stack_config(stack), **(overrides or {})}
     raw = {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith(f"{PROJECT}:")}
     raw.setdefault("cluster", stack)  # as the program does: the stack name
     secret_keys = set()

@@ -2,12 +2,14 @@
 
 Core types with kubernetes-validate (strict: unknown fields are errors), pinned to one
 Kubernetes minor; custom resources with jsonschema against the ``openAPIV3Schema`` of the
-upstream CRDs in ../shared/upstream/crds/. CEL rules (``x-kubernetes-validations``) are not
-evaluated: no CEL interpreter here.
+upstream CRDs in ../shared/upstream/crds/ (the newest), or of one Flux release's CRDs in
+../shared/upstream/crds/flux/<minor>/ (release_crd_schemas). CEL rules (``x-kubernetes-validations``)
+are not evaluated: no CEL interpreter here.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +39,14 @@ def _json_schema(schema: dict[str, Any]) -> dict[str, Any]:
     out = dict(schema)
     if "properties" in schema:
         out["properties"] = {name: _json_schema(sub) for name, sub in schema["properties"].items()}
-        if not schema.get("x-kubernetes-preserve-unknown-fields"):
-            # The API server prunes unknown fields: a mistyped one would vanish silently.
-            out.setdefault("additionalProperties", False)
     if isinstance(schema.get("additionalProperties"), dict):
         out["additionalProperties"] = _json_schema(schema["additionalProperties"])
+    elif ("properties" in schema or schema.get("type") == "object") and not schema.get(
+        "x-kubernetes-preserve-unknown-fields"
+    ):
+        # The API server prunes a field its structural schema does not specify (an object without
+        # properties keeps none): a mistyped or unknown one would vanish silently.
+        out.setdefault("additionalProperties", False)
     if "items" in schema:
         out["items"] = _json_schema(schema["items"])
     for key in ("anyOf", "allOf", "oneOf"):
@@ -54,17 +59,40 @@ def _json_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def object_schema(open_api: dict[str, Any]) -> dict[str, Any]:
+    """A CRD version's openAPIV3Schema as JSON Schema; ``metadata`` left to the ObjectMeta check."""
+    schema = _json_schema(open_api)
+    schema["properties"] = {**schema["properties"], "metadata": {"type": "object"}}
+    return schema
+
+
+@cache
+def load_crd(path: Path) -> dict[str, Any]:
+    """One CRD file, parsed once (libyaml: the CRDs of ten releases are 5 MB)."""
+    return yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
+
+
+def _schemas(paths: list[Path]) -> CrdSchemas:
+    schemas: CrdSchemas = {}
+    for spec in (load_crd(path)["spec"] for path in paths):
+        for version in spec["versions"]:
+            if version.get("served"):
+                key = (f"{spec['group']}/{version['name']}", spec["names"]["kind"])
+                schemas[key] = (object_schema(version["schema"]["openAPIV3Schema"]), spec["scope"] == "Namespaced")
+    return schemas
+
+
 def crd_schemas(upstream: Path) -> CrdSchemas:
     """(apiVersion, kind) -> (JSON Schema, namespaced) for every served version of the upstream CRDs."""
-    schemas: CrdSchemas = {}
-    for path in sorted((upstream / "crds").glob("*.yaml")):
-        for crd in yaml.safe_load_all(path.read_text()):
-            spec = crd["spec"]
-            for version in spec["versions"]:
-                if version.get("served"):
-                    key = (f"{spec['group']}/{version['name']}", spec["names"]["kind"])
-                    schemas[key] = (_json_schema(version["schema"]["openAPIV3Schema"]), spec["scope"] == "Namespaced")
-    return schemas
+    return _schemas(sorted((upstream / "crds").glob("*.yaml")))
+
+
+@cache
+def release_crd_schemas(upstream: Path, minor: str) -> CrdSchemas:
+    """The same for the Flux CRDs of release ``minor`` exactly as shipped (crds/flux/PROVENANCE.txt)."""
+    paths = sorted((upstream / "crds" / "flux" / minor).glob("*.yaml"))
+    assert paths, f"no CRDs of Flux {minor} under {upstream}"
+    return _schemas(paths)
 
 
 def validate(manifest: dict[str, Any], crds: CrdSchemas) -> None:

@@ -46,6 +46,17 @@ CATALOGUE = [
         lambda r: r["receivers"]["team-c"].update(apiKey=""),
         "alerting.receivers.team-c.apiKey: got [secret]; expected an Opsgenie API integration key, set as a secret",
     ),
+    # A URL written in plain text carries no credentials; the receiver's key (a secret) does.
+    (
+        lambda r: r["receivers"]["team-c"].update(apiURL="https://ops:hunter22@api.eu.opsgenie.com/"),
+        'alerting.receivers.team-c.apiURL: got "https://[redacted]@api.eu.opsgenie.com/"; '
+        "expected a URL without credentials: put them in apiKey (a secret)",
+    ),
+    (
+        lambda r: r["receivers"]["oncall"].update(url="events.eu.pagerduty.com/v2/enqueue"),
+        'alerting.receivers.oncall.url: got "events.eu.pagerduty.com/v2/enqueue"; '
+        "expected an http:// or https:// URL such as https://events.eu.pagerduty.com/v2/enqueue",
+    ),
     (
         lambda r: r["receivers"]["team-a"].update(type="teams"),
         'alerting.receivers.team-a.type: got "teams"; expected one of slack, pagerduty, msteams, webhook, email, '
@@ -108,6 +119,12 @@ CATALOGUE = [
 )
 def test_each_mistake_is_one_problem_naming_the_key(change, problem):
     assert problems(broken(change)) == [problem]
+
+
+def test_a_webhook_url_held_as_a_secret_may_carry_user_info():
+    raw = broken(lambda r: r["receivers"]["deadman"].update(url="https://hook:s3cret@deadman.example.com/ping"))
+    alerting = alerting_settings(raw)
+    assert alerting.receivers["deadman"].url.get_secret_value() == "https://hook:s3cret@deadman.example.com/ping"
 
 
 def test_unknown_receiver_names_in_routes_are_errors():

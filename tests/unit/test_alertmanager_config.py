@@ -18,6 +18,7 @@ from flux_monitoring.manifests.alertmanager import (
     alertmanager_config_yaml,
 )
 from flux_monitoring.signals.rules import flux_rule_groups
+from tests.conftest import run_stack
 from tests.support.alerting_examples import (
     CREDENTIALS,
     DASHBOARD,
@@ -65,10 +66,19 @@ def test_no_receivers_discards_everything_like_the_chart_default(tmp_path):
     assert check_config(alertmanager_config_yaml(AlertingSettings(), DASHBOARD), tmp_path).returncode == 0
 
 
-def routes_test(tmp_path, labels: dict[str, str]) -> list[str]:
-    """Receivers `amtool config routes test` picks for an alert with ``labels``, in tree order."""
+def test_the_dev_stacks_configuration_passes_amtool_and_sends_every_alert_to_null(tmp_path):
+    run = run_stack("dev")
+    text = run.one("kubernetes:core/v1:Secret", "alertmanager-config").inputs["stringData"]["alertmanager.yaml"]
+    assert check_config(text, tmp_path).returncode == 0
+    for labels in ({"alertname": "ReconciliationFailure", "severity": "page"}, {"alertname": "Watchdog"}):
+        assert routes_test(tmp_path, labels, text) == ["null"], labels
+
+
+def routes_test(tmp_path, labels: dict[str, str], text: str | None = None) -> list[str]:
+    """Receivers `amtool config routes test` picks for an alert with ``labels``, in tree order, in the
+    configuration ``text`` (default: every receiver type Alertmanager 0.25 knows)."""
     path = tmp_path / "alertmanager.yaml"
-    path.write_text(alertmanager_config_yaml(without_msteams(every_receiver_type()), DASHBOARD))
+    path.write_text(text or alertmanager_config_yaml(without_msteams(every_receiver_type()), DASHBOARD))
     done = subprocess.run(
         [amtool(), "config", "routes", "test", f"--config.file={path}", *(f"{k}={v}" for k, v in labels.items())],
         capture_output=True,
@@ -117,6 +127,37 @@ OBJECT = {"kind": "Kustomization", "name": "apps"}
             {"alertname": "FluxControllerDown", "severity": "page", "namespace": "team-b", "app": "helm-controller"},
             ["oncall"],
         ),
+        # The object's own label (objectLabels team, as kube-state-metrics names it): its team too.
+        (
+            {
+                "alertname": "ReconciliationFailure",
+                "severity": "page",
+                "exported_namespace": "shop",
+                "label_team": "payments",
+                **OBJECT,
+            },
+            ["team-c", "oncall"],
+        ),
+        (
+            {
+                "alertname": "FluxSourceFailure",
+                "severity": "warning",
+                "exported_namespace": "team-b",
+                "label_team": "payments",
+                **OBJECT,
+            },
+            ["team-b", "team-c", "platform"],
+        ),
+        (
+            {
+                "alertname": "ReconciliationFailure",
+                "severity": "page",
+                "exported_namespace": "shop",
+                "label_team": "search",
+                **OBJECT,
+            },
+            ["oncall"],
+        ),
         ({"alertname": "Watchdog", "severity": "none"}, ["deadman"]),
         ({"alertname": "InfoInhibitor", "severity": "none", "namespace": "team-b"}, ["null"]),
     ],
@@ -127,6 +168,9 @@ OBJECT = {"kind": "Kustomization", "name": "apps"}
         "tenant-warning",
         "flux-event-tenant",
         "controller",
+        "team-label-page",
+        "tenant-and-team-label-warning",
+        "other-team-label",
         "watchdog",
         "info-inhibitor",
     ],

@@ -107,6 +107,21 @@ CATALOGUE = [
         "source-watcher ships from Flux 2.7",
     ),
     ({"protect": "1"}, "protect", '"1"', "true or false"),
+    ({"adoptExistingObjects": "yes"}, "adoptExistingObjects", '"yes"', "true or false"),
+    ({"nodeExporterNamespace": "Node_Exporter"}, "nodeExporterNamespace", '"Node_Exporter"', DNS_LABEL),
+    (
+        {"nodeExporterNamespace": "monitoring"},
+        "nodeExporterNamespace",
+        '"monitoring"',
+        "a namespace of its own, neither the monitoring nor the Flux namespace",
+    ),
+    ({"operatorCrdsVersion": "31"}, "operatorCrdsVersion", '"31"', "an exact prometheus-operator-crds chart version"),
+    (
+        {"chartVersion": "89.0.0"},
+        "chartVersion",
+        '"89.0.0"',
+        "a kube-prometheus-stack version from 74.0.0 to 88.5.3, whose Prometheus Operator CRDs chart is known",
+    ),
     ({"dropUnusedMetrics": "on"}, "dropUnusedMetrics", '"on"', "true or false"),
     ({"requireGrafanaAdminPassword": "yes"}, "requireGrafanaAdminPassword", '"yes"', "true or false"),
     ({"kubernetes:context": ""}, "kubernetes:context", '""', "the kubeconfig context of this stack's cluster"),
@@ -114,7 +129,7 @@ CATALOGUE = [
         {"monitoringNamespace": "observability"},
         "monitoringNamespace",
         '"observability"',
-        "no such key; valid keys are namespace, fluxNamespace, delivery",
+        "no such key; valid keys are namespace, fluxNamespace, nodeExporterNamespace, delivery",
     ),
     # grafana
     ({"grafana": "big"}, "grafana", '"big"', "an object with keys adminUser, ingress, persistenceSize"),
@@ -212,7 +227,7 @@ CATALOGUE = [
         "no such key; valid keys of alertmanager are enabled",
     ),
     # alerts
-    ({"alerts": 5}, "alerts", "5", "an object with keys reconciliationFailure, suspended"),
+    ({"alerts": 5}, "alerts", "5", "an object with keys reconciliationFailure, sourceFailure, suspended"),
     ({"alerts": {"controllerDown": {"for": "5 minutes"}}}, "alerts.controllerDown.for", '"5 minutes"', DURATION),
     (
         {"alerts": {"suspended": {"severity": ""}}},
@@ -244,6 +259,17 @@ CATALOGUE = [
         "alerts.suspended.threshold",
         "3",
         "no such key; valid keys of alerts.suspended are for, severity",
+    ),
+    # objectLabels
+    ({"objectLabels": ["a.b", "a_b"]}, "objectLabels", '["a.b", "a_b"]', "label keys whose Prometheus names differ"),
+    # slo
+    ({"slo": {"objective": 101}}, "slo.objective", "101", "a percentage above 0 and below 100"),
+    # runbookBaseUrl
+    (
+        {"runbookBaseUrl": "http://wiki.example.com/flux"},
+        "runbookBaseUrl",
+        '"http://wiki.example.com/flux"',
+        "an https:// URL without #fragment",
     ),
     # gitops
     (
@@ -531,8 +557,8 @@ ACCEPTED = [
     {"namespace": "1monitoring"},
     {"namespace": "m"},
     {"fluxNamespace": "flux"},
-    {"chartVersion": "88.5.3-rc.1"},
-    {"chartVersion": "88.5.3+build.7"},
+    {"chartVersion": "88.5.3-rc.1", "operatorCrdsVersion": "31.0.1"},
+    {"chartVersion": "88.5.3+build.7", "operatorCrdsVersion": "31.0.1"},
     {"grafana": {"adminUser": "ops@example.com"}},
     {
         "grafana": {

@@ -45,6 +45,7 @@ def test_controller_down_names_the_shard_whose_scrape_fails(tmp_path, generation
                 "description": "Prometheus cannot scrape kustomize-controller (shard shard2), pod "
                 "kustomize-controller-shard2-7d8f9, in flux-system (or, for one listed in fluxComponents, finds no "
                 "target) for 5m.",
+                "runbook_url": "docs/runbooks.md#fluxcontrollerdown",
             },
         }
     ]
@@ -125,6 +126,7 @@ def test_kind_unreported_says_which_source_misses_it_and_the_likely_causes(tmp_p
                 "resource config does not name the kind at a version the cluster serves (a config written for "
                 "another Flux release, as after an upgrade: fluxVersion), does not name it at all, or "
                 "kube-state-metrics is down.",
+                "runbook_url": "docs/runbooks.md#fluxkindunreported",
             },
         }
     ]
@@ -271,6 +273,7 @@ def test_version_mismatch_with_the_flux_operator_names_the_fluxinstance_revision
                 "in cluster eu-west-1",
                 "description": "Kinds, API versions and metrics are built for Flux 2.6: set fluxVersion to the "
                 "release that runs, or some kinds and states go unseen.",
+                "runbook_url": "docs/runbooks.md#fluxversionmismatch",
             },
         }
     ]

@@ -86,7 +86,12 @@ def test_the_fleet_fragment_is_in_the_prometheus_spec_of_the_helm_values():
     assert prometheus["externalLabels"] == {"cluster": "eu-west-prod"}
     assert [target["name"] for target in prometheus["remoteWrite"]] == ["mimir"]
     assert values["grafana"]["sidecar"]["dashboards"]["enabled"] is True  # merged, not replaced
-    assert values["grafana"]["sidecar"]["datasources"] == {"isDefaultDatasource": False}
+    # Merged with the sidecar's ConfigMaps-only settings (grafana_rbac.py), not replacing them.
+    assert values["grafana"]["sidecar"]["datasources"] == {
+        "resource": "configmap",
+        "searchNamespace": ["monitoring"],
+        "isDefaultDatasource": False,
+    }
     assert PASSWORD not in json.dumps(values) and DS_PASSWORD not in json.dumps(values)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from flux_monitoring.config.names import PROMETHEUS_SELECTOR_LABELS
 from flux_monitoring.config.settings import load_settings
-from flux_monitoring.manifests.helm_values import kube_prometheus_stack_values, with_admin_checksum
+from flux_monitoring.manifests.helm_values import kube_prometheus_stack_values, with_admin_checksum, without_chart_crds
 from tests.conftest import PROD_PASSWORD
 from tests.support.chart_defaults import deep_merge, load_chart_defaults, unknown_paths
 from tests.support.pulumi_harness import stack_settings
@@ -32,6 +32,11 @@ EVERYTHING = {
 }
 
 
+def texts_values(**texts: str):
+    """The values of scalar keys given as the texts Pulumi hands over."""
+    return kube_prometheus_stack_values(load_settings(texts, kube_context="test"))
+
+
 def values_for(**raw):
     return kube_prometheus_stack_values(
         load_settings({key: json.dumps(value) for key, value in raw.items()}, kube_context="test")
@@ -46,7 +51,8 @@ def values_for(**raw):
         pytest.param(lambda: kube_prometheus_stack_values(stack_settings("spoke")), id="spoke"),
         pytest.param(lambda: values_for(**EVERYTHING), id="every-option"),
         pytest.param(
-            lambda: with_admin_checksum(values_for(**EVERYTHING), "hmac-sha256:00"), id="direct-with-checksum"
+            lambda: without_chart_crds(with_admin_checksum(values_for(**EVERYTHING), "hmac-sha256:00")),
+            id="direct-with-checksum",
         ),
     ],
 )
@@ -80,13 +86,63 @@ def test_grafana_reads_its_admin_credentials_from_the_secret_not_from_values():
     assert "adminPassword" not in grafana
 
 
-def test_grafana_loads_labelled_dashboards_from_all_namespaces():
-    assert values_for()["grafana"]["sidecar"]["dashboards"] == {
+def test_grafana_loads_labelled_dashboard_config_maps_from_the_monitoring_namespace_only():
+    assert texts_values(namespace="observability")["grafana"]["sidecar"]["dashboards"] == {
         "enabled": True,
         "label": "grafana_dashboard",
         "labelValue": "1",
-        "searchNamespace": "ALL",
+        "resource": "configmap",
+        "searchNamespace": ["observability"],
     }
+
+
+def test_grafana_loads_data_source_config_maps_from_the_monitoring_namespace_only():
+    datasources = texts_values(namespace="observability")["grafana"]["sidecar"]["datasources"]
+    assert datasources == {"resource": "configmap", "searchNamespace": ["observability"]}
+
+
+def test_grafana_binds_the_programs_role_instead_of_the_charts_cluster_role():
+    assert values_for()["grafana"]["rbac"] == {
+        "create": True,
+        "namespaced": True,
+        "useExistingRole": "kube-prometheus-stack-grafana-sidecar",
+        "namespaces": [],
+    }
+
+
+def test_a_default_fleet_data_source_keeps_the_sidecar_on_config_maps():
+    grafana = values_for(grafana={"datasources": [{"name": "fleet", "url": "https://m.example.com", "default": True}]})[
+        "grafana"
+    ]
+    assert grafana["sidecar"]["datasources"] == {
+        "resource": "configmap",
+        "searchNamespace": ["monitoring"],
+        "isDefaultDatasource": False,
+    }
+
+
+def test_with_the_chart_defaults_the_sidecars_still_load_the_charts_dashboards_and_prometheus_data_source(
+    shared_upstream,
+):
+    # The chart's dashboards and Prometheus data source are ConfigMaps in the release namespace
+    # (kube-prometheus-stack templates/grafana/configmaps-datasources.yaml, dashboards-1.14/), labelled
+    # with its sidecar labels: the sidecars, merged with the defaults, must still be on and look there.
+    charts = shared_upstream / "charts"
+    defaults = load_chart_defaults(charts, "88.5.3")
+    sidecar = deep_merge(defaults, values_for())["grafana"]["sidecar"]
+    for kind, label in (("dashboards", "grafana_dashboard"), ("datasources", "grafana_datasource")):
+        assert sidecar[kind]["enabled"] is True
+        assert (sidecar[kind]["label"], sidecar[kind]["labelValue"]) == (label, "1")
+        assert sidecar[kind]["resource"] == "configmap"
+        assert sidecar[kind]["searchNamespace"] == ["monitoring"]
+    assert sidecar["datasources"]["defaultDatasourceEnabled"] is True
+    # No other sidecar is on: the Role grants the dashboards and data sources sidecars all they need.
+    assert not any(sidecar[kind]["enabled"] for kind in ("alerts", "notifiers", "plugins"))
+
+
+def test_node_exporter_runs_in_its_own_namespace():
+    values = texts_values(nodeExporterNamespace="host-metrics")
+    assert values["prometheus-node-exporter"] == {"namespaceOverride": "host-metrics"}
 
 
 def test_prometheus_selects_monitors_and_rules_by_the_program_labels():

@@ -47,7 +47,7 @@ def _operator_custom_resources(run: ProgramRun) -> list:
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_protect_config_protects_the_namespace_and_the_release(stack):
     run = _run(stack, {"flux-monitoring:protect": "true"})
-    assert run.one(NAMESPACE).protect and run.one(RELEASE).protect
+    assert all(n.protect for n in run.of_type(NAMESPACE)) and run.one(RELEASE).protect
 
 
 def test_protect_config_protects_the_flux_source_and_kustomizations_in_gitops_delivery():
@@ -72,7 +72,7 @@ def test_the_release_waits_for_the_secret_it_reads():
 
 def test_the_secret_waits_for_its_namespace():
     run = _run("prod")
-    assert run.one(NAMESPACE).urn in run.one(SECRET, "grafana-admin").dependencies
+    assert run.one(NAMESPACE, "namespace").urn in run.one(SECRET, "grafana-admin").dependencies
 
 
 def test_kustomizations_wait_for_their_git_repository_the_namespace_and_the_secret():
@@ -175,12 +175,10 @@ def test_urns_are_registered_once_each():
 
 def test_the_crd_bearing_release_is_set_up_for_safe_upgrades():
     release = _run("prod").one(RELEASE).inputs
-    # Helm installs the chart's CRDs on first install (never skipped) ...
-    assert not release.get("skipCrds", False)
-    assert release["values"].get("crds", {}).get("enabled", True) is True
-    # ... but never upgrades them: the README's procedure applies them server-side first. The
-    # chart's preview crds.upgradeJob (a busybox:latest + kubectl hook) stays off.
-    assert release["values"].get("crds", {}).get("upgradeJob", {}).get("enabled", False) is False
+    # Helm would install the chart's CRDs once and never upgrade them: they are off, Pulumi applies them
+    # from prometheus-operator-crds first (tests/unit/test_operator_crds.py). The chart's preview
+    # crds.upgradeJob (a busybox:latest + kubectl hook) stays off.
+    assert release["values"]["crds"] == {"enabled": False}
     # A failed upgrade rolls back and cleans up instead of leaving a half-upgraded release.
     assert release["atomic"] is True and release["cleanupOnFail"] is True
     # No delete-and-recreate of resources or pods on upgrade; no hooks skipped.
@@ -188,7 +186,7 @@ def test_the_crd_bearing_release_is_set_up_for_safe_upgrades():
     assert not release.get("recreatePods", False)
     assert not release.get("disableCrdHooks", False)
     assert not release.get("disableWebhooks", False)
-    # The exact chart the CRDs were applied from, and rollback history to go back to.
+    # The exact chart, and rollback history to go back to.
     assert release["version"] == "88.5.3"
     assert release["maxHistory"] >= 2
 

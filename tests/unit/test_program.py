@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from flux_monitoring.config.settings import SettingsError
-from flux_monitoring.manifests.helm_values import kube_prometheus_stack_values, with_admin_checksum
+from flux_monitoring.manifests.helm_values import kube_prometheus_stack_values, with_admin_checksum, without_chart_crds
 from flux_monitoring.resources.grafana_admin import admin_checksum
 from tests.conftest import PROD_PASSWORD, run_stack
-from tests.support.pulumi_harness import ProgramRun, mock_random_bytes, stack_settings
+from tests.support.gitops_stacks import STACKS
+from tests.support.pulumi_harness import ProgramRun, mock_random_bytes, stack_config, stack_settings
 from tests.support.schemas import is_patch
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -41,10 +43,16 @@ DIRECT_RESOURCES = {
     ("flux-monitoring:flux_signals:FluxSignals", "flux-signals"),
     (PROVIDER, "cluster"),
     (NAMESPACE, "namespace"),
+    (NAMESPACE, "node-exporter-namespace"),
+    # What Grafana's sidecars may read (tests/unit/test_least_privilege.py).
+    ("kubernetes:rbac.authorization.k8s.io/v1:Role", "kube-prometheus-stack-grafana-sidecar-monitoring"),
     (SECRET, "grafana-admin"),
     # The key of the credentials' checksum (tests/test_grafana_admin.py).
     ("random:index/randomBytes:RandomBytes", "grafana-admin-checksum-key"),
     (RELEASE, "kube-prometheus-stack"),
+    # The Prometheus Operator CRDs, applied first through a provider of their own (tests/unit/test_operator_crds.py).
+    ("kubernetes:helm.sh/v4:Chart", "prometheus-operator-crds"),
+    (PROVIDER, "operator-crds"),
     ("kubernetes:monitoring.coreos.com/v1:PodMonitor", "flux-system"),
     ("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "flux-monitoring"),
     ("kubernetes:core/v1:ConfigMap", "flux-control-plane"),
@@ -71,6 +79,33 @@ def test_staging_creates_exactly_the_direct_resources_and_a_generated_password(s
     assert resource_names(staging_run) == DIRECT_RESOURCES | {(RANDOM_PASSWORD, "grafana-admin-password")}
 
 
+def test_dev_creates_exactly_the_direct_resources_and_a_generated_password_with_no_secret_set():
+    config = stack_config("dev")
+    assert not [key for key, text in config.items() if "secure" in text]  # nothing encrypted to provide
+    run = run_stack("dev")  # no password, no alerting credential
+    assert resource_names(run) == DIRECT_RESOURCES | {(RANDOM_PASSWORD, "grafana-admin-password")}
+    assert run.one(PROVIDER, "cluster").inputs["context"] == "kind-kind"  # what `kind create cluster` names it
+
+
+def test_dev_registers_no_receiver_but_the_null_one():
+    text = run_stack("dev").one(SECRET, "alertmanager-config").inputs["stringData"]["alertmanager.yaml"]
+    configuration = yaml.safe_load(text)
+    assert configuration["receivers"] == [{"name": "null"}]
+    assert configuration["route"]["receiver"] == "null"
+
+
+def test_dev_warns_that_alerts_reach_no_one(monkeypatch):
+    import pulumi
+
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
+    run_stack("dev")
+    assert warnings == [
+        "alerting: no receiver is configured: Alertmanager delivers every alert to its receiver 'null', so "
+        "alerts reach no one; add alerting.receivers and alerting.route (docs/alerting.md)"
+    ]
+
+
 def test_prod_creates_exactly_the_direct_resources_with_the_configured_password(prod_run):
     assert resource_names(prod_run) == DIRECT_RESOURCES | PROD_ONLY
 
@@ -80,7 +115,8 @@ def test_prod_exports_the_configured_password(prod_run):
 
 
 def test_every_component_has_a_flux_monitoring_type_token(staging_run):
-    components = [r for r in staging_run.resources if not r.custom]
+    # helm.v4.Chart (the Prometheus Operator CRDs) is a component of pulumi-kubernetes', not of this program.
+    components = [r for r in staging_run.resources if not r.custom and not r.type.startswith("kubernetes:")]
     assert components and all(r.type.startswith("flux-monitoring:") for r in components)
     assert all(
         r.type.split(":")[1]
@@ -97,19 +133,22 @@ def test_every_component_has_a_flux_monitoring_type_token(staging_run):
     )
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_every_kubernetes_resource_targets_the_stacks_own_context(stack):
     run = run_stack(stack, password=PROD_PASSWORD if stack == "prod" else None)
-    provider = run.one(PROVIDER, "cluster")
-    assert provider.inputs["context"] == stack
+    providers = run.of_type(PROVIDER)
+    context = stack_config(stack)["kubernetes:context"]
+    assert providers and all(provider.inputs["context"] == context for provider in providers)
     kubernetes = [r for r in run.resources if r.type.startswith("kubernetes:")]
-    assert kubernetes and all(r.provider.startswith(provider.urn + "::") for r in kubernetes)
+    assert kubernetes and all(any(r.provider.startswith(p.urn + "::") for p in providers) for r in kubernetes)
 
 
-def test_namespace_allows_node_exporter_privileged_pods(staging_run):
-    labels = staging_run.one(NAMESPACE).inputs["metadata"]["labels"]
-    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
-    assert staging_run.one(NAMESPACE).inputs["metadata"]["name"] == "monitoring"
+def test_only_node_exporters_namespace_allows_privileged_pods(staging_run):
+    enforced = {
+        n.inputs["metadata"]["name"]: n.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+        for n in staging_run.of_type(NAMESPACE)
+    }
+    assert enforced == {"monitoring": "baseline", "node-exporter": "privileged"}
 
 
 def test_release_is_the_pinned_chart_under_its_exact_name(staging_run):
@@ -129,14 +168,15 @@ def test_release_is_atomic_bounded_and_cleans_up(staging_run):
     assert release["maxHistory"] == 10
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod", "spoke"])
+@pytest.mark.parametrize("stack", [*STACKS, "spoke"])
 def test_release_values_are_the_pure_values_of_the_stack_settings(stack):
     password = PROD_PASSWORD if stack == "prod" else None
     run = run_stack(stack, password=password)
     # Plus the credentials' checksum, which only `pulumi up` can compute (it needs the password).
     checksum = run.one(SECRET, "grafana-admin").inputs["stringData"]["admin-checksum"]
-    assert run.one(RELEASE).inputs["values"] == with_admin_checksum(
-        kube_prometheus_stack_values(stack_settings(stack, password)), checksum
+    # And the chart's CRDs off: Pulumi applies them (tests/unit/test_operator_crds.py).
+    assert run.one(RELEASE).inputs["values"] == without_chart_crds(
+        with_admin_checksum(kube_prometheus_stack_values(stack_settings(stack, password)), checksum)
     )
 
 
@@ -160,7 +200,7 @@ def test_prod_is_replicated_persistent_and_alerting(prod_run):
 
 
 def test_prod_protects_namespace_and_release(prod_run):
-    assert prod_run.one(NAMESPACE).protect and prod_run.one(RELEASE).protect
+    assert all(n.protect for n in prod_run.of_type(NAMESPACE)) and prod_run.one(RELEASE).protect
 
 
 def test_staging_protects_nothing(staging_run):
@@ -171,7 +211,7 @@ def test_release_waits_for_the_namespace_the_admin_secret_and_the_alertmanager_c
     release = staging_run.one(RELEASE)
     assert staging_run.one(SECRET, "grafana-admin").urn in release.dependencies
     assert staging_run.one(SECRET, "alertmanager-config").urn in release.dependencies
-    assert staging_run.one(NAMESPACE).urn in release.dependencies
+    assert staging_run.one(NAMESPACE, "namespace").urn in release.dependencies
 
 
 def test_admin_secret_holds_user_and_password_in_the_monitoring_namespace(prod_run):
@@ -189,7 +229,7 @@ def test_admin_secret_holds_user_and_password_in_the_monitoring_namespace(prod_r
     assert "stringData" in prod_run.one(SECRET, "grafana-admin").secret_inputs
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_exports_are_complete_and_only_the_password_is_secret(stack):
     run = run_stack(stack, password=PROD_PASSWORD if stack == "prod" else None)
     assert set(run.exports) == EXPORTS
@@ -307,7 +347,7 @@ def prometheus_spec(run) -> dict:
     return run.one("kubernetes:helm.sh/v3:Release").inputs["values"]["prometheus"]["prometheusSpec"]
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_the_cluster_label_defaults_to_the_stack_name(stack):
     run = run_stack(stack, password=PROD_PASSWORD)
     assert prometheus_spec(run)["externalLabels"] == {"cluster": stack}

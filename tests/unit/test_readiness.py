@@ -15,7 +15,7 @@ from flux_monitoring.config.names import RELEASE_TIMEOUT_SECONDS
 from flux_monitoring.config.settings import AlertmanagerSettings
 from flux_monitoring.manifests.gitops import stack_kustomization
 from tests.conftest import PROD_PASSWORD, run_stack
-from tests.support.gitops_stacks import settings_of
+from tests.support.gitops_stacks import STACKS, settings_of
 from tests.support.pulumi_harness import ROOT, ProgramRun, RecordingMocks
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -123,7 +123,7 @@ def test_the_chart_keeps_the_resource_names_the_wait_targets(shared_upstream, pr
     assert prod.one(RELEASE).inputs["name"] == "kube-prometheus-stack"
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_shipped_stacks_leave_the_storage_class_to_the_cluster_default(stack):
     # A named class that the cluster lacks ("standard" on EKS or AKS) leaves Prometheus' volume Pending.
     config = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]

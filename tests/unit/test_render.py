@@ -85,6 +85,8 @@ def test_render_writes_the_stack_and_config_trees(rendered):
     assert set(files(rendered["prod"])) == {
         "kube-prometheus-stack/kustomization.yaml",
         "kube-prometheus-stack/namespace-monitoring.yaml",
+        "kube-prometheus-stack/namespace-node-exporter.yaml",
+        "kube-prometheus-stack/role-kube-prometheus-stack-grafana-sidecar.yaml",
         "kube-prometheus-stack/helmrepository-prometheus-community.yaml",
         "kube-prometheus-stack/helmrelease-kube-prometheus-stack.yaml",
         "monitoring-config/kustomization.yaml",
@@ -99,7 +101,7 @@ def test_render_writes_the_stack_and_config_trees(rendered):
     }
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod", "gitops"])
+@pytest.mark.parametrize("stack", [*STACKS, "gitops"])
 def test_every_directory_builds_with_kubectl_kustomize_into_the_rendered_objects(rendered, stack):
     for directory in sorted(p for p in rendered[stack].iterdir() if p.is_dir()):
         assert sorted(kustomize(directory), key=kind_and_name) == sorted(documents(directory), key=kind_and_name)
@@ -132,7 +134,13 @@ def test_rerender_replaces_its_own_stale_files_and_keeps_others(tmp_path):
 
 def test_gitops_stack_leaves_the_namespace_to_pulumi_and_adds_the_flux_objects(rendered, gitops_project):
     out = rendered["gitops"]
-    assert [d["kind"] for d in documents(out / "kube-prometheus-stack")] == ["HelmRelease", "HelmRepository"]
+    # node-exporter's namespace and Grafana's Role hold no Secret: Flux owns them.
+    assert [(d["kind"], d["metadata"]["name"]) for d in documents(out / "kube-prometheus-stack")] == [
+        ("HelmRelease", "kube-prometheus-stack"),
+        ("HelmRepository", "prometheus-community"),
+        ("Namespace", "node-exporter"),
+        ("Role", "kube-prometheus-stack-grafana-sidecar"),
+    ]
     settings = offline_settings("gitops", gitops_project)
     assert sorted(documents(out / "flux"), key=kind_and_name) == sorted(
         flux_sync_manifests(settings), key=kind_and_name
@@ -174,7 +182,7 @@ def test_prod_renders_without_the_password_it_requires(rendered):
 def test_unknown_stack_exits_non_zero_naming_the_known_stacks(tmp_path):
     result = render(tmp_path, "nope")
     assert result.returncode == 1
-    assert "stack 'nope'" in result.stderr and "stacks: prod, spoke, staging" in result.stderr
+    assert "stack 'nope'" in result.stderr and "stacks: dev, prod, spoke, staging" in result.stderr
     assert not any(tmp_path.iterdir())
 
 

@@ -14,7 +14,7 @@ import yaml
 from flux_monitoring.manifests.gitops import helm_release, stack_kustomization
 from flux_monitoring.signals.podmonitor import flux_pod_monitor
 from render import rendered_tree, write_tree
-from tests.support.gitops_stacks import MODES_AND_STACKS, run_mode, settings_of
+from tests.support.gitops_stacks import MODES_AND_STACKS, STACKS, run_mode, settings_of
 from tests.support.schemas import KUBERNETES_VERSION, CrdSchemas, crd_schemas, is_patch, kubernetes_objects, validate
 
 FLUX_AND_OPERATOR_KINDS = {
@@ -145,7 +145,7 @@ def test_every_registered_object_matches_its_schema(crds, mode, stack):
         validate(manifest, crds)
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_every_registered_patch_has_valid_object_metadata(stack):
     # A patch carries only metadata (the await annotations) for an object the chart owns.
     patches = [r.inputs for r in run_mode(stack, "direct").resources if is_patch(r.type)]

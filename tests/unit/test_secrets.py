@@ -8,6 +8,7 @@ import json
 import pytest
 
 from tests.conftest import PROD_PASSWORD, run_stack
+from tests.support.gitops_stacks import STACKS
 
 SECRET = "kubernetes:core/v1:Secret"
 
@@ -26,7 +27,7 @@ def places_holding(run, password: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_configured_password_appears_only_in_secret_data(stack):
     run = run_stack(stack, password=PROD_PASSWORD)
     assert places_holding(run, PROD_PASSWORD) == []
@@ -53,7 +54,7 @@ def unkeyed_hashes(password: str) -> list[str]:
     return [hashlib.new(name, password.encode()).hexdigest() for name in ("md5", "sha1", "sha256", "sha512")]
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_no_unkeyed_hash_of_the_password_appears_anywhere(stack):
     # The rotation checksum on Grafana's pod template is keyed (HMAC with a secret random key).
     run = run_stack(stack, password=PROD_PASSWORD)
@@ -97,7 +98,7 @@ def test_in_gitops_delivery_the_password_appears_only_in_secret_data_and_the_sec
     assert run.secret_exports == {"grafanaAdminPassword"}
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_every_secret_input_is_secret_data_of_a_secret(stack):
     # Anything the program marks secret is Secret data: nothing else carries a secret to the cluster.
     run = run_stack(stack, password=PROD_PASSWORD)

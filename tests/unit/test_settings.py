@@ -9,9 +9,9 @@ import pytest
 from flux_monitoring.config.settings import Ingress, SettingsError, load_settings
 
 
-def load(**raw) -> object:
+def load(secret_keys: frozenset[str] = frozenset(), **raw) -> object:
     texts = {key: value if isinstance(value, str) else json.dumps(value) for key, value in raw.items()}
-    return load_settings(texts, kube_context="test-cluster")
+    return load_settings(texts, secret_keys=secret_keys, kube_context="test-cluster")
 
 
 def problems(**raw) -> list[str]:
@@ -130,10 +130,11 @@ def test_chart_version_must_be_exact(version):
 
 @pytest.mark.parametrize("version", ["88.5.3", "89.0.0", "90.1.0-rc.1"])
 def test_chart_version_accepts_exact_semver(version):
-    assert load(chartVersion=version).chart_version == version
+    # A version outside the CRD table needs its prometheus-operator-crds version (tests/unit/test_operator_crds.py).
+    assert load(chartVersion=version, operatorCrdsVersion="31.0.1").chart_version == version
 
 
-@pytest.mark.parametrize("key", ["namespace", "fluxNamespace"])
+@pytest.mark.parametrize("key", ["namespace", "fluxNamespace", "nodeExporterNamespace"])
 @pytest.mark.parametrize("name", ["Monitoring", "-monitoring", "mon_itoring", "a" * 64, "", "my.ns"])
 def test_namespaces_must_be_dns_labels(key, name):
     [problem] = problems(**{key: name})
@@ -143,6 +144,12 @@ def test_namespaces_must_be_dns_labels(key, name):
 def test_the_monitoring_namespace_is_not_the_flux_namespace():
     [problem] = problems(namespace="flux-system")
     assert problem.startswith('fluxNamespace: got "flux-system"; expected a namespace other than')
+
+
+@pytest.mark.parametrize("namespace", ["monitoring", "flux-system"])
+def test_node_exporter_has_a_namespace_of_its_own(namespace):
+    [problem] = problems(nodeExporterNamespace=namespace)
+    assert problem.startswith(f'nodeExporterNamespace: got "{namespace}"; expected a namespace of its own')
 
 
 def test_delivery_is_direct_or_gitops():
@@ -189,6 +196,27 @@ def test_flux_operator_before_the_releases_it_installs_warns():
     [warning] = load(fluxVersion="2.1", fluxMetrics="flux-operator").flux.warnings
     assert "the Flux Operator installs Flux 2.2.3 and later" in warning
     assert load(fluxVersion="2.2", fluxMetrics="flux-operator").flux.warnings == ()
+
+
+SLACK = {"receivers": {"platform": {"type": "slack", "apiURL": "https://hooks.slack.com/services/T/B/x"}}}
+
+
+def test_alerts_that_reach_no_one_are_a_warning_naming_the_null_receiver():
+    [warning] = load().warnings
+    assert warning.startswith("alerting: no receiver is configured:")
+    assert "receiver 'null', so alerts reach no one; add alerting.receivers" in warning
+
+
+def test_alerts_without_alertmanager_are_a_warning_too():
+    [warning] = load(alertmanager={"enabled": False}).warnings
+    assert warning.startswith("alertmanager.enabled is false:") and "alerts reach no one" in warning
+
+
+def test_a_receiver_silences_the_warning_and_the_flux_warnings_stay():
+    alerting = {**SLACK, "route": {"default": "platform"}}  # the webhook URL set with --secret
+    assert load(frozenset({"alerting"}), alerting=alerting).warnings == ()
+    [warning] = load(frozenset({"alerting"}), alerting=alerting, fluxVersion="2.12").warnings
+    assert warning == load(fluxVersion="2.12").flux.warnings[0]
 
 
 def test_legacy_on_flux_2_5_or_later_is_an_error_saying_why_and_what_to_use():

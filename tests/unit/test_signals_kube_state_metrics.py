@@ -194,3 +194,44 @@ def test_version_and_label_paths_match_the_flux_crd(kind):
     for path in [*metric["labelsFromPath"].values(), *metric["each"]["info"]["labelsFromPath"].values()]:
         if path[0] != "metadata":
             assert _schema_has_path(schema, path), path
+
+
+def _release_crd(minor: str, kind: str) -> dict:
+    """``kind``'s CRD as Flux ``minor`` ships it (../shared/upstream/crds/flux/<minor>/, PROVENANCE.txt)."""
+    release_kind = flux_release(minor).kind(kind)
+    return yaml.safe_load(
+        upstream_file(f"crds/flux/{minor}/{release_kind.group}_{release_kind.plural}.yaml").read_text()
+    )
+
+
+@pytest.mark.parametrize("minor", MINORS)
+def test_every_label_path_exists_in_the_crd_of_the_release_watched(minor):
+    """A path the watched version does not have gives the label no value, silently."""
+    settings = load_settings(
+        {"fluxVersion": minor, "fluxComponents": json.dumps(list(flux_release(minor).controllers))},
+        kube_context="test",
+    )
+    for resource in resources(settings):
+        gvk = resource["groupVersionKind"]
+        crd = _release_crd(minor, gvk["kind"])
+        (version,) = [v for v in crd["spec"]["versions"] if v["name"] == gvk["version"]]
+        metric = resource["metrics"][0]
+        for path in [*metric["labelsFromPath"].values(), *metric["each"]["info"]["labelsFromPath"].values()]:
+            if path[0] != "metadata":
+                assert _schema_has_path(version["schema"]["openAPIV3Schema"], path), (gvk["kind"], path)
+
+
+@pytest.mark.parametrize("minor", ["2.0", "2.1"])
+def test_helm_release_revision_on_flux_2_0_and_2_1_is_the_last_applied_chart_version(minor):
+    """HelmRelease v2beta1 has no status.history; its lastAppliedRevision is the chart version applied."""
+    settings = load_settings({"fluxVersion": minor}, kube_context="test")
+    (release,) = [r for r in resources(settings) if r["groupVersionKind"]["kind"] == "HelmRelease"]
+    assert release["groupVersionKind"]["version"] == "v2beta1"
+    assert release["metrics"][0]["labelsFromPath"]["revision"] == ["status", "lastAppliedRevision"]
+
+
+@pytest.mark.parametrize("minor", ["2.2", "2.3", "2.9"])
+def test_helm_release_revision_from_flux_2_2_is_the_current_release_in_the_history(minor):
+    settings = load_settings({"fluxVersion": minor}, kube_context="test")
+    (release,) = [r for r in resources(settings) if r["groupVersionKind"]["kind"] == "HelmRelease"]
+    assert release["metrics"][0]["labelsFromPath"]["revision"] == ["status", "history", "0", "chartVersion"]

@@ -49,10 +49,12 @@ GROUPS = {
 CORE_CONTROLLERS = ("source-controller", "kustomize-controller", "helm-controller", "notification-controller")
 
 
-def settings_for(generation: str, alerts: str | None = None):
+def settings_for(generation: str, alerts: str | None = None, object_labels: tuple[str, ...] = ()):
     raw = {"fluxMetrics": generation, **({"fluxVersion": VERSIONS[generation]} if generation in VERSIONS else {})}
     if alerts:
         raw["alerts"] = alerts
+    if object_labels:
+        raw["objectLabels"] = json.dumps(list(object_labels))
     return load_settings(raw, kube_context="test")
 
 
@@ -189,14 +191,18 @@ def promtool_test(
     alerts: str | None = None,
     annotations: bool = False,
     settings=None,
+    object_labels: tuple[str, ...] = (),
 ) -> None:
     """Runs one promtool alert test against the generated rules (of ``settings``, by default the
     generation's); fails with promtool's report.
 
-    promtool compares annotations too; they are dropped unless the test is about them.
+    promtool compares annotations too; they are dropped unless the test is about them. Only the
+    alert's own group is loaded: an alert reads raw series or what its own group records before it,
+    so the other groups cannot matter (and a test fails when one does).
     """
     promtool = require_tool("promtool")
-    groups = flux_rule_groups(settings or settings_for(generation, alerts))
+    groups = flux_rule_groups(settings or settings_for(generation, alerts, object_labels))
+    groups = [g for g in groups if any(r.get("alert") == alertname for r in g["rules"])] or groups
     if not annotations:
         groups = [
             {**g, "rules": [{k: v for k, v in r.items() if k != "annotations"} for r in g["rules"]]} for g in groups
@@ -293,6 +299,7 @@ def test_reconciliation_failure_summary_names_kind_and_namespaced_object(tmp_pat
         "summary": "Kustomization apps/podinfo reconciliation has been failing for more than 10m in cluster eu-west-1",
         "description": "Its Ready condition is False; see `flux get` and the controller's logs."
         + ("" if generation == "legacy" else " Reason: ReconciliationFailed."),
+        "runbook_url": "docs/runbooks.md#reconciliationfailure",
     }
     promtool_test(tmp_path, generation, series, "15m", "ReconciliationFailure", [alert], annotations=True)
 
@@ -638,6 +645,7 @@ def test_reconcile_duration_summary_states_only_what_the_buckets_know(tmp_path):
         "in cluster eu-west-1",
         "description": "4% of its reconciles in the last 30m took longer than 469.2s (the bucket bound "
         "469.19495946736544s of Flux's duration histogram), for 30m: its p99 is above 469.2s.",
+        "runbook_url": "docs/runbooks.md#fluxreconciledurationhigh",
     }
     promtool_test(tmp_path, "resource-info", series, "40m", "FluxReconcileDurationHigh", [alert], annotations=True)
 
@@ -734,6 +742,7 @@ def test_flux_instance_not_ready_names_the_instance_and_its_reason(tmp_path):
             "summary": "FluxInstance flux-system/flux has not been ready for more than 10m in cluster eu-west-1",
             "description": "The Flux Operator reports it not ready; see `kubectl describe fluxinstance` and "
             "the operator's logs. Reason: ReconciliationFailed.",
+            "runbook_url": "docs/runbooks.md#fluxinstancenotready",
         },
     }
     promtool_test(
@@ -845,3 +854,68 @@ def test_slowest_objects_panels_show_an_object_that_reconciles_hourly(tmp_path, 
     # ...where a window of a few scrape intervals ($__rate_interval) would not.
     short = [{**g, "rules": [{**r, "expr": r["expr"].replace("[2h]", "[5m]")} for r in g["rules"]]} for g in groups]
     promtool_expr_test(tmp_path, series, shown.replace("[2h]", "[5m]"), "200m", [], short)
+
+
+# -- objectLabels: the objects' own labels on their alerts ------------------------------------------------
+#
+# kube-state-metrics copies each key of objectLabels from metadata.labels as label_<key> (sanitized),
+# and leaves it out on an object without that label (kube_state_metrics.py).
+
+
+def labelled(series: list[dict], **labels: str) -> list[dict]:
+    """gotk_resource_info ``series`` with the objects' labels as kube-state-metrics adds them."""
+    extra = ", ".join(f'{name}="{value}"' for name, value in labels.items())
+    return [{**s, "series": s["series"][:-1] + f", {extra}}}"} for s in series]
+
+
+@pytest.mark.parametrize(
+    "alertname, kind, ready, suspended, severity",
+    [
+        ("ReconciliationFailure", "Kustomization", "False", False, "page"),
+        ("FluxSourceFailure", "GitRepository", "False", False, "warning"),
+        ("FluxObjectSuspended", "HelmRelease", "True", True, "warning"),
+    ],
+)
+def test_object_alerts_carry_the_objects_labels(tmp_path, alertname, kind, ready, suspended, severity):
+    series = labelled(
+        flux_object("resource-info", kind, "shop", "checkout", values="1x30", ready=ready, suspended=suspended),
+        label_team="payments",
+        label_example_com_tier="gold",
+    )
+    alert = object_alert(severity, kind, "shop", "checkout")
+    alert["exp_labels"].update(label_team="payments", label_example_com_tier="gold")
+    promtool_test(
+        tmp_path,
+        "resource-info",
+        series,
+        "20m",
+        alertname,
+        [alert],
+        alerts=json.dumps({"suspended": {"for": "10m"}}),
+        object_labels=("team", "example.com/tier"),
+    )
+
+
+def test_an_object_without_the_label_still_alerts_without_it(tmp_path):
+    series = flux_object("resource-info", "Kustomization", "shop", "checkout", ready="False")
+    alert = object_alert("page", "Kustomization", "shop", "checkout")
+    promtool_test(tmp_path, "resource-info", series, "15m", "ReconciliationFailure", [alert], object_labels=("team",))
+
+
+def test_reconcile_duration_high_takes_the_objects_labels_from_kube_state_metrics(tmp_path):
+    state = labelled(flux_object("resource-info", "Kustomization", "apps", "infra"), label_team="platform")
+    series = durations("Kustomization", "apps", "infra", seconds=500) + state
+    # An object kube-state-metrics does not list (yet) still alerts, without the labels.
+    series += durations("Kustomization", "apps", "unlisted", seconds=500)
+    alert = object_alert("warning", "Kustomization", "apps", "infra")
+    alert["exp_labels"]["label_team"] = "platform"
+    unlisted = object_alert("warning", "Kustomization", "apps", "unlisted")
+    promtool_test(
+        tmp_path,
+        "resource-info",
+        series,
+        "40m",
+        "FluxReconcileDurationHigh",
+        [alert, unlisted],
+        object_labels=("team",),
+    )

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from flux_monitoring.config import schema
-from flux_monitoring.config.settings import CONFIG_KEYS, PROJECT, Settings
+from flux_monitoring.config.settings import CONFIG_KEYS, Settings
+from flux_monitoring.contract import PROJECT
 from tests.support.pulumi_harness import ROOT
 from tests.unit.test_bad_inputs import ACCEPTED, CATALOGUE, catalogue_id
 
@@ -34,6 +35,7 @@ PROGRAM_ONLY_RULES = {
     "remote write targets with distinct names": "unique by one key of each item",
     "data sources with distinct names": "unique by one key of each item",
     "at most one data source with default: true": "a count across items",
+    "label keys whose Prometheus names differ": "a rewrite of each item compared across items",
 }
 
 
@@ -118,6 +120,8 @@ def test_a_secret_is_accepted_only_in_its_encrypted_form():
 PROGRAM_ONLY_CASES = {
     ("fluxMetrics", '"legacy"'): "legacy needs a Flux release before 2.5 (fluxMetrics and fluxVersion)",
     ("fluxComponents", '["source-controller", "source-watcher"]'): "the controllers a release has (fluxVersion)",
+    ("nodeExporterNamespace", '"monitoring"'): "differs from namespace and fluxNamespace (three keys)",
+    ("chartVersion", '"89.0.0"'): "a known CRD chart, or operatorCrdsVersion, in direct delivery (three keys)",
 }
 SCHEMA_CASES = [
     case
@@ -135,7 +139,7 @@ def test_a_bad_config_the_program_rejects_is_rejected_by_the_schema(config, key,
 
 
 def test_the_schema_leaves_to_the_program_only_rules_across_keys():
-    assert len(SCHEMA_CASES) >= len(CATALOGUE) - 12 - len(
+    assert len(SCHEMA_CASES) >= len(CATALOGUE) - 14 - len(
         PROGRAM_ONLY_RULES
     )  # + alerting.route.default, alertmanager.enabled
     assert {case[1] for case in CATALOGUE} >= set(PROGRAM_ONLY)
