@@ -73,6 +73,24 @@ def test_history_drops_what_the_metric_relabelings_drop_and_adds_up():
     assert names == {"gotk_reconcile_duration_seconds_count", "workqueue_depth", "up"}
 
 
+def test_history_has_only_the_targets_the_relabel_configs_keep_labelled_as_they_say():
+    pod_label = "__meta_kubernetes_pod_label_app"
+    static = CONTROLLERS["static_configs"][0]
+    config = {
+        **CONTROLLERS,
+        "relabel_configs": [
+            {"action": "keep", "source_labels": [pod_label], "regex": "helm-controller"},
+            {"source_labels": [pod_label], "target_label": "app"},
+        ],
+        "static_configs": [
+            {**static, "labels": {"__metrics_path__": static["labels"]["__metrics_path__"], pod_label: app}}
+            for app in ("helm-controller", "kustomize-controller")
+        ],
+    }
+    ups = [key for key in series_of(config) if key.startswith("up{")]
+    assert ups == ['up{app="helm-controller",instance="127.0.0.1:9000",job="flux-system"}']
+
+
 def test_history_values_follow_the_fleet_age():
     series = series_of(CONTROLLERS)
     (count,) = (s for k, s in series.items() if k.startswith("gotk_reconcile_duration_seconds_count"))
