@@ -13,6 +13,7 @@ from flux_monitoring.config.settings import RELEASE_NAME, Settings
 from flux_monitoring.contract import GRAFANA_ADMIN_PASSWORD_KEY, GRAFANA_ADMIN_SECRET, GRAFANA_ADMIN_USER_KEY
 from flux_monitoring.manifests.alertmanager import alertmanager_values
 from flux_monitoring.manifests.fleet import fleet_prometheus_spec, grafana_fleet_values
+from flux_monitoring.manifests.grafana_flux_user import flux_user_values
 from flux_monitoring.manifests.grafana_rbac import grafana_rbac_values, sidecar_values
 from flux_monitoring.signals.kube_state_metrics import kube_state_metrics_values
 
@@ -107,6 +108,9 @@ def _grafana_values(settings: Settings) -> dict[str, Any]:
             "datasources": sidecar_values(settings),
         },
     }
+    if settings.flux_events.grafana_annotations:
+        # Flux's own user, an Editor kept from inside Grafana's pod (grafana_flux_user.py).
+        grafana.update(flux_user_values())
     ingress = settings.grafana.ingress
     if ingress is not None:
         grafana["ingress"] = {

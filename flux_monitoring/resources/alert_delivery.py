@@ -7,7 +7,12 @@ import pulumi_kubernetes as k8s
 
 from flux_monitoring.config.names import PART_OF_LABELS
 from flux_monitoring.config.settings import Settings
-from flux_monitoring.contract import FLUX_GRAFANA_PASSWORD_KEY, FLUX_GRAFANA_SECRET, FLUX_GRAFANA_USERNAME_KEY
+from flux_monitoring.contract import (
+    FLUX_GRAFANA_PASSWORD_KEY,
+    FLUX_GRAFANA_SECRET,
+    FLUX_GRAFANA_USER,
+    FLUX_GRAFANA_USERNAME_KEY,
+)
 from flux_monitoring.manifests.alertmanager import (
     ALERTMANAGER_CONFIG_KEY,
     ALERTMANAGER_CONFIG_SECRET,
@@ -22,7 +27,8 @@ from flux_monitoring.signals.dashboards import CLUSTER_UID
 
 class AlertDelivery(pulumi.ComponentResource):
     """The Secret Alertmanager reads its whole configuration from (credentials included: Secret data
-    is the only place they go), and the Grafana credentials Flux's grafana Provider uses.
+    is the only place they go), and the credentials of Flux's own Grafana user, which Flux's grafana
+    Provider logs in with.
 
     Both are Pulumi's in either delivery mode, like the Grafana admin Secret. In direct delivery
     the Flux Providers and Alerts are too (``providers=True``); in gitops delivery the render
@@ -67,8 +73,9 @@ class AlertDelivery(pulumi.ComponentResource):
                     },
                     type="Opaque",
                     string_data={
-                        FLUX_GRAFANA_USERNAME_KEY: grafana_admin.user,
-                        FLUX_GRAFANA_PASSWORD_KEY: grafana_admin.password,
+                        # Flux's own Editor user, never the admin (grafana_flux_user.py).
+                        FLUX_GRAFANA_USERNAME_KEY: FLUX_GRAFANA_USER,
+                        FLUX_GRAFANA_PASSWORD_KEY: grafana_admin.flux_password,
                     },
                     opts=child,
                 )

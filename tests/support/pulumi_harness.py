@@ -64,6 +64,11 @@ def mock_random_bytes(length: int) -> bytes:
     return bytes(range(length))
 
 
+def mock_random_password(name: str, length: int) -> str:
+    """What the mocked random.RandomPassword ``name`` generates: its length, its own for each resource."""
+    return f"Mock{name.replace('-', '')}{'x' * length}"[:length]
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Echoes inputs back as outputs, the way a provider that accepts them would."""
 
@@ -73,8 +78,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         outputs = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
-            # A stand-in value with the generated password's length and alphabet.
-            outputs["result"] = "Mock" + "x" * (int(args.inputs.get("length", 32)) - 4)
+            outputs["result"] = mock_random_password(args.name, int(args.inputs.get("length", 32)))
         if args.typ == "random:index/randomBytes:RandomBytes":
             generated = mock_random_bytes(int(args.inputs["length"]))
             outputs["hex"], outputs["base64"] = generated.hex(), base64.b64encode(generated).decode()

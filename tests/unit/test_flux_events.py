@@ -87,11 +87,11 @@ def test_the_cluster_dashboard_shows_the_flux_tagged_annotations():
     assert annotation["enable"] is True
 
 
-def test_the_grafana_provider_secret_holds_the_admin_credentials_as_secret_data():
+def test_the_grafana_provider_reads_its_credentials_from_secret_data_written_before_it():
+    # What the Secret holds (Flux's own user, never the admin): tests/unit/test_grafana_flux_user.py.
     run = run_stack("prod", password=PROD_PASSWORD)
     secret = run.one(SECRET, "flux-grafana-credentials")
     assert secret.inputs["metadata"]["namespace"] == "flux-system"
-    assert secret.inputs["stringData"] == {"username": "admin", "password": PROD_PASSWORD}
     assert "stringData" in secret.secret_inputs
     provider = run.one("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Provider", "flux-monitoring-grafana")
     assert secret.urn in provider.dependencies

@@ -198,16 +198,21 @@ def test_a_password_copied_into_helm_values_fails_without_quoting_it(monkeypatch
     assert PROD_PASSWORD not in "".join(messages)
 
 
-def test_the_flux_grafana_provider_secret_may_hold_the_password_only_as_its_basic_auth(monkeypatch):
+def test_the_admin_password_in_the_flux_grafana_provider_secret_fails(monkeypatch):
     run = prod()
     flux_grafana = run.one(SECRET, "flux-grafana-credentials")
-    assert flux_grafana.inputs["stringData"]["password"] == PROD_PASSWORD
-    assert evaluate("grafana-admin-password-configured", run, monkeypatch) == []
-    flux_grafana.inputs["stringData"]["token"] = PROD_PASSWORD
+    assert PROD_PASSWORD not in str(flux_grafana.inputs)  # Flux logs in as its own user
+    flux_grafana.inputs["stringData"]["password"] = PROD_PASSWORD
     assert evaluate("grafana-admin-password-configured", run, monkeypatch) == [
         "the Grafana admin password appears in the inputs of kubernetes:core/v1:Secret flux-grafana-credentials "
-        "at stringData.token: it belongs only in the grafana-admin Secret"
+        "at stringData.password: it belongs only in the grafana-admin Secret"
     ]
+
+
+def test_the_generated_password_of_flux_s_grafana_user_passes(monkeypatch):
+    run = prod()
+    assert run.one("random:index/randomPassword:RandomPassword", "flux-grafana-password")
+    assert evaluate("grafana-admin-password-configured", run, monkeypatch) == []
 
 
 def test_a_stack_without_the_admin_secret_fails(monkeypatch):

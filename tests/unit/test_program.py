@@ -10,7 +10,13 @@ from flux_monitoring.manifests.helm_values import kube_prometheus_stack_values, 
 from flux_monitoring.resources.grafana_admin import admin_checksum
 from tests.conftest import PROD_PASSWORD, run_stack
 from tests.support.gitops_stacks import STACKS
-from tests.support.pulumi_harness import ProgramRun, mock_random_bytes, stack_config, stack_settings
+from tests.support.pulumi_harness import (
+    ProgramRun,
+    mock_random_bytes,
+    mock_random_password,
+    stack_config,
+    stack_settings,
+)
 from tests.support.schemas import is_patch
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -62,8 +68,9 @@ DIRECT_RESOURCES = {
     ("kubernetes:monitoring.coreos.com/v1:AlertmanagerPatch", "kube-prometheus-stack-alertmanager"),
     ("flux-monitoring:alert_delivery:AlertDelivery", "alert-delivery"),
     (SECRET, "alertmanager-config"),
-    # both shipped stacks send Flux's events to Grafana as annotations
+    # both shipped stacks send Flux's events to Grafana as annotations, as Flux's own Grafana user
     (SECRET, "flux-grafana-credentials"),
+    (RANDOM_PASSWORD, "flux-grafana-password"),
     ("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Provider", "flux-monitoring-grafana"),
     ("kubernetes:notification.toolkit.fluxcd.io/v1beta3:Alert", "flux-monitoring-grafana"),
 }
@@ -221,10 +228,12 @@ def test_admin_secret_holds_user_and_password_in_the_monitoring_namespace(prod_r
         "namespace": "monitoring",
         "labels": {"app.kubernetes.io/part-of": "flux-monitoring"},
     }
+    flux_password = mock_random_password("flux-grafana-password", 32)
     assert secret["stringData"] == {
         "admin-user": "admin",
         "admin-password": PROD_PASSWORD,
-        "admin-checksum": admin_checksum(mock_random_bytes(32).hex(), "admin", PROD_PASSWORD),
+        "admin-checksum": admin_checksum(mock_random_bytes(32).hex(), "admin", PROD_PASSWORD, {}, flux_password),
+        "flux-annotations-password": flux_password,
     }
     assert "stringData" in prod_run.one(SECRET, "grafana-admin").secret_inputs
 

@@ -43,7 +43,7 @@ def test_generated_password_appears_only_in_secret_data():
 
 
 def test_generated_password_is_long_and_kept_in_state():
-    generator = run_stack("staging").one("random:index/randomPassword:RandomPassword").inputs
+    generator = run_stack("staging").one("random:index/randomPassword:RandomPassword", "grafana-admin-password").inputs
     assert generator["length"] >= 24
     # No keepers or triggers: nothing replaces it once generated.
     assert "keepers" not in generator
