@@ -59,7 +59,7 @@ def test_only_the_image_and_pull_policy_are_templates_for_the_charts_tpl():
     # The chart renders extraContainers with tpl: any other {{ would be read as a template.
     text = grafana_values({"grafanaAnnotations": True})["extraContainers"]
     templates = re.findall(r"\{\{.*?\}\}", text)
-    assert templates == re.findall(r"\{\{.*?\}\}", SIDECAR_IMAGE) + ["{{ .Values.sidecar.imagePullPolicy }}"]
+    assert templates == [*re.findall(r"\{\{.*?\}\}", SIDECAR_IMAGE), "{{ .Values.sidecar.imagePullPolicy }}"]
     assert "{{" not in PROGRAM.read_text()
 
 
