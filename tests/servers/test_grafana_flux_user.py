@@ -16,7 +16,7 @@ import pytest
 
 from flux_monitoring.contract import FLUX_GRAFANA_USER
 from flux_monitoring.manifests.grafana_flux_user import READY_FILE, flux_user_container
-from tests.support.flux_fleet import free_port
+from tests.support.flux_fleet import free_port, stop
 from tests.support.grafana_api import MAIN_ORG, GrafanaUsers, User, serve_grafana
 
 ADMIN, ADMIN_PASSWORD = "admin", "admin-Secret-4242"
@@ -47,12 +47,7 @@ def keeper(url: str, tmp_path: Path, secrets: dict[str, str] = SECRETS) -> Itera
     try:
         yield process, ready
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
 
 
 def wait_until(condition, what: str) -> None:
