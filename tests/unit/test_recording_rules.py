@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from flux_monitoring.config.settings import SloSettings
 from flux_monitoring.signals.dashboards import cluster_dashboard
 from flux_monitoring.signals.promql import (
     FAILING_OBJECTS,
@@ -121,17 +122,44 @@ def test_every_group_has_an_explicit_interval():
     }
 
 
-@pytest.mark.parametrize("generation", GENERATIONS)
-def test_every_rule_reads_recorded_series_only_from_earlier_in_its_own_group(generation):
+# A recorded series in an expression, and whether a range selector follows it.
+_RECORDED = re.compile(r"(flux:[a-z0-9_:]+)(\{[^{}]*\})?(\[)?")
+# The delivery SLO too (config/slo.py), whose groups read the objects group's counts over windows.
+WITH_AND_WITHOUT_SLO = [(g, None) for g in GENERATIONS] + [("resource-info", {"objective": 99.5, "window": "7d"})]
+
+
+def _rules_of(generation: str, slo: dict | None):
+    settings = settings_for(generation)
+    if slo is not None:
+        settings = settings.model_copy(update={"slo": SloSettings(**slo)})
+    return flux_rule_groups(settings)
+
+
+@pytest.mark.parametrize(("generation", "slo"), WITH_AND_WITHOUT_SLO)
+def test_alerts_read_recorded_series_only_from_earlier_in_their_own_group(generation, slo):
     # Rules of a group run in order at one timestamp; a series of another group may be a whole
     # interval old or, while that group is still writing, missing, and restart an alert's `for`.
-    for group in flux_rule_groups(settings_for(generation)):
+    for group in _rules_of(generation, slo):
         recorded: set[str] = set()
         for rule in group["rules"]:
-            read = set(re.findall(r"flux:[a-z0-9_:]+", rule["expr"]))
-            assert read <= recorded, (group["name"], rule.get("alert", rule.get("record")), read - recorded)
-            if "record" in rule:
+            read = {name for name, _, _ in _RECORDED.findall(rule["expr"])}
+            if "alert" in rule:
+                assert read <= recorded, (group["name"], rule["alert"], read - recorded)
+            else:
                 recorded.add(rule["record"])
+
+
+@pytest.mark.parametrize(("generation", "slo"), WITH_AND_WITHOUT_SLO)
+def test_recording_rules_read_another_groups_series_only_over_a_window(generation, slo):
+    # Over a window, a late or missed evaluation of the other group is one sample fewer, not none.
+    for group in _rules_of(generation, slo):
+        recorded: set[str] = set()
+        for rule in group["rules"]:
+            if "record" not in rule:
+                continue
+            instant = {name for name, _, ranged in _RECORDED.findall(rule["expr"]) if not ranged}
+            assert instant <= recorded, (group["name"], rule["record"], instant - recorded)
+            recorded.add(rule["record"])
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
