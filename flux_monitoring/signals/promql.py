@@ -385,6 +385,17 @@ WORKQUEUE_DEPTH = "flux:workqueue_depth:max"
 # it: it states only what the buckets know (FluxQueries.share_slower_than) over the same window.
 OBJECT_P99_WINDOW = "30m"
 OBJECT_P99 = f"flux:gotk_reconcile_duration_seconds:p99_rate{OBJECT_P99_WINDOW}"
+# Each object's average reconcile duration over PER_OBJECT_WINDOW, which reads every duration sum and
+# count series of the fleet over 2h.
+OBJECT_AVERAGE = f"flux:gotk_reconcile_duration_seconds:avg_rate{PER_OBJECT_WINDOW}"
+# OBJECT_P99 and OBJECT_AVERAGE are recorded this often, by a group of their own (rules.py): only
+# the slowest-objects panels read them, through the top-10 records, and their windows (30m, 2h) move
+# little in that time; consecutive 30m windows overlap by half, so no reconcile falls between them.
+# At 10,000 objects they are the costliest rules (docs/scale.md).
+OBJECT_DURATIONS_INTERVAL = "15m"
+# The last value of a series recorded every OBJECT_DURATIONS_INTERVAL: a minute more, for the time
+# its evaluation takes.
+OBJECT_DURATIONS_LAST = "16m"
 # The fleet's SLOWEST objects: by average reconcile duration over PER_OBJECT_WINDOW, and by their
 # worst OBJECT_P99 in PER_OBJECT_WINDOW (an object reconciling hourly has one in that time).
 SLOWEST_AVERAGE = f"flux:gotk_reconcile_duration_seconds:avg_rate{PER_OBJECT_WINDOW}_top{SLOWEST}"
@@ -472,20 +483,29 @@ def duration_rules(settings: Settings) -> list[dict]:
     ]
 
 
-def slowest_rules(settings: Settings) -> list[dict]:
-    """Each object's p99 (OBJECT_P99) and the slowest objects, SLOWEST series each."""
+def object_duration_rules(settings: Settings) -> list[dict]:
+    """Each object's p99 (OBJECT_P99) and average (OBJECT_AVERAGE), every OBJECT_DURATIONS_INTERVAL."""
     q = FluxQueries(settings)
     # ">= 0" drops the NaN of an object without reconciliations in the window.
     return [
         {"record": OBJECT_P99, "expr": f"{q.duration_quantile(0.99, OBJECT_P99_WINDOW, OBJECT_LABELS)} >= 0"},
+        {"record": OBJECT_AVERAGE, "expr": f"{q.duration_average(PER_OBJECT_WINDOW, OBJECT_LABELS)} >= 0"},
+    ]
+
+
+def slowest_rules(settings: Settings) -> list[dict]:
+    """The slowest objects, SLOWEST series each, from the per-object durations over windows
+    (object_duration_rules): their worst p99 in 2h, and their latest average."""
+    last_average = f"last_over_time({OBJECT_AVERAGE}[{OBJECT_DURATIONS_LAST}])"
+    return [
         {"record": SLOWEST_P99, "expr": _slowest_p99("")},
-        {"record": SLOWEST_AVERAGE, "expr": _slowest_average(q)},
+        {"record": SLOWEST_AVERAGE, "expr": f"topk({SLOWEST}, {last_average})"},
     ]
 
 
 def recording_rules(settings: Settings) -> list[dict]:
     """Every recording rule, whatever its group."""
-    return object_rules(settings) + duration_rules(settings) + slowest_rules(settings)
+    return object_rules(settings) + duration_rules(settings) + object_duration_rules(settings) + slowest_rules(settings)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from flux_monitoring.signals.promql import (
     ALL_KINDS,
     FAILING_OBJECTS,
     NOT_SOURCES,
+    OBJECT_DURATIONS_INTERVAL,
     OBJECT_P99_WINDOW,
     SLO_SUM_WINDOW,
     SOURCES,
@@ -21,6 +22,7 @@ from flux_monitoring.signals.promql import (
     duration_rules,
     heartbeat_rule,
     instances_not_ready,
+    object_duration_rules,
     object_rules,
     per_object,
     slo_budget_rules,
@@ -52,9 +54,11 @@ RECORDING_INTERVAL = "1m"
 #   last one ended (every reconcile counted once): they read every duration series of the fleet;
 DURATION_GROUP = "flux-durations"
 DURATION_INTERVAL = "5m"
-# - each object's p99 over 30m and the slowest objects over 2h, which read every bucket series of
-#   the fleet, and FluxReconcileDurationHigh over 30m (its `for` is 30m by default): windows that
-#   long move little in five minutes.
+# - each object's p99 over 30m and average over 2h, which read every bucket, sum and count series of
+#   the fleet and only the slowest-objects panels read: every 15 minutes (promql.OBJECT_DURATIONS_INTERVAL);
+OBJECT_DURATIONS_GROUP = "flux-object-durations"
+# - the slowest objects, from those over windows, and FluxReconcileDurationHigh over 30m (its `for`
+#   is 30m by default), which reads the raw bucket at its threshold and the count of each object.
 SLOWEST_GROUP = "flux-slowest"
 SLOWEST_INTERVAL = "5m"
 # - with slo: each namespace's error ratio over the burn-rate windows (5m to 6h), read by the
@@ -238,6 +242,11 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
             "name": DURATION_GROUP,
             "interval": DURATION_INTERVAL,
             "rules": [*duration_rules(settings), *alerts[DURATION_GROUP]],
+        },
+        {
+            "name": OBJECT_DURATIONS_GROUP,
+            "interval": OBJECT_DURATIONS_INTERVAL,
+            "rules": object_duration_rules(settings),
         },
         {
             "name": SLOWEST_GROUP,

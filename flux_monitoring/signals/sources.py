@@ -215,8 +215,10 @@ class LegacySource(MetricSource):
 
     def reported_kinds(self, filters: str = "") -> str:
         # Each kind's gauges come from its controller: a kind is unreported while its controller's
-        # scrape fails.
-        return f"group by (cluster, kind) (gotk_reconcile_condition{self._selector(Kinds(()), '', filters)})"
+        # scrape fails. Every reported object has its Ready status="True" series (at 0 or 1, beside
+        # False and Unknown; with Flux 2.0 Deleted too): one series an object, not three or four.
+        ready = self._selector(Kinds(()), "", equals("type", "Ready"), equals("status", "True"), filters)
+        return f"group by (cluster, kind) (gotk_reconcile_condition{ready})"
 
 
 def _kind_from_customresource_kind(expr: str) -> str:

@@ -16,11 +16,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from flux_monitoring.config.alerting import duration_seconds
 from flux_monitoring.config.settings import SloSettings
 from flux_monitoring.signals.dashboards import cluster_dashboard
 from flux_monitoring.signals.promql import (
     FAILING_OBJECTS,
+    OBJECT_AVERAGE,
     OBJECT_COUNT,
+    OBJECT_DURATIONS_INTERVAL,
     OBJECT_P99,
     RECONCILE_ERROR_RATE,
     RECONCILE_RATE,
@@ -39,6 +42,7 @@ from flux_monitoring.signals.rules import (
     ALERT_INTERVAL,
     DURATION_GROUP,
     DURATION_INTERVAL,
+    OBJECT_DURATIONS_GROUP,
     RECORDING_GROUP,
     RECORDING_INTERVAL,
     SLOWEST_GROUP,
@@ -118,6 +122,7 @@ def test_every_group_has_an_explicit_interval():
         ALERT_GROUP: ALERT_INTERVAL,
         RECORDING_GROUP: RECORDING_INTERVAL,
         DURATION_GROUP: DURATION_INTERVAL,
+        OBJECT_DURATIONS_GROUP: OBJECT_DURATIONS_INTERVAL,
         SLOWEST_GROUP: SLOWEST_INTERVAL,
     }
 
@@ -393,6 +398,18 @@ def test_slowest_objects_include_an_object_that_reconciled_over_an_hour_ago(tmp_
             },
         ],
     )
+
+
+def test_the_slowest_objects_read_the_per_object_durations_over_more_than_their_interval():
+    # The per-object durations are recorded every 15 minutes, past Prometheus' 5m lookback: the
+    # slowest-objects records (every 5 minutes, which the panels read) must find their last value.
+    groups = {g["name"]: g for g in flux_rule_groups(settings_for("resource-info"))}
+    assert {r["record"] for r in groups[OBJECT_DURATIONS_GROUP]["rules"]} == {OBJECT_P99, OBJECT_AVERAGE}
+    interval = duration_seconds(groups[OBJECT_DURATIONS_GROUP]["interval"])
+    for rule in groups[SLOWEST_GROUP]["rules"]:
+        for window in re.findall(r"flux:gotk_reconcile_duration_seconds:(?:p99|avg)_rate\w+\[(\w+)\]", rule["expr"]):
+            assert duration_seconds(window) > interval, (rule.get("record", rule.get("alert")), window)
+    assert duration_seconds(SLOWEST_INTERVAL) <= 300  # within the lookback of the panels' instant reads
 
 
 def test_recorded_slowest_average_is_each_objects_reconcile_time(tmp_path):
