@@ -5,8 +5,10 @@ Editor, never as the admin (docs/decisions/0001-flux-grafana-credential.md). The
 in_pod/grafana_flux_user.py with the chart's own sidecar image, which is a Python one
 (kiwigrid/k8s-sidecar Dockerfile at 2.10.1: python alpine, ``python`` on PATH, user 65534; the
 grafana chart's sidecar.image, 12.11.1). It reads the admin credentials and the user's password
-from the admin Secret, so the admin password stays in the monitoring namespace; the pod is ready
-only once the user logs in with that password (the readiness file), so ``pulumi up`` waits for it.
+from the admin Secret, so the admin password stays in the monitoring namespace. The container has
+started, and the pod is ready, only once the user logs in with that password (its startup probe reads
+the file the program marks), so every rollout, ``pulumi up`` and a rotation included, waits for it;
+later, Grafana stays in service whatever happens to the user, and the container's log says why.
 
 The grafana chart passes ``extraContainers`` (a string) and ``extraContainerVolumes`` through
 ``tpl`` (grafana-community/helm-charts charts/grafana/templates/_pod.tpl, 12.11.1 at 3386a11):
@@ -62,8 +64,9 @@ def flux_user_container() -> dict[str, Any]:
             _from_admin_secret("FLUX_GRAFANA_PASSWORD", GRAFANA_FLUX_PASSWORD_KEY),
             {"name": "FLUX_GRAFANA_READY_FILE", "value": READY_FILE},
         ],
-        # A file, not a login: a probe never counts against Grafana's brute-force protection.
-        "readinessProbe": {"exec": {"command": ["python", "-c", _READY]}, "periodSeconds": 10},
+        # A file, not a login: a probe never counts against Grafana's brute-force protection. Five
+        # minutes for Grafana to start and the user to be made; then the kubelet restarts the container.
+        "startupProbe": {"exec": {"command": ["python", "-c", _READY]}, "periodSeconds": 5, "failureThreshold": 60},
         "resources": {"requests": {"cpu": "5m", "memory": "24Mi"}, "limits": {"memory": "64Mi"}},
         # The chart's sidecars' securityContext (grafana 12.11.1 values.yaml sidecar.securityContext),
         # on a read-only root: the readiness file is on its own volume.

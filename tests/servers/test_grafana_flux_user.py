@@ -1,5 +1,5 @@
 """The container that keeps Flux's Grafana user, run as its pod spec says against Grafana's user API
-on 127.0.0.1 (tests/support/grafana_api.py): what it creates and repairs, when it is ready, what it
+on 127.0.0.1 (tests/support/grafana_api.py): what it creates and repairs, when it marks the user, what it
 never does (log in during a probe, print a password, touch what is already right)."""
 
 from __future__ import annotations
@@ -69,9 +69,9 @@ def flux_user(users: GrafanaUsers) -> User:
     return found[1]
 
 
-def probe_ready(ready_file: Path) -> bool:
-    """The container's readinessProbe, run as the kubelet runs it (its env, this interpreter)."""
-    command = [sys.executable, *flux_user_container()["readinessProbe"]["exec"]["command"][1:]]
+def probe_started(ready_file: Path) -> bool:
+    """The container's startup probe, run as the kubelet runs it (its env, this interpreter)."""
+    command = [sys.executable, *flux_user_container()["startupProbe"]["exec"]["command"][1:]]
     command = [part.replace(READY_FILE, str(ready_file)) for part in command]
     return subprocess.run(command, timeout=30).returncode == 0
 
@@ -125,14 +125,14 @@ def test_it_waits_for_grafana_and_is_ready_only_once_grafana_answers(tmp_path):
     users = GrafanaUsers.with_admin(ADMIN, ADMIN_PASSWORD)
     with keeper(f"http://127.0.0.1:{port}", tmp_path) as (process, ready):
         time.sleep(1)  # several rounds against a port nothing listens on
-        assert not ready.exists() and not probe_ready(ready) and process.poll() is None
+        assert not ready.exists() and not probe_started(ready) and process.poll() is None
         with serve_grafana(users, port=port):
             wait_until(ready.exists, "ready once Grafana answers")
-            assert probe_ready(ready)
+            assert probe_started(ready)
             assert flux_user(users).orgs == {MAIN_ORG: "Editor"}
 
 
-def test_with_a_wrong_admin_password_it_stays_unready_and_says_why_without_the_password(tmp_path):
+def test_with_a_wrong_admin_password_it_never_starts_and_says_why_without_the_password(tmp_path):
     users = GrafanaUsers.with_admin(ADMIN, "another-admin-password")
     with serve_grafana(users) as url, keeper(url, tmp_path) as (process, ready):
         wait_until(lambda: len(users.failed_logins) >= 2, "two rounds")
@@ -142,21 +142,21 @@ def test_with_a_wrong_admin_password_it_stays_unready_and_says_why_without_the_p
     assert ADMIN_PASSWORD not in printed and FLUX_PASSWORD not in printed
 
 
-def test_it_becomes_unready_when_the_user_can_no_longer_be_kept(tmp_path):
+def test_it_unmarks_the_user_when_it_can_no_longer_be_kept(tmp_path):
     users = GrafanaUsers.with_admin(ADMIN, ADMIN_PASSWORD)
     with serve_grafana(users) as url, keeper(url, tmp_path) as (_, ready):
         wait_until(ready.exists, "ready")
         users.users[1].password = "changed-in-the-ui"  # the admin password no longer what the Secret says
-        wait_until(lambda: not ready.exists(), "unready")
-        assert not probe_ready(ready)
+        wait_until(lambda: not ready.exists(), "unmarked")
+        assert not probe_started(ready)
 
 
 @pytest.mark.parametrize("marked", [True, False])
-def test_the_readiness_probe_reads_the_mark_and_never_logs_in(tmp_path, marked):
+def test_the_startup_probe_reads_the_mark_and_never_logs_in(tmp_path, marked):
     ready = tmp_path / "ready"
     if marked:
         ready.write_text("ready\n")
     users = GrafanaUsers.with_admin(ADMIN, ADMIN_PASSWORD)
     with serve_grafana(users):
-        assert probe_ready(ready) is marked
+        assert probe_started(ready) is marked
     assert users.requests == []

@@ -90,3 +90,10 @@ def test_a_new_flux_user_password_rolls_grafana_and_no_flux_user_changes_nothing
     before = admin_checksum(KEY, "admin", "pw", {}, "one")
     assert admin_checksum(KEY, "admin", "pw", {}, "two") != before
     assert admin_checksum(KEY, "admin", "pw", {}, None) == admin_checksum(KEY, "admin", "pw")
+
+
+def test_a_rollout_waits_for_the_user_but_a_later_failure_leaves_grafana_in_service():
+    container = flux_user_container()
+    assert "readinessProbe" not in container  # a readiness probe would take Grafana out of its Service
+    startup = container["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] == 300

@@ -7,10 +7,10 @@ annotations; it never holds more. It talks to Grafana on localhost as the admin,
 Grafana's pod already has, so no Secret leaves the monitoring namespace and no pod writes one.
 docs/decisions/0001-flux-grafana-credential.md says why.
 
-Run by the pod as ``python -u -c <this file> [reconcile|ready]``: ``reconcile`` (the container's
-command) checks every INTERVAL seconds and repairs what differs, marking READY_FILE while the user logs
-in as it should; ``ready`` (the readiness probe) tells whether it is marked, without a login, so a
-probe never counts as a failed login against Grafana's brute-force protection.
+Run by the pod as ``python -u -c <this file>``: every INTERVAL seconds it checks and repairs what
+differs, and marks READY_FILE while the user logs in as it should. The container's startup probe
+reads that file, not Grafana: a probe that logged in would count as a failed login against Grafana's
+brute-force protection whenever the password is wrong.
 
 Standard library only: the image is the chart's sidecar image (kiwigrid/k8s-sidecar, a Python one).
 Grafana's HTTP API, grafana/grafana pkg/api (api.go routes, admin_users.go, org_users.go, user.go):
@@ -23,7 +23,6 @@ wrong password). No password is ever printed.
 import base64
 import json
 import os
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -142,16 +141,9 @@ def reconcile(settings):
         time.sleep(settings["interval"])
 
 
-def main(argv):
-    command = argv[1] if len(argv) > 1 else "reconcile"
-    if command == "ready":
-        return 0 if os.path.exists(os.environ.get(ENV["ready_file"], "")) else 1
-    if command != "reconcile":
-        print(f"usage: {argv[0]} [reconcile|ready]", file=sys.stderr)
-        return 2
+def main():
     reconcile(_settings())
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    main()
