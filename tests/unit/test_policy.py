@@ -501,7 +501,8 @@ def test_only_the_kustomization_that_syncs_the_stack_is_judged_on_the_config():
 
 def test_an_unprotected_prod_stack_fails(monkeypatch):
     run = prod({"flux-monitoring:protect": "false"})
-    assert evaluate("protected-from-deletion", run, monkeypatch) == [
+    # In the order the resources registered, which the two namespaces may do either way round.
+    assert sorted(evaluate("protected-from-deletion", run, monkeypatch)) == [
         "kubernetes:core/v1:Namespace monitoring is not protected: set protect: true in the production stack",
         "kubernetes:core/v1:Namespace node-exporter is not protected: set protect: true in the production stack",
         f"{RELEASE} kube-prometheus-stack is not protected: set protect: true in the production stack",
