@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import report  # noqa: E402
 from bench.backfill import WriteRequest, longest_windows, metric_name, scraped_series, snappy_block  # noqa: E402
-from bench.costs import GroupCost  # noqa: E402
+from bench.costs import GroupCost, round_complete  # noqa: E402
 from bench.upstream import EQUIVALENTS, UPSTREAM, UPSTREAM_CONTROL_PLANE  # noqa: E402
 from flux_monitoring.config.settings import load_settings  # noqa: E402
 from flux_monitoring.signals.dashboards import cluster_dashboard, control_plane_dashboard  # noqa: E402
@@ -249,6 +249,9 @@ class RuleWatch:
     def count(self, group: str) -> int:
         return len(self.evaluations.get(group, {}))
 
+    def round_complete(self, groups: list[str]) -> bool:
+        return round_complete({g: list(self.evaluations.get(g, {})) for g in groups})
+
 
 def write_history(servers: dict[str, Prometheus], series: dict[str, list], start: int, end: int, ages) -> int:
     """Sends every source's series from ``start`` (or where its history starts) to ``end`` (unix seconds,
@@ -396,7 +399,10 @@ def run_size(binary: str, size: int, history: int, args, workdir: Path) -> dict:
         def evaluated(n: int) -> bool:
             return all(watches[s].count(g) >= n for s in SOURCES for g in group_names[s])
 
-        while not evaluated(1):
+        # The panels are timed once the rules have run one whole round: a record read over a window of
+        # another group's (the slowest objects, of the per-object durations every 15 minutes) exists
+        # only from its first evaluation after that group's first.
+        while not all(watches[s].round_complete(group_names[s]) for s in SOURCES):
             time.sleep(5)
         boards = {source: measure_dashboards(servers[source], source, args.repeats) for source in SOURCES}
         limit = time.monotonic() + args.max_wait

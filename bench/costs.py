@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
+from datetime import datetime
 
 HOUR = 3600.0
 # One viewer on Grafana's 30s auto-refresh.
@@ -48,3 +49,14 @@ def break_even_viewers(rules_s: float, ours_refresh_s: float, upstream_refresh_s
     (rules + v·120·ours = v·120·upstream); infinite when a refresh of ours is no cheaper."""
     saved = refreshes_per_hour(upstream_refresh_s - ours_refresh_s)
     return rules_s / saved if saved > 0 else math.inf
+
+
+def round_complete(evaluations: dict[str, list[str]]) -> bool:
+    """Every group has evaluated at or after the latest first evaluation of any of them (``evaluations``:
+    each group's evaluation timestamps, RFC 3339 as /api/v1/rules gives them): each rule that reads
+    another group's series over a window has then run with them recorded."""
+    times = {group: sorted(map(datetime.fromisoformat, stamps)) for group, stamps in evaluations.items()}
+    if not all(times.values()):
+        return False
+    latest_first = max(stamps[0] for stamps in times.values())
+    return all(stamps[-1] >= latest_first for stamps in times.values())

@@ -17,7 +17,7 @@ from bench.backfill import (
     scraped_series,
     snappy_block,
 )
-from bench.costs import GroupCost, break_even_viewers, rules_per_hour
+from bench.costs import GroupCost, break_even_viewers, round_complete, rules_per_hour
 from bench.report import BEGIN, END, write_into
 
 pytestmark = pytest.mark.unit
@@ -168,6 +168,14 @@ def test_break_even_is_the_rules_over_what_each_viewer_saves():
     # 120 refreshes an hour save 120 * (0.3 - 0.02) = 33.6 s.
     assert break_even_viewers(33.6, 0.02, 0.3) == pytest.approx(1.0)
     assert math.isinf(break_even_viewers(10, 0.3, 0.3))
+
+
+def test_a_round_is_complete_once_every_group_evaluated_after_the_latest_first_evaluation():
+    # /api/v1/rules' lastEvaluation: RFC 3339, nanoseconds with trailing zeros trimmed (Go).
+    slow_first = {"flux-object-durations": ["2026-12-02T01:45:00.5Z"]}
+    assert not round_complete({"flux-slowest": ["2026-12-02T01:40:00.123456789Z"], **slow_first})
+    assert round_complete({"flux-slowest": ["2026-12-02T01:40:00.1Z", "2026-12-02T01:45:00.6Z"], **slow_first})
+    assert not round_complete({"flux-slowest": ["2026-12-02T01:40:00Z"], "flux": []})
 
 
 def test_the_docs_writer_replaces_only_its_section(tmp_path):
