@@ -21,8 +21,10 @@ from flux_monitoring.config.types import object_label_name
 from flux_monitoring.signals.promql import (
     ALL_KINDS,
     CLUSTER,
+    OBJECT_DURATIONS_INTERVAL,
     OBJECT_P99_WINDOW,
     PER_OBJECT_WINDOW,
+    QUANTILE_WINDOW,
     RECONCILERS,
     RECORDED_QUANTILES,
     SLOWEST,
@@ -50,6 +52,11 @@ SILENT_AFTER_SECONDS = 120
 
 def _query(expr: str, legend: str = "__auto", ref: str = "A") -> prometheus.Dataquery:
     return prometheus.Dataquery().expr(expr).legend_format(legend).ref_id(ref).datasource(DATASOURCE)
+
+
+def _recorded_every(interval: str) -> str:
+    """The no-data text of a panel reading series recorded every ``interval``, longer than a refresh."""
+    return f"No data: recorded every {interval}, from the rules' first evaluations on"
 
 
 def _timeseries(title: str, unit: str, *queries: prometheus.Dataquery) -> timeseries.Panel:
@@ -254,7 +261,7 @@ def control_plane_dashboard(settings: Settings) -> dict:
             "percentunit",
             _query(q.api_error_ratio(RATE), "{{app}} {{cluster}}"),
         ),
-        # Recorded per controller namespace and kind (rules.py), over the recording window.
+        # Recorded per controller namespace and kind (rules.py), over QUANTILE_WINDOW.
         _timeseries(
             "Reconcile duration per kind",
             "s",
@@ -266,7 +273,7 @@ def control_plane_dashboard(settings: Settings) -> dict:
                 )
                 for quantile, ref in zip(RECORDED_QUANTILES, "ABC", strict=True)
             ],
-        ),
+        ).no_value(_recorded_every(QUANTILE_WINDOW)),
     ]
     if (instances := q.flux_instances()) is not None:
         # Only the Flux Operator knows the FluxInstance: Flux's own health and the version applied.
@@ -309,25 +316,29 @@ def cluster_dashboard(settings: Settings) -> dict:
         ),
         _timeseries(
             "p99 reconcile duration per kind", "s", _query(recorded.duration_quantile(0.99, ("kind",)), "{{kind}}")
-        ),
+        ).no_value(_recorded_every(QUANTILE_WINDOW)),
         _timeseries(
             f"Slowest {SLOWEST} objects, average reconcile duration",
             "s",
             _query(recorded.slowest_average(), "{{kind}} {{exported_namespace}}/{{name}} {{cluster}}"),
-        ).description(
+        )
+        .description(
             f"Average reconcile duration over {PER_OBJECT_WINDOW}, which holds a reconciliation "
             "of every object that reconciles hourly."
-        ),
+        )
+        .no_value(_recorded_every(OBJECT_DURATIONS_INTERVAL)),
         _timeseries(
             f"Slowest {SLOWEST} objects, p99 reconcile duration",
             "s",
             _query(recorded.slowest_p99(), "{{kind}} {{exported_namespace}}/{{name}} {{cluster}}"),
-        ).description(
+        )
+        .description(
             f"Each object's worst p99 reconcile duration over {OBJECT_P99_WINDOW} (the window "
             f"FluxReconcileDurationHigh reads) in the last {PER_OBJECT_WINDOW}: an estimate, interpolated "
             "between the bounds of Flux's duration buckets (0.01 s to 1800 s); the alert reads only what the "
             "buckets know, the share of reconciles longer than its threshold."
-        ),
+        )
+        .no_value(_recorded_every(OBJECT_DURATIONS_INTERVAL)),
     ]
     variables = [
         _datasource_variable(),

@@ -260,21 +260,35 @@ class FluxQueries:
     def duration_quantile(self, quantile: float, window: str, by: tuple[str, ...]) -> str:
         return f"histogram_quantile({quantile}, sum {_by((*by, 'le'))} (rate({self.durations('bucket')}[{window}])))"
 
-    def share_slower_than(self, bound: float, window: str, by: tuple[str, ...]) -> str:
-        """The share of reconciles in ``window`` that took longer than ``bound`` (a bucket bound of
-        Flux's histogram, so exact: 1 - bucket{le=bound} / count); NaN without reconciles.
+    # Per object, the duration series are aggregated by taking the worst of its pods (an object is
+    # reconciled by one pod at a time: two only while a pod is replaced within the window), not by
+    # summing its series: at 10,000 objects a sum over the eleven bucket series of each costs a third
+    # of the per-object p99 (docs/scale.md). The worst pod's quantile, average or share above a bound
+    # is at least that of all its reconciles (each pod's distribution bounds the mixture's).
+
+    def object_duration_quantile(self, quantile: float, window: str) -> str:
+        """Each object's ``quantile`` of its reconciles in ``window`` (its worst pod's); NaN, and so
+        dropped by max unless it is all there is, without reconciles."""
+        return f"max {_by(OBJECT_LABELS)} (histogram_quantile({quantile}, rate({self.durations('bucket')}[{window}])))"
+
+    def object_duration_average(self, window: str) -> str:
+        """Each object's average reconcile duration in ``window`` (its worst pod's)."""
+        return (
+            f"max {_by(OBJECT_LABELS)} (\nrate({self.durations('sum')}[{window}])\n"
+            f"/ rate({self.durations('count')}[{window}])\n)"
+        )
+
+    def mostly_slower_than(self, bound: float, window: str, share: float) -> str:
+        """Objects more than ``share`` of whose reconciles in ``window`` took longer than ``bound`` (on
+        one of its pods), a bucket bound of Flux's histogram, so exact: 1 - bucket{le=bound} / count.
 
         Reads two series per object (the bucket at the bound and the count), not all eleven.
         """
         faster = _equals("le", format_bound(bound))
         return (
-            f"1 - (\nsum {_by(by)} (rate({self.durations('bucket', faster)}[{window}]))\n"
-            f"/ sum {_by(by)} (rate({self.durations('count')}[{window}]))\n)"
+            f"max {_by(OBJECT_LABELS)} (\n1 - rate({self.durations('bucket', faster)}[{window}])\n"
+            f"/ ignoring (le) rate({self.durations('count')}[{window}])\n) > {share:g}"
         )
-
-    def mostly_slower_than(self, bound: float, window: str, share: float) -> str:
-        """Objects more than ``share`` of whose reconciles in ``window`` took longer than ``bound``."""
-        return f"{self.share_slower_than(bound, window, OBJECT_LABELS)} > {share:g}"
 
     def duration_average(self, window: str, by: tuple[str, ...]) -> str:
         return (
@@ -362,13 +376,32 @@ PER_OBJECT_WINDOW = "2h"
 ALL_NAMESPACES = "flux_monitoring_all_namespaces"
 
 
+# The reconcile-duration quantiles per kind: the bucket rates they are computed from read every bucket
+# series of the fleet (eleven an object), so they are recorded over windows of QUANTILE_WINDOW, as
+# often (rules.py), each window starting where the last ended; the per-kind sums and counts (two
+# series an object) over RECORD_WINDOW.
+QUANTILE_WINDOW = "10m"
+# The last value of a series recorded every QUANTILE_WINDOW, past Prometheus' 5m lookback: a minute
+# more, for the time its evaluation takes.
+QUANTILE_LAST = "11m"
+
+
 def duration_rate_record(series: str) -> str:
     """Recorded rate of a gotk_reconcile_duration_seconds series (bucket, sum or count) per kind."""
-    return f"flux:gotk_reconcile_duration_seconds_{series}:rate{RECORD_WINDOW}"
+    return f"flux:gotk_reconcile_duration_seconds_{series}:rate{duration_window(series)}"
+
+
+def duration_window(series: str) -> str:
+    return QUANTILE_WINDOW if series == "bucket" else RECORD_WINDOW
 
 
 def duration_quantile_record(quantile: float) -> str:
-    return f"flux:gotk_reconcile_duration_seconds:p{round(quantile * 100)}_rate{RECORD_WINDOW}"
+    return f"flux:gotk_reconcile_duration_seconds:p{round(quantile * 100)}_rate{QUANTILE_WINDOW}"
+
+
+def last_quantile_record(record: str) -> str:
+    """``record`` (a series of the quantiles group, with its selector) as last recorded."""
+    return f"last_over_time({record}[{QUANTILE_LAST}])"
 
 
 RECORDED_QUANTILES = (0.5, 0.9, 0.99)
@@ -381,8 +414,9 @@ WORKQUEUE_DEPTH = "flux:workqueue_depth:max"
 # Each object's p99 reconcile duration over OBJECT_P99_WINDOW, for objects that reconciled in it,
 # for the slowest-objects p99 panel: an estimate, histogram_quantile interpolating between Flux's
 # bucket bounds. Computing it reads every bucket series of every object (eleven per object), the
-# costliest query of all: it is recorded every 5 minutes. FluxReconcileDurationHigh does not read
-# it: it states only what the buckets know (FluxQueries.share_slower_than) over the same window.
+# costliest query of all: it is recorded every OBJECT_DURATIONS_INTERVAL. FluxReconcileDurationHigh
+# does not read it: it states only what the buckets know (FluxQueries.mostly_slower_than) over the
+# same window.
 OBJECT_P99_WINDOW = "30m"
 OBJECT_P99 = f"flux:gotk_reconcile_duration_seconds:p99_rate{OBJECT_P99_WINDOW}"
 # Each object's average reconcile duration over PER_OBJECT_WINDOW, which reads every duration sum and
@@ -410,7 +444,7 @@ def per_object(record: str, kinds: Kinds, object_labels: tuple[str, ...] = ()) -
 
 
 def _slowest_average(q: FluxQueries) -> str:
-    return f"topk({SLOWEST}, {q.duration_average(PER_OBJECT_WINDOW, OBJECT_LABELS)})"
+    return f"topk({SLOWEST}, {q.object_duration_average(PER_OBJECT_WINDOW)})"
 
 
 def _slowest_p99(selector: str) -> str:
@@ -464,17 +498,25 @@ def object_rules(settings: Settings) -> list[dict]:
 
 
 def duration_rules(settings: Settings) -> list[dict]:
-    """Reconcile durations per kind: rates and quantiles."""
+    """Reconcile durations per kind: the rates of their sums and counts."""
     q = FluxQueries(settings)
-    rules = [
+    return [
         {
             "record": duration_rate_record(series),
-            "expr": f"sum {_by(DURATION_BY + (('le',) if series == 'bucket' else ()))} "
-            f"(rate({q.durations(series)}[{RECORD_WINDOW}]))",
+            "expr": f"sum {_by(DURATION_BY)} (rate({q.durations(series)}[{RECORD_WINDOW}]))",
         }
-        for series in ("bucket", "sum", "count")
+        for series in ("sum", "count")
     ]
-    return rules + [
+
+
+def duration_quantile_rules(settings: Settings) -> list[dict]:
+    """Reconcile durations per kind: the bucket rates over QUANTILE_WINDOW and their quantiles."""
+    q = FluxQueries(settings)
+    buckets = {
+        "record": duration_rate_record("bucket"),
+        "expr": f"sum {_by((*DURATION_BY, 'le'))} (rate({q.durations('bucket')}[{QUANTILE_WINDOW}]))",
+    }
+    return [buckets] + [
         {
             "record": duration_quantile_record(quantile),
             "expr": f"histogram_quantile({quantile}, {duration_rate_record('bucket')})",
@@ -488,8 +530,8 @@ def object_duration_rules(settings: Settings) -> list[dict]:
     q = FluxQueries(settings)
     # ">= 0" drops the NaN of an object without reconciliations in the window.
     return [
-        {"record": OBJECT_P99, "expr": f"{q.duration_quantile(0.99, OBJECT_P99_WINDOW, OBJECT_LABELS)} >= 0"},
-        {"record": OBJECT_AVERAGE, "expr": f"{q.duration_average(PER_OBJECT_WINDOW, OBJECT_LABELS)} >= 0"},
+        {"record": OBJECT_P99, "expr": f"{q.object_duration_quantile(0.99, OBJECT_P99_WINDOW)} >= 0"},
+        {"record": OBJECT_AVERAGE, "expr": f"{q.object_duration_average(PER_OBJECT_WINDOW)} >= 0"},
     ]
 
 
@@ -505,7 +547,13 @@ def slowest_rules(settings: Settings) -> list[dict]:
 
 def recording_rules(settings: Settings) -> list[dict]:
     """Every recording rule, whatever its group."""
-    return object_rules(settings) + duration_rules(settings) + object_duration_rules(settings) + slowest_rules(settings)
+    return (
+        object_rules(settings)
+        + duration_rules(settings)
+        + duration_quantile_rules(settings)
+        + object_duration_rules(settings)
+        + slowest_rules(settings)
+    )
 
 
 @dataclass(frozen=True)
@@ -601,7 +649,8 @@ class RecordedQueries:
     def kind_duration_quantile(self, quantile: float) -> str:
         """The recorded ``quantile`` (one of RECORDED_QUANTILES) of reconcile durations per kind, in the
         controller namespaces chosen."""
-        return f"max {_by((CLUSTER, 'kind'))} ({duration_quantile_record(quantile)}{self._filters()})"
+        recorded = duration_quantile_record(quantile) + self._filters()
+        return f"max {_by((CLUSTER, 'kind'))} ({last_quantile_record(recorded)})"
 
     def with_every_cluster(self, expr: str) -> str:
         """``expr`` per cluster, with a 0 for each cluster that sends a heartbeat and has no value."""
@@ -614,8 +663,8 @@ class RecordedQueries:
 
     def duration_quantile(self, quantile: float, by: tuple[str, ...]) -> str:
         buckets = (
-            f"sum {_by((*by, 'le'))} ({self._at_all(duration_rate_record('bucket'))})\n"
-            f"or sum {_by((*by, 'le'))} (rate({self._selected.durations('bucket')}[{RECORD_WINDOW}]))"
+            f"sum {_by((*by, 'le'))} ({last_quantile_record(self._at_all(duration_rate_record('bucket')))})\n"
+            f"or sum {_by((*by, 'le'))} (rate({self._selected.durations('bucket')}[{QUANTILE_WINDOW}]))"
         )
         return f"histogram_quantile({quantile},\n{buckets}\n)"
 

@@ -15,10 +15,12 @@ from flux_monitoring.signals.promql import (
     NOT_SOURCES,
     OBJECT_DURATIONS_INTERVAL,
     OBJECT_P99_WINDOW,
+    QUANTILE_WINDOW,
     SLO_SUM_WINDOW,
     SOURCES,
     SUSPENDED_OBJECTS,
     FluxQueries,
+    duration_quantile_rules,
     duration_rules,
     heartbeat_rule,
     instances_not_ready,
@@ -50,10 +52,15 @@ ALERT_INTERVAL = "1m"
 #   the alert group;
 RECORDING_GROUP = "flux-objects"
 RECORDING_INTERVAL = "1m"
-# - reconcile durations per kind, rates over 5m windows, each evaluation's window starting where the
-#   last one ended (every reconcile counted once): they read every duration series of the fleet;
+# - reconcile durations per kind, rates of their sums and counts over 5m windows, each evaluation's
+#   window starting where the last one ended (every reconcile counted once), and FluxKindUnreported
+#   after the counts;
 DURATION_GROUP = "flux-durations"
 DURATION_INTERVAL = "5m"
+# - the quantiles per kind, from the rates of every bucket series of the fleet (eleven an object, the
+#   costliest read after the per-object durations): over 10m windows, every 10 minutes
+#   (promql.QUANTILE_WINDOW), for the quantile panels, trends over hours;
+DURATION_QUANTILE_GROUP = "flux-duration-quantiles"
 # - each object's p99 over 30m and average over 2h, which read every bucket, sum and count series of
 #   the fleet and only the slowest-objects panels read: every 15 minutes (promql.OBJECT_DURATIONS_INTERVAL);
 OBJECT_DURATIONS_GROUP = "flux-object-durations"
@@ -162,7 +169,7 @@ def _expressions(settings: Settings) -> dict[str, tuple]:
     alerts = settings.alerts
     # Evaluated in the cluster, whose own series have no cluster label.
     reason = _reason(source.reason_query(), "kind", "exported_namespace", "name")
-    # The share above a bucket bound is exact (FluxQueries.share_slower_than): an object whose
+    # The share above a bucket bound is exact (FluxQueries.mostly_slower_than): an object whose
     # reconciles all take less than the threshold never fires, one whose slowest 1% take longer
     # always does. The summary says only that; how much longer, the buckets cannot tell.
     bound = DURATION_THRESHOLDS[alerts.reconcile_duration.threshold]
@@ -242,6 +249,11 @@ def flux_rule_groups(settings: Settings) -> list[dict]:
             "name": DURATION_GROUP,
             "interval": DURATION_INTERVAL,
             "rules": [*duration_rules(settings), *alerts[DURATION_GROUP]],
+        },
+        {
+            "name": DURATION_QUANTILE_GROUP,
+            "interval": QUANTILE_WINDOW,
+            "rules": duration_quantile_rules(settings),
         },
         {
             "name": OBJECT_DURATIONS_GROUP,

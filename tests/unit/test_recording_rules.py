@@ -18,13 +18,15 @@ import yaml
 
 from flux_monitoring.config.alerting import duration_seconds
 from flux_monitoring.config.settings import SloSettings
-from flux_monitoring.signals.dashboards import cluster_dashboard
+from flux_monitoring.flux.release import DURATION_BUCKET_LE
+from flux_monitoring.signals.dashboards import cluster_dashboard, control_plane_dashboard
 from flux_monitoring.signals.promql import (
     FAILING_OBJECTS,
     OBJECT_AVERAGE,
     OBJECT_COUNT,
     OBJECT_DURATIONS_INTERVAL,
     OBJECT_P99,
+    QUANTILE_WINDOW,
     RECONCILE_ERROR_RATE,
     RECONCILE_RATE,
     RECORD_WINDOW,
@@ -42,6 +44,7 @@ from flux_monitoring.signals.rules import (
     ALERT_INTERVAL,
     DURATION_GROUP,
     DURATION_INTERVAL,
+    DURATION_QUANTILE_GROUP,
     OBJECT_DURATIONS_GROUP,
     RECORDING_GROUP,
     RECORDING_INTERVAL,
@@ -50,7 +53,15 @@ from flux_monitoring.signals.rules import (
     flux_rule_groups,
 )
 from tests.support.signals_tools import require_tool
-from tests.unit.test_signals_rules import CONTROLLER_TARGET, GENERATIONS, durations, flux_object, selector, settings_for
+from tests.unit.test_signals_rules import (
+    CONTROLLER_TARGET,
+    GENERATIONS,
+    durations,
+    flux_object,
+    replaced_pod,
+    selector,
+    settings_for,
+)
 
 # The namespace variable at All, and selections of namespaces as Grafana renders them: one
 # selected namespace is a prefix of another.
@@ -122,6 +133,7 @@ def test_every_group_has_an_explicit_interval():
         ALERT_GROUP: ALERT_INTERVAL,
         RECORDING_GROUP: RECORDING_INTERVAL,
         DURATION_GROUP: DURATION_INTERVAL,
+        DURATION_QUANTILE_GROUP: QUANTILE_WINDOW,
         OBJECT_DURATIONS_GROUP: OBJECT_DURATIONS_INTERVAL,
         SLOWEST_GROUP: SLOWEST_INTERVAL,
     }
@@ -400,16 +412,39 @@ def test_slowest_objects_include_an_object_that_reconciled_over_an_hour_ago(tmp_
     )
 
 
-def test_the_slowest_objects_read_the_per_object_durations_over_more_than_their_interval():
-    # The per-object durations are recorded every 15 minutes, past Prometheus' 5m lookback: the
-    # slowest-objects records (every 5 minutes, which the panels read) must find their last value.
-    groups = {g["name"]: g for g in flux_rule_groups(settings_for("resource-info"))}
-    assert {r["record"] for r in groups[OBJECT_DURATIONS_GROUP]["rules"]} == {OBJECT_P99, OBJECT_AVERAGE}
-    interval = duration_seconds(groups[OBJECT_DURATIONS_GROUP]["interval"])
-    for rule in groups[SLOWEST_GROUP]["rules"]:
-        for window in re.findall(r"flux:gotk_reconcile_duration_seconds:(?:p99|avg)_rate\w+\[(\w+)\]", rule["expr"]):
-            assert duration_seconds(window) > interval, (rule.get("record", rule.get("alert")), window)
-    assert duration_seconds(SLOWEST_INTERVAL) <= 300  # within the lookback of the panels' instant reads
+# A recorded series in an expression, and the window it is read over, if any.
+_RECORDED_OVER = re.compile(r"(flux:[a-z0-9_:]+)(?:\{[^{}]*\})?(?:\[(\w+)\])?")
+# Prometheus' --query.lookback-delta default: an instant read finds a sample at most this old.
+LOOKBACK_SECONDS = 300
+
+
+def _queries(node) -> list[str]:
+    """Every query of a dashboard model."""
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    found = [node["expr"]] if isinstance(node, dict) and isinstance(node.get("expr"), str) else []
+    return found + [query for child in children for query in _queries(child)]
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_a_series_recorded_less_often_than_the_lookback_is_read_over_more_than_its_interval(generation):
+    # A series recorded every 10 or 15 minutes has no sample in the 5m an instant read looks back
+    # most of the time: rules of other groups and every panel must read its last value over a
+    # window longer than the interval (and the evaluation's own time).
+    settings = settings_for(generation)
+    groups = flux_rule_groups(settings)
+    interval = {r["record"]: duration_seconds(g["interval"]) for g in groups for r in g["rules"] if "record" in r}
+    assert max(interval.values()) > LOOKBACK_SECONDS  # the case exists
+    readers = [(g["name"], r["expr"]) for g in groups for r in g["rules"]]
+    for board in (cluster_dashboard(settings), control_plane_dashboard(settings)):
+        readers += [("dashboard", query) for query in _queries(board)]
+    read = 0
+    for reader, expr in readers:
+        for record, window in _RECORDED_OVER.findall(expr):
+            own = any(record in {r.get("record") for r in g["rules"]} for g in groups if g["name"] == reader)
+            if interval.get(record, 0) > LOOKBACK_SECONDS and not own:
+                read += 1
+                assert window and duration_seconds(window) > interval[record], (reader, record, window)
+    assert read
 
 
 def test_recorded_slowest_average_is_each_objects_reconcile_time(tmp_path):
@@ -423,6 +458,43 @@ def test_recorded_slowest_average_is_each_objects_reconcile_time(tmp_path):
                 "eval_time": "10m",
                 "exp_samples": [{"labels": "{}", "value": 10}],
             }
+        ],
+    )
+
+
+def bucket_p99(seconds: float) -> float:
+    """histogram_quantile(0.99) of reconciles that all took ``seconds``: 99% of the way through
+    the bucket holding them."""
+    upper = min(float(le) for le in DURATION_BUCKET_LE if float(le) >= seconds)
+    lower = max((float(le) for le in DURATION_BUCKET_LE if float(le) < seconds), default=0.0)
+    return lower + 0.99 * (upper - lower)
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_an_object_whose_pod_was_replaced_has_one_p99_and_average_its_slower_pods(tmp_path, generation):
+    # Slow (20 s) on the old pod up to 20m, fast (1 s) on its replacement: at 35m both are in the
+    # 30m window, and the object has one p99 and one average, the old pod's.
+    series = replaced_pod(
+        durations("Kustomization", "apps", "moved", seconds=20),
+        durations("Kustomization", "apps", "moved", seconds=1),
+        minute=20,
+    )
+    promtool_expr_test(
+        tmp_path,
+        generation,
+        series,
+        [
+            {
+                "expr": f"round({record}, 0.001)",
+                "eval_time": "35m",
+                "exp_samples": [
+                    {
+                        "labels": '{exported_namespace="apps", kind="Kustomization", name="moved"}',
+                        "value": round(value, 3),
+                    }
+                ],
+            }
+            for record, value in ((OBJECT_P99, bucket_p99(20)), (OBJECT_AVERAGE, 20))
         ],
     )
 

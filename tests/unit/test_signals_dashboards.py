@@ -11,9 +11,18 @@ from pathlib import Path
 
 import pytest
 
+from flux_monitoring.config.alerting import duration_seconds
 from flux_monitoring.config.settings import load_settings
 from flux_monitoring.signals.dashboards import cluster_dashboard, control_plane_dashboard, dashboard_config_maps
-from flux_monitoring.signals.promql import ALL_NAMESPACES, FAILING_OBJECTS, recording_rules
+from flux_monitoring.signals.promql import (
+    ALL_NAMESPACES,
+    FAILING_OBJECTS,
+    OBJECT_DURATIONS_INTERVAL,
+    SLOWEST_AVERAGE,
+    SLOWEST_P99,
+    duration_quantile_record,
+    recording_rules,
+)
 from flux_monitoring.signals.rules import flux_rule_groups
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -142,6 +151,32 @@ def panel_exprs(model: dict) -> dict[str, str]:
     return {p["title"]: " ".join(t["expr"] for t in p["targets"]) for p in model["panels"]}
 
 
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_a_panel_of_series_recorded_less_often_than_a_refresh_says_when_it_fills(generation):
+    # Such a panel is empty until its group first evaluates after the rules are loaded: up to its
+    # interval, not a scrape interval. Its no-data text says so, with the interval.
+    settings = settings_for(generation)
+    slow = {
+        r["record"]: g["interval"]
+        for g in flux_rule_groups(settings)
+        if duration_seconds(g["interval"]) > 300
+        for r in g["rules"]
+        if "record" in r
+    }
+    # The slowest-objects records (every 5m) carry the per-object durations' interval.
+    slow.update({SLOWEST_AVERAGE: OBJECT_DURATIONS_INTERVAL, SLOWEST_P99: OBJECT_DURATIONS_INTERVAL})
+    checked = 0
+    for board in (cluster_dashboard(settings), control_plane_dashboard(settings)):
+        for p in board["panels"]:
+            exprs = " ".join(t["expr"] for t in p.get("targets", []))
+            intervals = {interval for record, interval in slow.items() if re.search(re.escape(record) + r"\b", exprs)}
+            if intervals:
+                checked += 1
+                no_value = p["fieldConfig"]["defaults"].get("noValue", "")
+                assert all(f"recorded every {i}" in no_value for i in intervals), (p["title"], no_value)
+    assert checked >= 4
+
+
 # The fleet overview's per-cluster panels (tests/test_fleet_dashboards.py).
 FLEET_OVERVIEW = (
     "Failing objects per cluster",
@@ -209,7 +244,7 @@ def test_tables_read_only_the_recorded_objects(generation):
 def test_control_plane_duration_per_kind_reads_the_recorded_quantiles(generation):
     expr = panel_exprs(control_plane_dashboard(settings_for(generation)))["Reconcile duration per kind"]
     assert "gotk_reconcile_duration_seconds_bucket" not in expr
-    assert all(f"flux:gotk_reconcile_duration_seconds:p{p}_rate5m" in expr for p in (50, 90, 99))
+    assert all(duration_quantile_record(q) in expr for q in (0.5, 0.9, 0.99))
 
 
 # Control-plane panel -> the per-controller series it reads, recorded instead of the raw metric.

@@ -181,6 +181,28 @@ def mixed_durations(kind: str, namespace: str, name: str, per_minute: dict[float
     ]
 
 
+def replaced_pod(
+    before: list[dict], after: list[dict], minute: int, new_pod: str = "kustomize-controller-7f9b2"
+) -> list[dict]:
+    """An object's duration series (one value a minute, "0+<step>x60", from the pod ``mixed_durations``
+    names) as a controller pod replaced at ``minute`` exports them: ``before`` from the old pod up to
+    then, ended by a staleness marker; ``after`` from a new pod under a new name, counting again from 0."""
+
+    def step(series: dict) -> str:
+        return series["values"].removeprefix("0+").split("x")[0]
+
+    old = [{**s, "values": f"0+{step(s)}x{minute - 1} stale"} for s in before]
+    new = [
+        {
+            "series": s["series"].replace('pod="kustomize-controller-5d7c9"', f'pod="{new_pod}"'),
+            "values": f"_x{minute} 0+{step(s)}x{60 - minute}",
+        }
+        for s in after
+    ]
+    assert all(new_pod in s["series"] for s in new)
+    return old + new
+
+
 def promtool_test(
     tmp_path: Path,
     generation: str,
@@ -619,6 +641,21 @@ def test_reconcile_duration_fires_just_above_each_bucket_bound_and_never_just_be
         [object_alert("warning", "HelmRelease", "apps", "above")],
         alerts=json.dumps({"reconcileDuration": {"p99Seconds": threshold}}),
     )
+
+
+def test_reconcile_duration_keeps_firing_while_its_controller_pod_is_replaced(tmp_path):
+    # Both pods' series are in the 30m window for 30 minutes after the replacement; the alert holds.
+    slow = durations("Kustomization", "apps", "infra", seconds=500)
+    series = replaced_pod(slow, slow, minute=20)
+    for eval_time in ("40m", "55m"):
+        promtool_test(
+            tmp_path,
+            "resource-info",
+            series,
+            eval_time,
+            "FluxReconcileDurationHigh",
+            [object_alert("warning", "Kustomization", "apps", "infra")],
+        )
 
 
 def test_reconcile_duration_fires_when_more_than_1_percent_of_reconciles_are_slower(tmp_path):
