@@ -478,9 +478,11 @@ def main() -> int:
             print(f"N={size:,}: starting (at most {history / 60:.0f} min of history)", flush=True)
             result["runs"].append(run_size(binary, size, history, args, Path(tmp)))
             result["load_end"] = os.getloadavg()
-    result["total_seconds"] = time.monotonic() - started
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+            result["total_seconds"] = time.monotonic() - started
+            # After each size, so that a larger size that fails or is stopped leaves the smaller
+            # ones' results (--from-results reports them).
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"Results in {args.out}")
     return publish(result, args)
 

@@ -696,7 +696,7 @@ class RecordedQueries:
 #
 # Per namespace (and cluster), never per object at query time: each namespace's Kustomizations and
 # HelmReleases that exist, and those failing (Ready False, not suspended; 0 when none), recorded with
-# the object states (every 30s). The error ratio over a window is the failing object-time over the
+# the object states (every minute). The error ratio over a window is the failing object-time over the
 # object-time: sum_over_time of the failing count over sum_over_time of the count.
 SLO_BY = (CLUSTER, "exported_namespace")
 SLO_KINDS = RECONCILERS

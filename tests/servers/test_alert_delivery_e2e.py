@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import yaml
@@ -50,6 +50,7 @@ from tests.support.flux_fleet import (
     serve_fleet,
     start_prometheus,
 )
+from tests.support.loopback import serve_on_loopback
 from tests.support.signals_tools import require_tool, upstream_file
 
 INTERVAL = "1s"  # scrape and rule evaluation
@@ -159,8 +160,10 @@ def from_webhook(receiver: str, body: dict) -> Notification:
     return Notification(receiver, body["status"], labels["alertname"], thing)
 
 
-def serve_receivers(inbox: Inbox) -> tuple[ThreadingHTTPServer, threading.Thread]:
-    """One HTTP server for the HTTP receivers: /<type>/<receiver>/..., each answering as its service does."""
+@contextmanager
+def serve_receivers(inbox: Inbox) -> Iterator[int]:
+    """One HTTP server for the HTTP receivers: /<type>/<receiver>/..., each answering as its service
+    does; yields its port."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
@@ -199,10 +202,8 @@ def serve_receivers(inbox: Inbox) -> tuple[ThreadingHTTPServer, threading.Thread
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return server, thread
+    with serve_on_loopback(Handler) as port:
+        yield port
 
 
 @contextmanager
@@ -345,11 +346,7 @@ def story(tmp_path_factory) -> Iterator[Story]:
     # The story changes the objects and the controllers that are down while the fleet is served.
     down: set[str] = set()
     with ExitStack() as stack:
-        server, thread = serve_receivers(inbox)
-        stack.callback(thread.join, 10)
-        stack.callback(server.server_close)
-        stack.callback(server.shutdown)
-        http = f"http://127.0.0.1:{server.server_address[1]}"
+        http = f"http://127.0.0.1:{stack.enter_context(serve_receivers(inbox))}"
         smtp_port = stack.enter_context(smtp_server(inbox, "team-c"))
         settings = e2e_settings(e2e_alerting(http, smtp_port, msteams))
         # kube-state-metrics' series follow the program's own custom resource state config.

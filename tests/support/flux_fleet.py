@@ -36,19 +36,19 @@ import random
 import re
 import socket
 import subprocess
-import threading
 import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import requests
 import yaml
 
+from tests.support.loopback import serve_on_loopback
 from tests.support.pod_discovery import Pod, listed, metric_relabel_configs, relabel, relabel_configs
 
 FLUX_NAMESPACE = "flux-system"
@@ -836,15 +836,8 @@ def serve_fleet(fleet: Fleet, unreachable: set[str] | None = None) -> Iterator[i
         def log_message(self, *args):  # scrapes every second would flood the test output
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serve_on_loopback(Handler) as port:
+        yield port
 
 
 # -- a real Prometheus on 127.0.0.1 ---------------------------------------------------------

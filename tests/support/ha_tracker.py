@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import requests
@@ -31,6 +31,7 @@ import yaml
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from tests.support.flux_fleet import Prometheus, free_port, stop, wait_until_answering
+from tests.support.loopback import serve_on_loopback
 
 # -- snappy block format (github.com/google/snappy format_description.txt) -------------------------
 
@@ -222,12 +223,5 @@ def _serve(tracker: HATracker, port: int) -> Iterator[HATracker]:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_on_loopback(Handler, port):
         yield tracker
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
