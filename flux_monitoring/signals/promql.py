@@ -257,13 +257,14 @@ class FluxQueries:
         filters = (_matches("namespace", self.controller_namespace), _matches(CLUSTER, self.cluster))
         return self.source.instances(", ".join(m for m in filters if m))
 
-    def duration_quantile(self, quantile: float, window: str, by: tuple[str, ...]) -> str:
-        return f"histogram_quantile({quantile}, sum {_by((*by, 'le'))} (rate({self.durations('bucket')}[{window}])))"
+    def duration_buckets(self, window: str, by: tuple[str, ...]) -> str:
+        """The rate of each duration bucket over ``window``, summed ``by`` (a histogram_quantile's input)."""
+        return f"sum {_by((*by, 'le'))} (rate({self.durations('bucket')}[{window}]))"
 
     # Per object, the duration series are aggregated by taking the worst of its pods (an object is
     # reconciled by one pod at a time: two only while a pod is replaced within the window), not by
     # summing its series: at 10,000 objects a sum over the eleven bucket series of each costs a third
-    # of the per-object p99 (docs/scale.md). The worst pod's quantile, average or share above a bound
+    # of the per-object p99 (decision 0011). The worst pod's quantile, average or share above a bound
     # is at least that of all its reconciles (each pod's distribution bounds the mixture's).
 
     def object_duration_quantile(self, quantile: float, window: str) -> str:
@@ -514,7 +515,7 @@ def duration_quantile_rules(settings: Settings) -> list[dict]:
     q = FluxQueries(settings)
     buckets = {
         "record": duration_rate_record("bucket"),
-        "expr": f"sum {_by((*DURATION_BY, 'le'))} (rate({q.durations('bucket')}[{QUANTILE_WINDOW}]))",
+        "expr": q.duration_buckets(QUANTILE_WINDOW, DURATION_BY),
     }
     return [buckets] + [
         {
@@ -664,7 +665,7 @@ class RecordedQueries:
     def duration_quantile(self, quantile: float, by: tuple[str, ...]) -> str:
         buckets = (
             f"sum {_by((*by, 'le'))} ({last_quantile_record(self._at_all(duration_rate_record('bucket')))})\n"
-            f"or sum {_by((*by, 'le'))} (rate({self._selected.durations('bucket')}[{QUANTILE_WINDOW}]))"
+            f"or {self._selected.duration_buckets(QUANTILE_WINDOW, by)}"
         )
         return f"histogram_quantile({quantile},\n{buckets}\n)"
 

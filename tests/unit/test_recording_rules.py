@@ -287,7 +287,8 @@ def test_recorded_duration_average_per_kind_spans_the_namespaces(tmp_path, gener
 
 @pytest.mark.parametrize("generation", GENERATIONS)
 def test_recorded_p99_per_kind_equals_the_raw_quantile(tmp_path, generation):
-    raw = FluxQueries(settings_for(generation)).duration_quantile(0.99, RECORD_WINDOW, ("namespace", "kind"))
+    buckets = FluxQueries(settings_for(generation)).duration_buckets(QUANTILE_WINDOW, ("namespace", "kind"))
+    raw = f"histogram_quantile(0.99, {buckets})"
     promtool_expr_test(
         tmp_path,
         generation,
@@ -582,7 +583,7 @@ def test_duration_panels_per_kind_equal_the_raw_queries_over_the_chosen_namespac
             },
             {
                 "expr": f"round(({panel(generation, 'p99 reconcile duration per kind', namespaces)})\n"
-                f"- ({raw.duration_quantile(0.99, RECORD_WINDOW, ('kind',))}), 0.001)",
+                f"- histogram_quantile(0.99, {raw.duration_buckets(QUANTILE_WINDOW, ('kind',))}), 0.001)",
                 "eval_time": "10m",
                 "exp_samples": same,
             },
